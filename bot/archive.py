@@ -1,0 +1,126 @@
+"""The one write path into the archive, used by seeds, feeds and full-text pages alike.
+
+An article is stored once however it arrives (same GUID, same canonical URL, or the same content
+from the same outlet re-published); an edit updates it and keeps the old version as a revision.
+Callers get back what happened so they can count it and run extraction on what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import Article, ArticleRevision, utcnow
+
+Outcome = Literal["new", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class ArticleIn:
+    text: str
+    title: str | None = None
+    guid: str | None = None
+    url: str | None = None
+    outlet: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    published_inferred: bool = False
+    topics: tuple[str, ...] = ()
+    feed_id: int | None = None
+    origin: str = "feed"
+    summary_only: bool = False
+
+
+@dataclass
+class Stored:
+    article: Article
+    outcome: Outcome
+    changed_text: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def content_hash(title: str | None, text: str) -> str:
+    """Hash of what a reader sees; whitespace and case changes are not edits."""
+    norm = re.sub(r"\s+", " ", f"{title or ''}\n{text}").strip().casefold()
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+async def find_existing(session: AsyncSession, item: ArticleIn, digest: str) -> Article | None:
+    keys = []
+    if item.guid:
+        keys.append(Article.guid == item.guid)
+    if item.url:
+        keys.append(Article.url == item.url)
+    if keys:
+        found = (await session.execute(select(Article).where(or_(*keys)).limit(1))).scalar_one_or_none()
+        if found is not None:
+            return found
+    if item.outlet:
+        # The same words from the same outlet under a new GUID or URL: a re-published entry.
+        return (
+            await session.execute(
+                select(Article).where(Article.content_hash == digest, Article.outlet == item.outlet).limit(1)
+            )
+        ).scalar_one_or_none()
+    return None
+
+
+async def store_article(session: AsyncSession, item: ArticleIn) -> Stored:
+    """Insert or update one article in the caller's transaction (the caller commits)."""
+    digest = content_hash(item.title, item.text)
+    existing = await find_existing(session, item, digest)
+    topics = " ".join(sorted(set(item.topics)))
+    if existing is None:
+        article = Article(
+            guid=item.guid,
+            url=item.url,
+            feed_id=item.feed_id,
+            title=item.title,
+            outlet=item.outlet,
+            author=item.author,
+            published_at=item.published_at,
+            published_inferred=item.published_inferred,
+            text=item.text,
+            summary_only=item.summary_only,
+            content_hash=digest,
+            topics=topics,
+            origin=item.origin,
+        )
+        session.add(article)
+        await session.flush()
+        return Stored(article, "new", changed_text=True)
+    if existing.content_hash == digest:
+        if not existing.guid and item.guid:
+            existing.guid = item.guid
+        return Stored(existing, "unchanged")
+    if item.summary_only and not existing.summary_only:
+        # A feed's summary never overwrites the full text fetched from the page.
+        return Stored(existing, "unchanged", notes=["kept full text over feed summary"])
+    session.add(
+        ArticleRevision(
+            article_id=existing.id,
+            revision=existing.revision,
+            title=existing.title,
+            text=existing.text,
+            content_hash=existing.content_hash,
+        )
+    )
+    changed_text = existing.text != item.text
+    existing.title = item.title or existing.title
+    existing.text = item.text
+    existing.content_hash = digest
+    existing.topics = topics
+    existing.summary_only = item.summary_only
+    existing.author = item.author or existing.author
+    if item.published_at and not existing.published_at:
+        existing.published_at = item.published_at
+    existing.revision += 1
+    existing.updated_at = utcnow()
+    await session.flush()
+    return Stored(existing, "updated", changed_text=changed_text)

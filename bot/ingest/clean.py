@@ -1,0 +1,159 @@
+"""One cleaner for every way text arrives: seed files, feed HTML, fetched pages.
+
+Pure functions: text or HTML in, a `CleanDoc` out. Site furniture (skip links, comment forms,
+"related stories" teasers, share buttons) is removed line by line, so that the archive, the search
+index and statement extraction all see only the story.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from bot.ingest.dates import infer_published
+
+# Lines that are site furniture wherever they appear. Matched against a whole, stripped line.
+_BOILERPLATE_LINES = [
+    r"press\s+[\"“”']?enter[\"“”']?\s+to\s+skip\s+to\s+(main\s+)?content\.?",
+    r"skip\s+to\s+(main\s+)?(content|navigation)\.?",
+    r"leave\s+a\s+(reply|comment)\.?",
+    r"(cancel\s+reply|post\s+comment|submit\s+comment)\.?",
+    r"your\s+email\s+address\s+will\s+not\s+be\s+published\.?.*",
+    r"required\s+fields\s+are\s+marked.*",
+    r"[\"“”']?\*[\"“”']?\s+indicates\s+required\s+fields\.?",
+    r"(save\s+my\s+name,?\s+email.*|notify\s+me\s+of\s+(new\s+)?(follow-up\s+comments|posts).*)",
+    r"(comment|name|email|website)\s*\*?:?",
+    r"(you\s+may\s+also\s+like|related\s+(stories|articles|posts)|read\s+more|recommended(\s+for\s+you)?|more\s+from\s+\w+)\b.*",
+    r"(share|share\s+this|share\s+on\s+\w+|tweet|email\s+this|print\s+this|follow\s+us.*|subscribe(\s+now)?|sign\s+up\s+for.*newsletter.*)[:.!]?",
+    r"(advertisement|sponsored(\s+content)?|ad)\.?",
+    r"(accept|reject)\s+(all\s+)?cookies\.?|we\s+use\s+cookies.*",
+    r"(image|photo|video)\s*(credit|:).{0,80}",
+    r"(previous|next)\s+(article|post|story)\b.{0,120}",
+    r"all\s+rights\s+reserved\.?.*|©.{0,120}",
+    r"(tags?|filed\s+under|categories)\s*:.{0,200}",
+    r"click\s+here\s+to\s+.{0,120}",
+    r"loading\.{0,3}|please\s+enable\s+javascript.*",
+]
+_BOILERPLATE_RE = re.compile(r"^(?:[•·▪►>*\-–—\s]*)(?:" + "|".join(_BOILERPLATE_LINES) + r")\s*$", re.IGNORECASE)
+_BYLINE_RE = re.compile(r"^by\s*(\|.*)?$|^by\s+[\w .'-]{2,60}\s*(\|.*)?$", re.IGNORECASE)
+_SPACES_RE = re.compile(r"[ \t\u00a0\u2009\u202f\u200b]+")
+_BLOCK_TAGS = (
+    "p",
+    "div",
+    "br",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "tr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figcaption",
+    "pre",
+    "dd",
+    "dt",
+)
+_DROP_TAGS = ("script", "style", "noscript", "iframe", "svg", "form", "nav", "aside", "button", "select", "template")
+
+
+@dataclass(frozen=True)
+class CleanDoc:
+    title: str | None
+    text: str
+    published: date | None
+    published_inferred: bool = False
+
+
+def looks_like_html(raw: str) -> bool:
+    head = raw[:2000].lower()
+    return bool(re.search(r"<(html|body|p|div|br|article|span|a|h[1-6])[\s>/]", head))
+
+
+def html_to_text(markup: str) -> str:
+    """HTML to paragraphs of text, one block element a line, scripts and forms dropped."""
+    tree = HTMLParser(markup)
+    for tag in _DROP_TAGS:
+        for node in tree.css(tag):
+            node.decompose()
+    root = tree.body or tree.root
+    if root is None:
+        return ""
+    for tag in _BLOCK_TAGS:
+        for node in root.css(tag):
+            if tag == "br":
+                node.replace_with("\n")
+            else:
+                node.insert_before("\n\n")
+                node.insert_after("\n\n")
+    return html.unescape(root.text(separator="", strip=False))
+
+
+def is_boilerplate(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and bool(_BOILERPLATE_RE.match(stripped))
+
+
+def normalise_whitespace(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES_RE.sub(" ", ln).strip() for ln in text.split("\n")]
+    return "\n".join(lines)
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Lines become paragraphs; a line that breaks mid-sentence is joined to the next one."""
+    out: list[str] = []
+    buf = ""
+    for line in text.split("\n"):
+        if not line:
+            if buf:
+                out.append(buf)
+                buf = ""
+            continue
+        if buf and not re.search(r"[.!?:;”\"’')\]…]$", buf) and (line[:1].islower() or line[:1] in "“\"‘'"):
+            buf = f"{buf} {line}"
+        else:
+            if buf:
+                out.append(buf)
+            buf = line
+    if buf:
+        out.append(buf)
+    return out
+
+
+def _is_title(par: str) -> bool:
+    """A headline: short, one line, and not ending like a sentence (a "!" or "?" headline is fine)."""
+    words = par.split()
+    return (
+        2 <= len(words) <= 30
+        and len(par) <= 250
+        and not par.endswith((".", ",", ";", ":"))
+        and not (_BYLINE_RE.match(par))
+    )
+
+
+def clean_text(raw: str, title: str | None = None, *, take_title: bool = True) -> CleanDoc:
+    """Clean a plain-text or HTML article. The first paragraph is the title when it reads like one."""
+    text = html_to_text(raw) if looks_like_html(raw) else raw
+    text = normalise_whitespace(text)
+    kept = [ln for ln in text.split("\n") if not is_boilerplate(ln)]
+    pars = _paragraphs("\n".join(kept))
+    bylines = [p for p in pars if _BYLINE_RE.match(p)]
+    pars = [p for p in pars if not _BYLINE_RE.match(p)]
+    if take_title and title is None and len(pars) > 1 and _is_title(pars[0]):
+        title = pars.pop(0)
+    body = "\n\n".join(pars)
+    published = infer_published(body, bylines)
+    return CleanDoc(
+        title=title.strip() if title else None, text=body, published=published, published_inferred=published is not None
+    )

@@ -1,0 +1,172 @@
+"""The archive on both backends: seeding, exactly-once storage, revisions and search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.archive import ArticleIn, store_article
+from bot.config import AppConfig
+from bot.seed import load_seeds
+from bot.store.models import Article, ArticleRevision
+from bot.store.search import search
+from tests.conftest import SEEDS
+
+
+async def test_seeding_is_idempotent_and_cleans(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    first = await load_seeds(sessions, SEEDS, app_config)
+    assert (first.new, first.unchanged) == (5, 0)
+    again = await load_seeds(sessions, SEEDS, app_config)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 5)
+    async with sessions() as s:
+        rows = {a.guid: a for a in (await s.execute(select(Article))).scalars()}
+    assert len(rows) == 5
+    a000 = rows["seed:000_35d2fb0b583c034c"]
+    assert a000.title and a000.title.startswith("NATO Summit Tensions")
+    assert "skip to content" not in a000.text.lower()
+    assert "Press" not in a000.text.split("\n")[0]
+    a003 = rows["seed:003_3e70e7dff98cf2b9"]
+    assert "Leave a Reply" not in a003.text and "YOU MAY ALSO LIKE" not in a003.text
+    assert "Your email address" not in a003.text
+    assert a003.published_at == datetime(2025, 3, 14, tzinfo=UTC)
+    assert rows["seed:002_5a04e56c527ff552"].published_at == datetime(2025, 6, 9, tzinfo=UTC)
+    assert '"*" indicates required fields' not in rows["seed:001_dbee41912bf1d351"].text
+    for a in rows.values():
+        assert "nato" in a.topics.split()
+    assert "trump" in a000.topics.split() and "ukraine" in a000.topics.split()
+
+
+async def test_search_finds_irreversible_in_000_and_002(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    await load_seeds(sessions, SEEDS, app_config)
+    async with sessions() as s:
+        page = await search(s, "irreversible")
+        ids = {h.id for h in page.hits}
+        guids = set((await s.execute(select(Article.guid).where(Article.id.in_(ids)))).scalars())
+        assert guids == {"seed:000_35d2fb0b583c034c", "seed:002_5a04e56c527ff552"}
+        assert all("**" in h.snippet for h in page.hits)
+        for boiler in ("skip to content", "Leave a Reply", "required fields", "YOU MAY ALSO LIKE"):
+            assert (await search(s, f'"{boiler}"')).hits == (), boiler
+
+
+async def test_hostile_queries_are_queries(sessions: async_sessionmaker[AsyncSession], app_config: AppConfig) -> None:
+    await load_seeds(sessions, SEEDS, app_config)
+    async with sessions() as s:
+        for q in [
+            '"nato AND (',
+            "NEAR(a b)",
+            "title:*",
+            "'; DROP TABLE articles; --",
+            "^",
+            '"',
+            "-",
+            "OR OR",
+            "nato*",
+            "a:b:c",
+            "\x00",
+            "zelensky -",
+            "{title}: x",
+            "rutte NOT",
+            "topic:",
+            "since:",
+        ]:
+            await search(s, q)  # never raises
+        assert (await search(s, "nato AND (")).hits
+        assert await s.scalar(select(func.count()).select_from(Article)) == 5
+
+
+async def _add(
+    s: AsyncSession,
+    n: int,
+    title: str,
+    text: str,
+    *,
+    outlet: str = "Reuters",
+    days_ago: int = 0,
+    topics: tuple[str, ...] = (),
+) -> None:
+    await store_article(
+        s,
+        ArticleIn(
+            text=text,
+            title=title,
+            guid=f"g{n}",
+            url=f"https://example.org/{n}",
+            outlet=outlet,
+            topics=topics,
+            published_at=datetime.now(UTC) - timedelta(days=days_ago),
+        ),
+    )
+
+
+async def test_search_language(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as s:
+        await _add(
+            s, 1, "Rutte on Ukraine", "Rutte said the path is irreversible.", topics=("nato", "ukraine"), days_ago=1
+        )
+        await _add(
+            s, 2, "Trump on tariffs", "Trump said tariffs are coming.", outlet="AP", topics=("trump",), days_ago=10
+        )
+        await _add(
+            s,
+            3,
+            "Zelensky in Kyiv",
+            "Zelensky said the irreversible path continues.",
+            outlet="BBC News",
+            topics=("ukraine",),
+            days_ago=40,
+        )
+    async with sessions() as s:
+
+        async def titles(q: str) -> list[str]:
+            return [h.title for h in (await search(s, q)).hits]
+
+        assert set(await titles("irreversible")) == {"Rutte on Ukraine", "Zelensky in Kyiv"}
+        assert await titles('"path is irreversible"') == ["Rutte on Ukraine"]
+        assert await titles("irreversible -zelensky") == ["Rutte on Ukraine"]
+        assert set(await titles("tariffs OR zelensky")) == {"Trump on tariffs", "Zelensky in Kyiv"}
+        assert await titles("said topic:trump") == ["Trump on tariffs"]
+        assert await titles("said source:bbc") == ["Zelensky in Kyiv"]
+        assert set(await titles("said since:14d")) == {"Rutte on Ukraine", "Trump on tariffs"}
+        before = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+        assert await titles(f"said before:{before}") == ["Zelensky in Kyiv"]
+        assert await titles("since:3d") == ["Rutte on Ukraine"]  # filters alone list the newest
+        assert await titles("-irreversible") == ["Trump on tariffs"]
+        page = await search(s, "said", limit=2)
+        assert len(page.hits) == 2 and page.has_more
+        rest = await search(s, "said", limit=2, offset=2)
+        assert len(rest.hits) == 1 and not rest.has_more
+        assert {h.id for h in page.hits}.isdisjoint({h.id for h in rest.hits})
+
+
+async def test_store_once_and_keep_revisions(sessions: async_sessionmaker[AsyncSession]) -> None:
+    item = ArticleIn(text="Body one.", title="T", guid="guid-1", url="https://example.org/a", outlet="X")
+    async with sessions.begin() as s:
+        assert (await store_article(s, item)).outcome == "new"
+    async with sessions.begin() as s:
+        assert (await store_article(s, item)).outcome == "unchanged"
+        # the same article from another feed, under its canonical URL only
+        same_url = ArticleIn(text="Body one.", title="T", url="https://example.org/a", outlet="X")
+        assert (await store_article(s, same_url)).outcome == "unchanged"
+        # re-published under a new GUID and URL with the same words
+        again = ArticleIn(text="Body one.", title="T", guid="guid-2", url="https://example.org/b", outlet="X")
+        assert (await store_article(s, again)).outcome == "unchanged"
+    edited = ArticleIn(
+        text="Body one, corrected.", title="T (updated)", guid="guid-1", url="https://example.org/a", outlet="X"
+    )
+    async with sessions.begin() as s:
+        stored = await store_article(s, edited)
+        assert stored.outcome == "updated" and stored.changed_text
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Article)) == 1
+        art = (await s.execute(select(Article))).scalar_one()
+        assert art.revision == 2 and art.title == "T (updated)"
+        rev = (await s.execute(select(ArticleRevision))).scalar_one()
+        assert rev.text == "Body one." and rev.revision == 1
+        assert [h.title for h in (await search(s, "corrected")).hits] == ["T (updated)"]
+        assert (await search(s, '"body one"')).hits  # the index follows the edit
