@@ -1,0 +1,33 @@
+"""Statement extraction: what tracked public figures said in an article (pure functions, no I/O).
+
+    from bot.statements import extract_statements
+    extract_statements(article_text, figures, published=date(2025, 6, 9))
+
+`extract_statements` builds (and caches) a `Gazetteer` from the figures; callers that extract many
+articles with the same figures may build it once with `Gazetteer.build(figures)` and call
+`extract_with(text, gazetteer, published)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from bot.figures import Figure
+from bot.statements.extract import extract_with
+from bot.statements.model import Statement
+from bot.statements.speakers import Gazetteer
+
+__all__ = ["Gazetteer", "Statement", "extract_statements", "extract_with"]
+
+
+def extract_statements(
+    text: str, figures: Sequence[Figure] | Gazetteer, published: date | None = None
+) -> list[Statement]:
+    """Direct quotations and reported speech in `text`, ordered by offset.
+
+    `published` dates the article so that titles resolve to whoever held them then ("NATO chief"
+    is Stoltenberg before 2024-10-01, Rutte after); None means today.
+    """
+    gazetteer = figures if isinstance(figures, Gazetteer) else Gazetteer.build(figures)
+    return extract_with(text, gazetteer, published)

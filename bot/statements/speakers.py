@@ -59,7 +59,7 @@ def _flex(phrase: str) -> str:
 
 _POSSESSIVE = re.compile(r"['’]s?(?!\w)")
 # A capitalised word: "Rutte", "O'Brien", "Al-Sisi", "J.D.", "U.S.", "Zelenskyy".
-_CAP = r"(?:[A-Z][a-zà-ÿ]*\.(?:[A-Z]\.)*|[A-ZÀ-Ý][\w]*(?:['’\-][A-Z][\w]*)?)"
+_CAP = r"(?:(?:Mr|Mrs|Ms|Dr|St|Gen|Sen|Rep|Gov|Lt|Col|Sgt|Prof)\.|[A-Z]\.(?:[A-Z]\.)*|[A-ZÀ-Ý][\w]*(?:['’\-][A-Z][\w]*)?)"
 _PARTICLE = r"(?:von|van|der|den|de|da|del|di|du|la|le|al|bin|ibn|el|ter)"
 CAPS_RE: re.Pattern[str] = re.compile(rf"(?<![\w\-’'])({_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_CAP})*)")
 PRONOUN_RE: re.Pattern[str] = re.compile(r"(?<![\w\-])(he|she|they|He|She|They)(?![\w\-’'])")
@@ -240,7 +240,7 @@ def untracked_mention(text: str, m: re.Match[str], gazetteer: Gazetteer) -> Ment
     if not name or not name[0].isupper():
         return None
     if gender is None:
-        gender = _HONORIFIC_GENDER.get(_prev_word(text, start), None)
+        gender = _HONORIFIC_GENDER.get(_prev_word(text, start))
     fig = gazetteer.lookup(name)
     if fig is not None:
         return Mention(start, end, "figure", fig.name, fig.gender, possessive=poss)

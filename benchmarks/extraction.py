@@ -1,0 +1,187 @@
+"""Benchmark of the statement extractor: quality on the labelled set and speed.
+
+Run: `.venv/bin/python benchmarks/extraction.py [-v]`
+
+Quality: every labelled case (the five seeds and the hand-written cases in
+`tests/data/statements_cases.yaml`) is extracted and matched against its gold statements with
+`bot.statements.scoring.score`: a prediction matches a gold statement of the same kind when their
+token-overlap F1 is >= 0.5, one-to-one, best overlap first. Printed per split:
+- quote precision / recall / F1 (direct statements),
+- speaker accuracy over matched statements (direct and reported),
+- reported-speech recall (and precision).
+"held-out" cases were written after the extractor was tuned, so they are the honest estimate.
+
+Speed: words per second of extraction over the whole labelled text, and, for comparison, the time
+feedparser takes to parse an RSS document carrying the same text (the ratio says whether
+extraction would be the bottleneck of ingest).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.figures import Figure, Title  # noqa: E402
+from bot.statements import Gazetteer, extract_with  # noqa: E402
+from bot.statements.scoring import Gold, Scores, score  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+CONFIG = ROOT / "config" / "newsbot.yaml"
+TARGET_QUOTE_F1 = 0.95
+TARGET_SPEAKER_ACCURACY = 0.93
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled text: id, split ("seed", "dev" or "heldout"), publication date, gold."""
+
+    id: str
+    split: str
+    text: str
+    published: date | None
+    gold: tuple[Gold, ...]
+
+
+def load_figures(path: Path = CONFIG) -> list[Figure]:
+    """Tracked figures from the config; the project's loader when it is importable."""
+    try:
+        from bot.config import load_figures as project_loader
+
+        return list(project_loader(path))
+    except Exception:  # noqa: BLE001 - the config module is optional here; fall back to plain YAML
+        return figures_from_yaml(path)
+
+
+def figures_from_yaml(path: Path = CONFIG) -> list[Figure]:
+    """Parse the `figures:` section of a newsbot YAML into `Figure`s (no validation)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out: list[Figure] = []
+    for f in raw.get("figures", []):
+        titles = tuple(
+            Title(t["title"], _date(t.get("since")), _date(t.get("until"))) for t in f.get("titles", [])
+        )
+        out.append(Figure(f["name"], tuple(f.get("aliases", [])), titles, f.get("gender")))
+    return out
+
+
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _gold(items: list[dict[str, Any]]) -> tuple[Gold, ...]:
+    return tuple(Gold(i["kind"], i.get("speaker"), i["text"]) for i in items)
+
+
+def load_cases() -> list[Case]:
+    """Seeds (gold in statements_seeds.jsonl, text from seeds/) and the hand-written cases."""
+    cases: list[Case] = []
+    for line in (DATA / "statements_seeds.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            text = (ROOT / rec["source"]).read_text(encoding="utf-8")
+            cases.append(Case(rec["id"], "seed", text, _date(rec.get("published")), _gold(rec["statements"])))
+    raw = yaml.safe_load((DATA / "statements_cases.yaml").read_text(encoding="utf-8"))
+    for rec in raw["cases"]:
+        cases.append(
+            Case(rec["id"], rec["split"], rec["text"], _date(rec.get("published")), _gold(rec["statements"]))
+        )
+    return cases
+
+
+def evaluate(cases: list[Case], gazetteer: Gazetteer) -> dict[str, Scores]:
+    """Scores per split plus "all"."""
+    out: dict[str, Scores] = {"all": Scores()}
+    for case in cases:
+        s = score(extract_with(case.text, gazetteer, case.published), case.gold, case.id)
+        out.setdefault(case.split, Scores()).add(s)
+        out["all"].add(s)
+    return out
+
+
+def speed(cases: list[Case], gazetteer: Gazetteer, seconds: float = 1.0) -> dict[str, float]:
+    """Extraction words/second, and feedparser's time for an RSS document of the same text."""
+    import feedparser
+
+    texts = [c.text for c in cases]
+    words = sum(len(t.split()) for t in texts)
+    rounds, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for t, c in zip(texts, cases, strict=True):
+            extract_with(t, gazetteer, c.published)
+        rounds += 1
+    extract_s = (time.perf_counter() - start) / rounds
+    items = "".join(
+        f"<item><title>Case {i}</title><link>https://example.org/{i}</link>"
+        f"<description>{escape(t)}</description><pubDate>Mon, 09 Jun 2025 10:00:00 GMT</pubDate></item>"
+        for i, t in enumerate(texts)
+    )
+    rss = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    rounds, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        feedparser.parse(rss)
+        rounds += 1
+    parse_s = (time.perf_counter() - start) / rounds
+    return {
+        "words": words,
+        "extract_seconds": extract_s,
+        "words_per_second": words / extract_s,
+        "feedparser_seconds": parse_s,
+        "extract_to_feedparser": extract_s / parse_s,
+    }
+
+
+def report(scores: dict[str, Scores]) -> str:
+    lines = [
+        f"{'split':8} {'quote P':>8} {'quote R':>8} {'quote F1':>8} {'speaker':>8} "
+        f"{'rep. R':>8} {'rep. P':>8} {'n':>5}"
+    ]
+    for name in ("seed", "dev", "heldout", "all"):
+        s = scores.get(name)
+        if s is None:
+            continue
+        n = sum(s.tp.values()) + sum(s.fn.values())
+        lines.append(
+            f"{name:8} {s.precision():8.3f} {s.recall():8.3f} {s.f1():8.3f} {s.speaker_accuracy():8.3f} "
+            f"{s.recall('reported'):8.3f} {s.precision('reported'):8.3f} {n:5d}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    figures = load_figures()
+    gazetteer = Gazetteer.build(figures)
+    cases = load_cases()
+    scores = evaluate(cases, gazetteer)
+    print(f"labelled cases: {len(cases)}  (match: same kind and token-overlap F1 >= 0.5)")
+    print(report(scores))
+    if "-v" in argv:
+        for miss in scores["all"].misses:
+            print("  ", miss)
+    sp = speed(cases, gazetteer)
+    print(
+        f"speed: {sp['words_per_second']:,.0f} words/s over {sp['words']:,} words "
+        f"({sp['extract_seconds'] * 1000:.2f} ms); feedparser on the same text as RSS: "
+        f"{sp['feedparser_seconds'] * 1000:.2f} ms (extraction/parse = {sp['extract_to_feedparser']:.2f})"
+    )
+    a = scores["all"]
+    ok = a.f1() >= TARGET_QUOTE_F1 and a.speaker_accuracy() >= TARGET_SPEAKER_ACCURACY
+    print(f"targets (quote F1 >= {TARGET_QUOTE_F1}, speaker >= {TARGET_SPEAKER_ACCURACY}): {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,62 @@
+"""Cross-outlet deduplication of statements: the same quote printed by many outlets is one statement.
+
+Outlets differ in quotation marks, dashes, spacing, capitalisation and how much of a quotation they
+print, so equality is tested on a normalised form, with containment for partial quotations and a
+fuzzy ratio for small edits ("the war" vs "this war").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from rapidfuzz import fuzz
+
+_QUOTES = str.maketrans(
+    {
+        "“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'", "′": "'",
+        "–": "-", "—": "-", "‒": "-", "―": "-", "…": "...", "\u00a0": " ",
+    }
+)
+_SPACES = re.compile(r"\s+")
+_EDGE = re.compile(r"^[\W_]+|[\W_]+$")
+_MIN_CONTAINED_WORDS = 3
+_FUZZY_THRESHOLD = 90.0
+
+
+def normalise_quote(text: str) -> str:
+    """Casefold, unify quote marks/dashes/whitespace and strip punctuation at both ends."""
+    t = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    t = _SPACES.sub(" ", t).strip()
+    return _EDGE.sub("", t)
+
+
+def same_statement(a_text: str, b_text: str) -> bool:
+    """True when two quotations are the same statement as printed by different outlets.
+
+    Equal after normalisation; or one (at least three words) contained in the other on word
+    boundaries, since outlets print partial quotations; or a fuzzy ratio of at least 90.
+    """
+    a, b = normalise_quote(a_text), normalise_quote(b_text)
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short.split()) >= _MIN_CONTAINED_WORDS and f" {short} " in f" {_words(long_)} ":
+        return True
+    if len(short.split()) >= _MIN_CONTAINED_WORDS and _words(short) in _words(long_):
+        return f" {_words(short)} " in f" {_words(long_)} "
+    return fuzz.ratio(a, b) >= _FUZZY_THRESHOLD
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[\w']+", text))
+
+
+def statement_fingerprint(speaker: str | None, text: str) -> str:
+    """Stable hash of speaker and normalised text, for a unique key in the archive."""
+    who = normalise_quote(speaker or "")
+    payload = f"{who}\x1f{normalise_quote(text)}".encode()
+    return hashlib.sha256(payload).hexdigest()[:32]

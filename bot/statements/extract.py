@@ -1,0 +1,599 @@
+"""The extraction engine: quotations and reported speech, each with its speaker.
+
+Pipeline (all offsets into the input text, no copying of the article):
+1. paragraphs (page furniture dropped), quotation spans, sentences (`quotes.py`);
+2. mentions of possible speakers: tracked figures by name/title, untracked names, anonymous
+   sources, pronouns (`speakers.py`); speech cues from the lexicon (`lexicon.py`);
+3. every quotation is attributed from its sentence: an introduction before it ("Rutte said:"),
+   an attribution after it (", he said"), or a cue elsewhere in the sentence ("described it as");
+   quotations with no attribution inherit from the quotation they continue;
+4. reported speech: the content clause after a cue ("stressed that ...", "according to X, ...").
+Pronouns are resolved to the subject of the previous sentence, then the last speaker, then the
+most recent person of the right gender.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.statements.lexicon import (
+    AUXILIARIES,
+    CHARACTERISING,
+    CLAUSE_OPENERS,
+    CUE_RE,
+    DIRECTIVE,
+    GAP_WORDS,
+    OBJECT_FIRST,
+    PREPOSITIONS,
+    QUOTE_ONLY,
+    SPEECH_NOUNS,
+    THATLESS,
+)
+from bot.statements.model import Statement
+from bot.statements.quotes import Quote, find_quotes, split_paragraphs, split_sentences
+from bot.statements.speakers import (
+    CAPS_RE,
+    Gazetteer,
+    Mention,
+    anon_mentions,
+    pronoun_mentions,
+    untracked_mention,
+)
+
+_WS = re.compile(r"\s+")
+_PREV_TOKEN = re.compile(r"([A-Za-z’']+)\s+(?:(?:the|a|an)\s+)?$")
+_SO_CALLED = re.compile(r"(?:so[\s\-]called|dubbed|known\s+as|titled|entitled|named|hashtag)\s*$", re.I)
+_UI_WORD = re.compile(r"(?:press|click|tap|hit|select|choose|type|enter)\s*$", re.I)
+_APPOSITIVE = re.compile(r"\s*,[^,“”\"]{1,90},\s*")
+_THAT = re.compile(r"\s+that\s+")
+_TIME_LEAD = frozenset(
+    {
+        "on", "in", "at", "during", "after", "before", "last", "this", "yesterday", "today", "earlier",
+        "later", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "again",
+        "repeatedly", "previously", "publicly", "privately", "also", "recently", "separately", "then",
+        "once", "late", "while", "when", "via", "through", "over", "to", "for", "as", "from",
+    }
+)
+
+
+@dataclass
+class _Cue:
+    start: int
+    end: int
+    word: str  # normalised: lower case, single spaces
+
+
+@dataclass
+class _Attribution:
+    pos: int
+    speaker: str | None
+    figure: bool
+    gender: str | None
+
+
+@dataclass
+class _Doc:
+    """Per-article working state: layout, mentions, cues and resolution memos."""
+
+    text: str
+    gazetteer: Gazetteer
+    day: date
+    paragraphs: list[tuple[int, int]] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
+    sentences: list[tuple[int, int]] = field(default_factory=list)
+    sent_starts: list[int] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+    mention_starts: list[int] = field(default_factory=list)
+    cues: list[_Cue] = field(default_factory=list)
+    cue_starts: list[int] = field(default_factory=list)
+    quote_opens: list[int] = field(default_factory=list)
+    surnames: dict[str, Mention] = field(default_factory=dict)
+    pronoun_memo: dict[int, tuple[str | None, bool, str | None]] = field(default_factory=dict)
+    last: _Attribution | None = None
+
+
+def extract_with(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Statement]:
+    """Statements in `text`, speakers resolved against a prebuilt gazetteer; ordered by offset."""
+    doc = _prepare(text, gazetteer, published or date.today())
+    items: list[tuple[int, int, Quote | _Cue]] = [(q.open, 0, q) for q in doc.quotes]
+    items.extend((c.start, 1, c) for c in doc.cues)
+    items.extend((c.start, 1, c) for c in _colon_cues(doc))
+    items.sort(key=lambda t: (t[0], t[1]))
+    direct: list[tuple[Quote, Statement | None, bool]] = []  # (quote, statement, attributed)
+    reported: list[Statement] = []
+    for _, _, item in items:
+        if isinstance(item, Quote):
+            direct.append(_attribute_quote(doc, item))
+        else:
+            st = _reported(doc, item)
+            if st is not None:
+                reported.append(st)
+    out = _inherit(doc, direct) + reported
+    out.sort(key=lambda s: (s.start, s.kind))
+    return out
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def _prepare(text: str, gazetteer: Gazetteer, day: date) -> _Doc:
+    doc = _Doc(text, gazetteer, day)
+    doc.paragraphs = split_paragraphs(text)
+    for pi, (ps, pe) in enumerate(doc.paragraphs):
+        qs = find_quotes(text, ps, pe, pi)
+        doc.quotes.extend(qs)
+        doc.sentences.extend(split_sentences(text, ps, pe, qs))
+    doc.sent_starts = [s for s, _ in doc.sentences]
+    doc.quote_opens = [q.open for q in doc.quotes]
+    para_starts = [p[0] for p in doc.paragraphs]
+
+    def usable(pos: int) -> bool:
+        i = bisect_right(para_starts, pos) - 1
+        if i < 0 or pos >= doc.paragraphs[i][1]:
+            return False
+        return not _in_quote(doc, pos)
+
+    figures = gazetteer.figure_mentions(text, day)
+    covered = [(m.start, m.end) for m in figures]
+    cov_starts = [c[0] for c in covered]
+    anons = anon_mentions(text)
+    for a in anons:
+        covered.append((a.start, a.end))
+    covered.sort()
+    cov_starts = [c[0] for c in covered]
+    names: list[Mention] = []
+    for m in CAPS_RE.finditer(text):
+        i = bisect_right(cov_starts, m.end()) - 1
+        if i >= 0 and covered[i][1] > m.start():
+            continue  # part of a tracked figure's name or title
+        um = untracked_mention(text, m, gazetteer)
+        if um is not None:
+            names.append(um)
+    mentions = [m for m in figures + names + anons + pronoun_mentions(text) if usable(m.start)]
+    mentions.sort(key=lambda m: (m.start, -m.end))
+    doc.mentions = mentions
+    doc.mention_starts = [m.start for m in mentions]
+    for mention in mentions:
+        if mention.kind == "name" and mention.person and mention.name and " " in mention.name:
+            doc.surnames.setdefault(mention.name.split()[-1], mention)
+    for cm in CUE_RE.finditer(text):
+        if usable(cm.start()):
+            doc.cues.append(_Cue(cm.start(), cm.end(), _WS.sub(" ", cm.group(0)).lower()))
+    doc.cue_starts = [c.start for c in doc.cues]
+    return doc
+
+
+def _in_quote(doc: _Doc, pos: int) -> bool:
+    i = bisect_right(doc.quote_opens, pos) - 1
+    return i >= 0 and pos < doc.quotes[i].outer_end
+
+
+def _sentence(doc: _Doc, pos: int) -> int:
+    return max(0, bisect_right(doc.sent_starts, pos) - 1)
+
+
+def _mentions_between(doc: _Doc, start: int, end: int) -> list[Mention]:
+    lo = bisect_left(doc.mention_starts, start)
+    hi = bisect_left(doc.mention_starts, end)
+    return [m for m in doc.mentions[lo:hi] if m.end <= end]
+
+
+def _cues_between(doc: _Doc, start: int, end: int) -> list[_Cue]:
+    lo = bisect_left(doc.cue_starts, start)
+    hi = bisect_left(doc.cue_starts, end)
+    return doc.cues[lo:hi]
+
+
+def _colon_cues(doc: _Doc) -> list[_Cue]:
+    """"made a surprising announcement: X" — a speech noun before a colon introduces a clause."""
+    out: list[_Cue] = []
+    text = doc.text
+    for s, e in doc.sentences:
+        i = text.find(":", s, e)
+        if i < 0 or _in_quote(doc, i):
+            continue
+        m = re.search(r"(\w+)\s*$", text[max(s, i - 30) : i])
+        if m and m.group(1).lower() in SPEECH_NOUNS and not re.match(r"\s*[“\"‘']", text[i + 1 : i + 4]):
+            out.append(_Cue(i, i + 1, ":"))
+    return out
+
+
+# --------------------------------------------------------------------------- speakers
+
+
+def _object_position(text: str, m: Mention) -> bool:
+    """True when a mention follows a preposition or a verb ("with Zelensky", "rebuked Zelensky")."""
+    pm = _PREV_TOKEN.search(text, max(0, m.start - 40), m.start)
+    if not pm:
+        return False
+    w = pm.group(1).lower()
+    if w in PREPOSITIONS:
+        return True
+    return (w.endswith("ing") and w not in ("according",)) or (w.endswith("ed") and len(w) > 4)
+
+
+def _eligible(doc: _Doc, m: Mention) -> bool:
+    return not m.possessive and not _object_position(doc.text, m)
+
+
+def _subject_for_cue(doc: _Doc, cue: _Cue, floor: int) -> Mention | None:
+    """The speaker of a cue: the mention after "according to", else the subject before the verb."""
+    text = doc.text
+    if cue.word == "according to":
+        after = _mentions_between(doc, cue.end, min(len(text), cue.end + 80))
+        stop = re.search(r"[,.;:“\"]", text[cue.end : cue.end + 80])
+        limit = cue.end + (stop.start() if stop else 80)
+        for m in after:
+            if m.start < limit:
+                return m
+        return None
+    cands = [m for m in _mentions_between(doc, floor, cue.start) if _eligible(doc, m)]
+    if not cands:
+        return None
+    if cue.word.endswith("ing") or cue.word == ":":
+        if cue.word == ":":
+            return cands[-1]
+        for m in cands:
+            if m.kind in ("figure", "pronoun") or (m.kind == "name" and m.person):
+                return m
+        return cands[0]
+    nearest = cands[-1]
+    if nearest.kind == "name" and not nearest.person and " " not in (nearest.name or ""):
+        # a lone capitalised word counts only right next to the verb ("Moscow insists")
+        gap = text[nearest.end : cue.start].split()
+        if len(gap) > 2 and any(m.kind in ("figure", "pronoun") for m in cands):
+            return next(m for m in reversed(cands) if m.kind in ("figure", "pronoun"))
+    return nearest
+
+
+def _inverted(doc: _Doc, cue: _Cue) -> Mention | None:
+    """"said Rutte", "said the NATO chief", "said a senior official": the mention after the verb."""
+    for m in _mentions_between(doc, cue.end, min(len(doc.text), cue.end + 60)):
+        gap = doc.text[cue.end : m.start]
+        if re.fullmatch(r"\s*(?:(?:the|a|an|one|two|several|senior|top|other|[A-Z][\w.]*)\s+){0,4}", gap):
+            return m
+        break
+    return None
+
+
+def _compatible(m: Mention, gender: str | None) -> bool:
+    return (
+        m.kind in ("figure", "name")
+        and m.person
+        and (gender is None or m.gender is None or m.gender == gender)
+    )
+
+
+def _resolve(doc: _Doc, m: Mention | None) -> tuple[str | None, bool, str | None]:
+    """(speaker, is_figure, gender) for a mention, resolving pronouns."""
+    if m is None or m.kind == "anon":
+        return None, False, None
+    if m.kind == "figure":
+        return m.name, True, m.gender
+    if m.kind == "name":
+        name = m.name or ""
+        full = doc.surnames.get(name) if " " not in name else None
+        if full is not None and full.start < m.start:
+            return full.name, False, full.gender
+        return name, False, m.gender
+    return _resolve_pronoun(doc, m)
+
+
+def _resolve_pronoun(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | None]:
+    if p.start in doc.pronoun_memo:
+        return doc.pronoun_memo[p.start]
+    result: tuple[str | None, bool, str | None] = (None, False, None)
+    if p.pronoun != "they":
+        result = _find_antecedent(doc, p)
+    doc.pronoun_memo[p.start] = result
+    return result
+
+
+def _find_antecedent(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | None]:
+    g = p.gender
+    si = _sentence(doc, p.start)
+    s0 = doc.sentences[si][0]
+    for m in _mentions_between(doc, s0, p.start):
+        if _compatible(m, g) and not _object_position(doc.text, m):
+            return _resolve(doc, m)
+    if si > 0:
+        ps, pe = doc.sentences[si - 1]
+        for m in _mentions_between(doc, ps, pe):
+            if _object_position(doc.text, m):
+                continue
+            if m.kind == "pronoun" and m.pronoun == p.pronoun:
+                return _resolve_pronoun(doc, m)
+            if _compatible(m, g):
+                return _resolve(doc, m)
+    last = doc.last
+    recent = last is not None and _sentence(doc, last.pos) >= si - 6
+    if last is not None and recent and last.speaker and (g is None or last.gender in (None, g)):
+        return last.speaker, last.figure, last.gender
+    lo = bisect_left(doc.mention_starts, p.start)
+    for m in reversed(doc.mentions[:lo]):
+        if _compatible(m, g):
+            return _resolve(doc, m)
+    return None, False, None
+
+
+def _note(doc: _Doc, pos: int, who: tuple[str | None, bool, str | None]) -> None:
+    if who[0] is not None:
+        doc.last = _Attribution(pos, who[0], who[1], who[2])
+
+
+# --------------------------------------------------------------------------- direct quotes
+
+
+def _attribute_quote(doc: _Doc, q: Quote) -> tuple[Quote, Statement | None, bool]:
+    text = doc.text
+    if _UI_WORD.search(text, max(0, q.open - 12), q.open) and len(text[q.start : q.end].split()) <= 2:
+        return q, None, False  # Press "Enter": interface text, not a quotation
+    si = _sentence(doc, q.open)
+    s_start = doc.sentences[si][0]
+    ei = _sentence(doc, max(q.open, q.outer_end - 1))
+    s_end = doc.sentences[ei][1]
+    before = text[s_start : q.open]
+    scare = bool(_SO_CALLED.search(before[-20:]))
+    who: tuple[str | None, bool, str | None] = (None, False, None)
+    cue_word: str | None = None
+    found = False
+    if not scare:
+        found, who, cue_word = _intro(doc, q, s_start)
+        if not found:
+            found, who, cue_word = _tail(doc, q, s_end)
+        if not found:
+            cues = [c for c in _cues_between(doc, s_start, q.open) if not _in_quote(doc, c.start)]
+            if cues:
+                cue = cues[-1]
+                subj = _subject_for_cue(doc, cue, s_start)
+                if subj is not None or cue.word in CHARACTERISING or len(q_words(doc, q)) > 2:
+                    found, who, cue_word = True, _resolve(doc, subj), cue.word
+        if not found:
+            for cue in _cues_between(doc, q.outer_end, s_end):
+                subj = _subject_for_cue(doc, cue, q.outer_end) or _inverted(doc, cue)
+                if subj is not None:
+                    found, who, cue_word = True, _resolve(doc, subj), cue.word
+                    break
+    if found:
+        _note(doc, q.open, who)
+    st = Statement(who[0], "direct", text[q.start : q.end], q.start, q.end, cue_word, who[1])
+    return q, st, found
+
+
+def q_words(doc: _Doc, q: Quote) -> list[str]:
+    """The words of a quotation (used to tell scare quotes from speech)."""
+    return doc.text[q.start : q.end].split()
+
+
+def _intro(doc: _Doc, q: Quote, s_start: int) -> tuple[bool, tuple[str | None, bool, str | None], str | None]:
+    """"Rutte said: “…”", "Trump said, “…”", "Rutte: ‘…’", "with a pointed remark: “…”"."""
+    text = doc.text
+    before = text[s_start : q.open].rstrip()
+    none: tuple[str | None, bool, str | None] = (None, False, None)
+    if not before:
+        return False, none, None
+    cues = _cues_between(doc, max(s_start, q.open - 40), q.open)
+    if cues:
+        cue = cues[-1]
+        between = text[cue.end : q.open]
+        if cue.word == "according to":
+            if re.fullmatch(r"[^,.;“”\"]{1,60},\s*", between):
+                return True, _resolve(doc, _subject_for_cue(doc, cue, s_start)), cue.word
+        elif re.fullmatch(r"\s*[,:]?\s*|\s+(?:reporters|journalists|the\s+\w+|\w+)\s*[,:]\s*", between):
+            subj = _subject_for_cue(doc, cue, s_start) or _inverted(doc, cue)
+            return True, _resolve(doc, subj), cue.word
+    if before.endswith(":"):
+        colon = s_start + len(before) - 1
+        cue = _Cue(colon, colon + 1, ":")
+        subj = _subject_for_cue(doc, cue, s_start)
+        if subj is not None:
+            return True, _resolve(doc, subj), ":"
+    return False, none, None
+
+
+def _tail(doc: _Doc, q: Quote, s_end: int) -> tuple[bool, tuple[str | None, bool, str | None], str | None]:
+    """“…,” he said / “…,” said Rutte / “…,” Rutte, the NATO chief, told reporters."""
+    text = doc.text
+    none: tuple[str | None, bool, str | None] = (None, False, None)
+    start = q.outer_end
+    end = s_end
+    inner_last = text[q.end - 1] if q.end > q.start else ""
+    if start >= end and inner_last in "!?" and _sentence(doc, start) + 1 < len(doc.sentences):
+        ns, ne = doc.sentences[_sentence(doc, start) + 1]
+        if ns - start <= 2:
+            end = min(ne, ns + 80)
+    m = re.match(r"[\s,—–\-]*", text[start:end])
+    j = start + (m.end() if m else 0)
+    if j >= end:
+        return False, none, None
+    cues = _cues_between(doc, j, min(end, j + 120))
+    if not cues:
+        return False, none, None
+    cue = cues[0]
+    if cue.start == j:
+        if cue.word == "according to":
+            return True, _resolve(doc, _subject_for_cue(doc, cue, j)), cue.word
+        subj = _inverted(doc, cue)
+        if subj is not None:
+            return True, _resolve(doc, subj), cue.word
+        return False, none, None
+    ms = _mentions_between(doc, j, cue.start)
+    if not ms or ms[0].start != j:
+        return False, none, None
+    first = ms[0]
+    gap = text[first.end : cue.start]
+    am = _APPOSITIVE.match(gap)
+    rest = gap[am.end() :] if am else gap
+    words = rest.split()
+    if len(words) <= 4 and all(w.lower().strip(",") in GAP_WORDS or w.lower().endswith("ly") for w in words):
+        return True, _resolve(doc, first), cue.word
+    return False, none, None
+
+
+def _inherit(doc: _Doc, direct: list[tuple[Quote, Statement | None, bool]]) -> list[Statement]:
+    """Unattributed quotations take the speaker of the quotation they continue.
+
+    An unclosed quotation (continued in the next paragraph) takes the next one's speaker; a
+    quotation that makes up a whole sentence right after an attributed one takes that one's.
+    """
+    items = [(q, st, ok) for q, st, ok in direct if st is not None]
+    resolved: list[tuple[Quote, Statement, bool]] = [(q, st, ok) for q, st, ok in items if st is not None]
+    for k in range(len(resolved) - 2, -1, -1):
+        q, st, ok = resolved[k]
+        nq, nst, nok = resolved[k + 1]
+        if not ok and not q.closed and nok and nq.paragraph == q.paragraph + 1:
+            resolved[k] = (q, _with_speaker(st, nst), True)
+    for k in range(1, len(resolved)):
+        q, st, ok = resolved[k]
+        pq, pst, pok = resolved[k - 1]
+        if ok or not pok or len(st.text.split()) < 3:
+            continue
+        if q.paragraph - pq.paragraph > 1:
+            continue
+        si = _sentence(doc, q.open)
+        if doc.text[doc.sentences[si][0] : q.open].strip():
+            continue  # something before the quotation in its sentence: not a bare continuation
+        if not pq.closed or si == _sentence(doc, max(pq.open, pq.outer_end - 1)) + 1:
+            resolved[k] = (q, _with_speaker(st, pst), True)
+    return [st for _, st, _ in resolved]
+
+
+def _with_speaker(st: Statement, src: Statement) -> Statement:
+    return Statement(src.speaker, st.kind, st.text, st.start, st.end, src.cue, src.figure)
+
+
+# --------------------------------------------------------------------------- reported speech
+
+
+def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
+    text = doc.text
+    si = _sentence(doc, cue.start)
+    s_start, s_end = doc.sentences[si]
+    if cue.word in QUOTE_ONLY:
+        return None
+    prev = _prev_word(text, cue.start)
+    if prev in ("was", "were", "is", "are", "be", "been", "being") and cue.word != "according to":
+        return None  # passive: "it was said", "is said to be"
+    if prev == "to" and cue.word in ("say", "tell", "state", "note", "add", "claim", "argue"):
+        return None
+    rest = text[cue.end : s_end]
+    if re.match(r"\s*[,:]?\s*[“\"‘']", rest) and cue.word != ":":
+        return None  # introduces a direct quotation
+    clause_start: int | None = None
+    clause_end = s_end
+    subj: Mention | None
+    if cue.word == "according to":
+        subj = _subject_for_cue(doc, cue, s_start)
+        stop = re.search(r"[,.;:]", rest)
+        if stop is None:
+            return None
+        after = cue.end + stop.end()
+        if text[cue.end + stop.start()] == "," and after < s_end and len(text[after:s_end].split()) >= 3:
+            clause_start = after
+        else:
+            comma = text.rfind(",", s_start, cue.start)
+            if comma <= s_start:
+                return None
+            clause_start, clause_end = s_start, comma
+        return _make_reported(doc, subj, cue, clause_start, clause_end)
+    subj = _subject_for_cue(doc, cue, s_start)
+    if cue.word == ":":
+        clause_start = cue.end
+    elif cue.word in DIRECTIVE:
+        m = re.match(r"\s+((?:[^\s,.;:“”\"]+\s+){1,8}?)to\s+\w", rest)
+        if m:
+            clause_start = cue.end + m.start(1)
+    elif cue.word.startswith(("made", "makes", "making", "has made")):
+        m = re.match(r"\s+(?:that\s+)?", rest)
+        clause_start = cue.end + (m.end() if m else 0)
+    else:
+        clause_start = _clause_after(doc, cue, rest, s_start)
+    if clause_start is None:
+        return None
+    if subj is None and cue.word.endswith("ing"):
+        return None
+    return _make_reported(doc, subj, cue, clause_start, clause_end)
+
+
+def _prev_word(text: str, pos: int) -> str:
+    m = re.search(r"([A-Za-z’']+)\W*$", text[max(0, pos - 20) : pos])
+    return m.group(1).lower() if m else ""
+
+
+def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:
+    """Offset of the content clause after a speech verb, or None when none follows."""
+    if (m := _THAT.match(rest)) is not None:
+        return cue.end + m.end()
+    if cue.word in OBJECT_FIRST or cue.word in THATLESS:
+        m = re.match(r"\s+((?:[^\s,.;:“”\"]+,?\s+){1,8}?)that\s+", rest)
+        if m:
+            lead = m.group(1).split()[0].lower().strip(",")
+            if cue.word in OBJECT_FIRST or lead in _TIME_LEAD:
+                return cue.end + m.end()
+    # "as the BBC points out, the alliance has ..."
+    if rest.startswith(",") and re.search(r"\bas\s+[^,]{1,60}$", doc.text[s_start : cue.start]):
+        return cue.end + 1 + (len(rest[1:]) - len(rest[1:].lstrip()))
+    if cue.word in THATLESS:
+        words = rest.split()
+        if len(words) < 3:
+            return None
+        first = words[0].lower().strip(",")
+        if rest[:1] not in (" ", "\t") or rest.lstrip()[:1] in "“\"‘'(":
+            return None
+        if cue.word in OBJECT_FIRST:
+            if first not in ("reporters", "journalists", "me", "us", "him", "her", "them", "parliament"):
+                return None
+            if len(words) < 4:
+                return None
+            words = words[1:]
+            first = words[0].lower().strip(",")
+            offset = rest.index(words[0], rest.index(rest.split()[0]) + len(rest.split()[0]))
+        else:
+            offset = len(rest) - len(rest.lstrip())
+        if not (first in CLAUSE_OPENERS or words[0][:1].isupper() or words[0][:1].isdigit()):
+            return None
+        if first in AUXILIARIES or first in PREPOSITIONS:
+            return None
+        if _finite(words[1:8]):
+            return cue.end + offset
+    return None
+
+
+def _finite(words: list[str]) -> bool:
+    """A finite verb soon after the clause opener: the words form a clause, not a noun phrase."""
+    prev = ""
+    for w in words:
+        lw = w.lower().strip(",.;:“”\"’'")
+        if lw in AUXILIARIES:
+            return True
+        after_noun = prev not in CLAUSE_OPENERS and not prev.endswith(("’s", "'s")) and prev != ""
+        if after_noun and len(lw) > 3 and lw.endswith(("ed", "es")) and lw not in _PLURAL_NOUNS:
+            return True
+        prev = lw
+    return False
+
+
+_PLURAL_NOUNS = frozenset({"states", "times", "forces", "issues", "sources", "measures", "defences", "services"})
+
+
+def _make_reported(doc: _Doc, subj: Mention | None, cue: _Cue, start: int, end: int) -> Statement | None:
+    text = doc.text
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ".,;:"):
+        end -= 1
+    if len(text[start:end].split()) < 3:
+        return None
+    # a clause that is nothing but one quotation is already a direct statement
+    i = bisect_right(doc.quote_opens, start) - 1
+    if i >= 0 and doc.quotes[i].open == start and doc.quotes[i].outer_end >= end - 1:
+        return None
+    who = _resolve(doc, subj)
+    if subj is None and cue.word != "according to":
+        return None
+    _note(doc, cue.start, who)
+    cue_text = "according to" if cue.word == "according to" else _WS.sub(" ", text[cue.start : cue.end])
+    return Statement(who[0], "reported", text[start:end], start, end, cue_text, who[1])
