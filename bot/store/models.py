@@ -266,3 +266,13 @@ class IngestCycle(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[datetime | None]
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- ingestion (issue #4): story clustering keys, so near-duplicate lookups are plain SQL ---------
+class StoryBand(Base):
+    """One LSH band key of a story's MinHash signature; articles sharing a key are candidates."""
+
+    __tablename__ = "story_bands"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True)
