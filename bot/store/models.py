@@ -177,7 +177,7 @@ class Statement(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     speaker: Mapped[str | None] = mapped_column(String(200))
     figure: Mapped[bool] = mapped_column(Boolean, default=False)
-    kind: Mapped[str] = mapped_column(String(10))  # direct | reported (direct wins once any source quotes it)
+    kind: Mapped[str] = mapped_column(String(10))  # direct | reported (never merged across kinds)
     text: Mapped[str] = mapped_column(Text)
     normalised: Mapped[str] = mapped_column(Text)
     first_article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))

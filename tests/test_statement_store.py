@@ -1,0 +1,125 @@
+"""Statements in the archive on both backends: dedup across outlets, corroboration, and the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.archive import ArticleIn, store_article
+from bot.channels import sync_config_channels
+from bot.config import AppConfig, ChannelConfig
+from bot.pipeline_hooks import after_store
+from bot.seed import load_seeds
+from bot.statement_store import corroboration
+from bot.store.models import Delivery, Statement, StatementSource
+from tests.conftest import SEEDS
+
+RUTTE_TEXT = (
+    "NATO Secretary General Mark Rutte arrived in Kyiv on Tuesday. "
+    "“Ukraine’s path to NATO is irreversible and we will stand with Ukraine for as long as it takes,” Rutte told reporters. "
+    "He also said that allies would deliver more air defence systems before winter."
+)
+
+
+def with_channels(config: AppConfig, *channels: ChannelConfig) -> AppConfig:
+    return config.model_copy(update={"channels": list(channels)})
+
+
+def slack_rutte() -> ChannelConfig:
+    return ChannelConfig.model_validate({"platform": "slack", "id": "C1", "alerts": {"figures": ["Mark Rutte"]}})
+
+
+def discord_nato() -> ChannelConfig:
+    return ChannelConfig.model_validate({"platform": "discord", "id": "42", "alerts": {"topics": ["nato"]}})
+
+
+async def store(sessions: async_sessionmaker[AsyncSession], config: AppConfig, item: ArticleIn, *, alerts: bool = True) -> int:
+    async with sessions.begin() as s:
+        stored = await store_article(s, item)
+        return await after_store(s, stored, config, alerts=alerts)
+
+
+def article(guid: str, outlet: str, text: str = RUTTE_TEXT, title: str = "Rutte in Kyiv") -> ArticleIn:
+    return ArticleIn(
+        text=text, title=title, guid=guid, url=f"https://{outlet.lower()}.example/{guid}", outlet=outlet,
+        topics=("nato", "ukraine"), published_at=datetime(2025, 11, 18, tzinfo=UTC),
+    )
+
+
+async def counts(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    async with sessions() as s:
+        n_st = await s.scalar(select(func.count()).select_from(Statement))
+        n_del = await s.scalar(select(func.count()).select_from(Delivery))
+        return int(n_st or 0), int(n_del or 0)
+
+
+async def test_seeds_statements_once(sessions: async_sessionmaker[AsyncSession], app_config: AppConfig) -> None:
+    first = await load_seeds(sessions, SEEDS, app_config)
+    assert first.statements > 10
+    again = await load_seeds(sessions, SEEDS, app_config)
+    assert again.statements == 0
+    async with sessions() as s:
+        rows = (await s.execute(select(Statement))).scalars().all()
+    by_text = {r.text: r for r in rows}
+    assert by_text["Come back when you’re ready to pursue peace."].speaker == "Donald Trump"
+    assert by_text["complete political and diplomatic failure"].speaker == "Maria Zakharova"
+    confidence = next(r for r in rows if r.text.startswith("I have total confidence in President Trump"))
+    assert confidence.speaker == "Mark Rutte" and confidence.kind == "direct"
+    off_table = [r for r in rows if "off the table" in r.text and r.speaker == "Mark Rutte"]
+    assert off_table and all(r.kind == "reported" and r.outlets == 1 for r in off_table)
+    assert corroboration(off_table[0].kind, off_table[0].outlets) == "single source, paraphrase"
+
+
+async def test_alert_written_once_per_statement_and_channel(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    config = with_channels(app_config, slack_rutte(), discord_nato())
+    async with sessions.begin() as s:
+        await sync_config_channels(s, config)
+    assert await store(sessions, config, article("a1", "Reuters")) >= 2
+    n_statements, n_alerts = await counts(sessions)
+    async with sessions() as s:
+        rows = (await s.execute(select(Delivery))).scalars().all()
+    # every Rutte statement goes to both channels (one by figure, one by topic), with unique keys
+    assert n_alerts == 2 * n_statements
+    assert len({r.idempotency_key for r in rows}) == n_alerts
+    assert {r.payload["speaker"] for r in rows} == {"Mark Rutte"}
+    assert all(r.status == "pending" for r in rows)
+
+    # re-ingesting the same entry, the same words from another outlet, and an edit: no new alerts
+    assert await store(sessions, config, article("a1", "Reuters")) == 0
+    assert await store(sessions, config, article("b1", "AP")) == 0
+    edited = RUTTE_TEXT.replace("on Tuesday", "on Tuesday morning")
+    assert await store(sessions, config, article("a1", "Reuters", text=edited, title="Rutte in Kyiv (updated)")) == 0
+    assert await counts(sessions) == (n_statements, n_alerts)
+    async with sessions() as s:
+        quote = (
+            await s.execute(select(Statement).where(Statement.text.like("Ukraine’s path to NATO is irreversible%")))
+        ).scalar_one()
+        assert quote.outlets == 2 and quote.sources == 2
+        assert corroboration(quote.kind, quote.outlets) == "direct quote, reported by 2 outlets"
+        n_src = await s.scalar(select(func.count()).select_from(StatementSource).where(StatementSource.statement_id == quote.id))
+        assert n_src == 2
+
+
+async def test_partial_quote_joins_longer_one(sessions: async_sessionmaker[AsyncSession], app_config: AppConfig) -> None:
+    await store(sessions, app_config, article("a1", "Reuters"))
+    partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
+    await store(sessions, app_config, article("c1", "BBC", text=partial))
+    async with sessions() as s:
+        rows = (await s.execute(select(Statement).where(Statement.speaker == "Mark Rutte"))).scalars().all()
+    joined = [r for r in rows if r.kind == "direct" and "we will stand with Ukraine" in r.text]
+    assert len(joined) == 1 and joined[0].outlets == 2
+
+
+async def test_backfill_stores_statements_without_alerts(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    config = with_channels(app_config, slack_rutte())
+    async with sessions.begin() as s:
+        await sync_config_channels(s, config)
+    assert await store(sessions, config, article("a1", "Reuters"), alerts=False) >= 1
+    n_statements, n_alerts = await counts(sessions)
+    assert n_statements >= 1 and n_alerts == 0
