@@ -119,12 +119,25 @@ class Limits(_Strict):
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot/newsbot)"
 
 
+class FullTextLimits(_Strict):
+    """Politeness for fetching linked article pages (issue #6): per-origin rate and concurrency."""
+
+    rate_per_s: float = Field(1.0, gt=0, le=50)  # requests a second to one origin (scheme, host, port)
+    per_host_concurrency: int = Field(2, ge=1)
+    concurrency: int = Field(16, ge=1)  # pages in flight across all origins
+    interval_s: int = Field(30, ge=1)  # how often the background job drains the queue
+    batch: int = Field(200, ge=1)  # queued articles claimed per run
+    max_attempts: int = Field(5, ge=1)  # transient failures and 429s before an article is given up
+    contact_url: str | None = None  # put into the User-Agent when `ingest.user_agent` carries none
+
+
 class AppConfig(_Strict):
     feeds: list[FeedConfig] = []
     topics: dict[str, TopicConfig] = {}
     figures: list[FigureConfig] = []
     channels: list[ChannelConfig] = []
     ingest: Limits = Limits()
+    fulltext: FullTextLimits = FullTextLimits()  # issue #6 (additive)
 
     def figure_list(self) -> list[Figure]:
         return [f.to_figure() for f in self.figures]
