@@ -1,0 +1,593 @@
+"""Search benchmark: a synthetic archive in SQLite and PostgreSQL, timed through the real search API.
+
+    .venv/bin/python benchmarks/search.py                      # 100k articles, both backends
+    .venv/bin/python benchmarks/search.py --articles 1000000 --backend sqlite
+    .venv/bin/python benchmarks/search.py --keep /tmp/arch     # build into / reuse PATH-sqlite.db, PATH-pg/
+
+Why synthetic: the figures must be reproducible on any machine without a news corpus. Articles are
+~400 words drawn from a Zipf-distributed vocabulary (real function and news words at the head,
+generated words in the tail, fixed bigrams such as "white house" for phrase lookups), topic words
+sprinkled by topic, 40 outlets, published dates over three years arriving in rough date order with
+some late arrivals. The schema is the real one (Alembic migrations); rows go in through the raw
+driver in batches, and the migrations' triggers (SQLite) and generated columns (PostgreSQL) build
+the full-text index. Built databases are cached under benchmarks/out/ (gitignored).
+
+Lookups run through `bot.store.search.search()` on a warm cache: each query once untimed, then
+timed. The naive ranking (score every match, then LIMIT 10) runs in the same session as a baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import OUT, Latency, rate, rss_mb  # noqa: E402
+from bot.store.db import make_engine, session_factory  # noqa: E402
+from bot.store.migrate import upgrade  # noqa: E402
+from bot.store.models import sqlite_time  # noqa: E402
+from bot.store.query import Query, parse_query  # noqa: E402
+from bot.store.search import search  # noqa: E402
+
+SEED = 20250601
+BATCH = 2000
+SPAN = timedelta(days=3 * 365)
+
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+FUNCTION_WORDS = _split(
+    "the of and to a in that is for on it with as was by he said at from his be have has are an this which not"
+    " but they were had or its who their will been would more after also one there about up than over into new"
+    " two we i our she her them could can us all if what when no so other some may just"
+)
+NEWS_WORDS = _split(
+    "nato ukraine trump russia president minister government military defence security alliance kyiv war"
+    " officials european europe summit talks forces aid support countries spending troops peace ceasefire"
+    " sanctions moscow washington brussels putin zelensky rutte tariffs election congress missile drones attack"
+    " border leaders meeting agreement deal week statement foreign policy decision members countries state"
+    " press conference report sources spokesman budget funding weapons air strikes front region energy trade"
+)
+BIGRAMS = [
+    "white house",
+    "prime minister",
+    "foreign minister",
+    "defence minister",
+    "peace talks",
+    "secretary general",
+    "european union",
+    "air defence",
+    "said on",
+    "united states",
+]
+TOPIC_WORDS = {
+    "nato": ["nato", "rutte", "alliance", "secretary general"],
+    "ukraine": ["ukraine", "kyiv", "zelensky", "ukrainian"],
+    "trump": ["trump", "tariffs", "white house", "republican"],
+}
+OUTLETS = [
+    "Reuters",
+    "Associated Press",
+    "BBC News",
+    "The Guardian",
+    "Politico Europe",
+    "Kyiv Independent",
+    "Deutsche Welle",
+    "France 24",
+    "Al Jazeera",
+    "The New York Times",
+    "Washington Post",
+    "Financial Times",
+    "Euronews",
+    "NPR",
+    "CNN",
+] + [f"Regional Outlet {i}" for i in range(25)]
+SYLLABLES = _split("ka lo mi ne ru ta vi zo be da fe gu ho ji ku la mo no pa qui re si tu vo wa xe yo zu bri cla dro fla gri plo stra tre")
+VOCAB_SIZE = 200_000
+ZIPF_S = 1.07
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    words: list[str]
+    cum: list[float]
+    probs: list[float]
+
+    def expected_df(self, rank: int, articles: int, length: int = 400) -> float:
+        return articles * (1 - (1 - self.probs[rank]) ** length)
+
+
+def vocabulary() -> Vocabulary:
+    """The same word list and Zipf weights in every process (generation is deterministic)."""
+    rng = random.Random(SEED)
+    real = list(dict.fromkeys(FUNCTION_WORDS + NEWS_WORDS))
+    # News words and bigrams sit at ranks ~40-400, interleaved with generated words.
+    words: list[str] = FUNCTION_WORDS[:40]
+    news = real[40:] + BIGRAMS
+    seen = set(real) | set(BIGRAMS)
+    while len(words) < VOCAB_SIZE:
+        if news and len(words) % 3 == 0:
+            words.append(news.pop(0))
+            continue
+        w = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if w not in seen:
+            seen.add(w)
+            words.append(w)
+    weights = [1 / (r + 2.7) ** ZIPF_S for r in range(len(words))]
+    total = sum(weights)
+    probs = [w / total for w in weights]
+    cum: list[float] = []
+    acc = 0.0
+    for p in probs:
+        acc += p
+        cum.append(acc)
+    return Vocabulary(words, cum, probs)
+
+
+_VOCAB: Vocabulary | None = None
+
+
+def _vocab() -> Vocabulary:
+    global _VOCAB
+    if _VOCAB is None:
+        _VOCAB = vocabulary()
+    return _VOCAB
+
+
+def article(i: int, n: int, end: datetime) -> tuple[Any, ...]:
+    """Article number i of n (ids follow arrival), deterministic from (SEED, i)."""
+    v = _vocab()
+    rng = random.Random(SEED * 1_000_003 + i)
+    topics = [t for t in TOPIC_WORDS if rng.random() < 0.3]
+    length = rng.randint(280, 520)
+    tokens = rng.choices(v.words, cum_weights=v.cum, k=length)
+    for t in topics:
+        for _ in range(rng.randint(1, 6)):
+            tokens[rng.randrange(length)] = rng.choice(TOPIC_WORDS[t])
+    sentences = []
+    pos = 0
+    while pos < length:
+        step = rng.randint(10, 26)
+        s = " ".join(tokens[pos : pos + step])
+        sentences.append(s[:1].upper() + s[1:] + ".")
+        pos += step
+    text = "\n".join(" ".join(sentences[k : k + 4]) for k in range(0, len(sentences), 4))
+    title_words = [w for w in rng.choices(v.words[40:2000], k=rng.randint(5, 10))]
+    if topics and rng.random() < 0.7:
+        title_words.insert(0, TOPIC_WORDS[topics[0]][rng.randrange(3)])
+    title = " ".join(title_words).capitalize()
+    outlet = OUTLETS[min(int(rng.paretovariate(1.2)) - 1, len(OUTLETS) - 1)]
+    published = end - SPAN + SPAN * (i / n) + timedelta(minutes=rng.uniform(-90, 90))
+    if rng.random() < 0.1:  # late arrivals: published up to three days before they reach us
+        published -= timedelta(hours=rng.uniform(3, 72))
+    published = min(published, end)
+    digest = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
+    return (i + 1, f"https://bench.example/{i}", f"bench:{i}", title, outlet, published, " ".join(topics), text, digest)
+
+
+def _batch(args: tuple[int, int, int, datetime]) -> list[tuple[Any, ...]]:
+    start, stop, n, end = args
+    return [article(i, n, end) for i in range(start, stop)]
+
+
+def batches(start: int, n: int, end: datetime, size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
+    """Generated in a second process while this one inserts (2 cores: one generates, one stores)."""
+    jobs = [(s, min(s + size, n), n, end) for s in range(start, n, size)]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        yield from pool.imap(_batch, jobs)
+
+
+# ---------------------------------------------------------------------------------------------- build
+
+COLUMNS = "id, url, guid, title, outlet, published_at, topics, text, content_hash"
+EXTRA = "published_inferred, first_seen_at, summary_only, origin, revision"
+
+
+@dataclass
+class Built:
+    articles: int
+    built_at: datetime
+    insert_rate: float  # articles/s into the database with the full-text index in place (DB time)
+    insert_note: str
+
+
+def _meta_path(folder_or_file: Path) -> Path:
+    return folder_or_file.with_name(folder_or_file.name + ".meta.json")
+
+
+def _read_meta(target: Path, n: int) -> Built | None:
+    meta = _meta_path(target)
+    if not meta.exists():
+        return None
+    d = json.loads(meta.read_text())
+    if d.get("articles") != n:
+        return None
+    return Built(n, datetime.fromisoformat(d["built_at"]), d["insert_rate"], d["insert_note"])
+
+
+def _write_meta(target: Path, built: Built) -> None:
+    _meta_path(target).write_text(
+        json.dumps(
+            {
+                "articles": built.articles,
+                "built_at": built.built_at.isoformat(),
+                "insert_rate": built.insert_rate,
+                "insert_note": built.insert_note,
+            }
+        )
+    )
+
+
+async def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def build_sqlite(path: Path, n: int) -> Built:
+    """Every article goes through the FTS5 triggers, 2,000 a transaction, as a long ingest would."""
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), _meta_path(path)):
+        p.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_migrate(f"sqlite:///{path}"))
+    end = datetime.now(UTC).replace(microsecond=0)
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA cache_size=-262144")
+    sql = f"INSERT INTO articles ({COLUMNS}, {EXTRA}) VALUES (?,?,?,?,?,?,?,?,?, 0, ?, 0, 'feed', 1)"
+    db_time = 0.0
+    done = 0
+    t_all = time.perf_counter()
+    for rows in batches(0, n, end):
+        seen = sqlite_time(end)
+        params = [(*r[:5], sqlite_time(r[5]), *r[6:], seen) for r in rows]
+        t0 = time.perf_counter()
+        with con:
+            con.executemany(sql, params)
+        db_time += time.perf_counter() - t0
+        done += len(rows)
+        if done % 100_000 == 0 or done == n:
+            print(f"  sqlite: {done:,} articles, {rate(done, db_time)} (DB time), {time.perf_counter() - t_all:,.0f} s", flush=True)
+    con.execute("ANALYZE")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    built = Built(n, end, done / db_time, "FTS5 triggers, 2,000 articles a transaction, synchronous=OFF")
+    _write_meta(path, built)
+    return built
+
+
+def _pg_server_class() -> Any:
+    from tests.conftest import PgServer, _pg_bin, free_port
+
+    class BenchPg(PgServer):  # type: ignore[misc]
+        """The tests' throwaway server, kept in a folder so a built archive can be reused."""
+
+        def __init__(self, folder: Path) -> None:
+            self.dir = folder
+            self.data = folder / "data"
+            self.port = free_port()
+            self.as_root = os.geteuid() == 0
+
+        def start(self) -> str:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            if self.as_root:
+                shutil.chown(self.dir, "postgres", "postgres")
+            if not (self.data / "PG_VERSION").exists():
+                self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+            opts = (
+                f"-p {self.port} -k {self.dir} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off"
+                " -c full_page_writes=off -c shared_buffers=1GB -c maintenance_work_mem=1GB"
+                " -c max_wal_size=8GB -c checkpoint_timeout=30min -c effective_cache_size=16GB"
+            )
+            self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+            return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/bench"
+
+        def stop(self) -> None:
+            self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+
+    return BenchPg
+
+
+async def _pg_connect(url: str) -> Any:
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg", "postgresql")
+    for attempt in range(50):
+        try:
+            return await asyncpg.connect(dsn)
+        except (OSError, asyncpg.CannotConnectNowError):
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def build_postgres(url: str, n: int, folder: Path, measured: int) -> Built:
+    """The first `measured` articles are INSERTed with every index in place (the throughput figure);
+    the rest are COPYed with the GIN indexes dropped and re-created after, for build speed only.
+    The generated tsvector/topic columns compute either way, so the index is the same."""
+    admin = await _pg_connect(url.rsplit("/", 1)[0] + "/postgres")
+    await admin.execute("DROP DATABASE IF EXISTS bench")
+    await admin.execute("CREATE DATABASE bench")
+    await admin.close()
+    await _migrate(url)
+    end = datetime.now(UTC).replace(microsecond=0)
+    con = await _pg_connect(url)
+    measured = min(measured, n)
+    sql = f"INSERT INTO articles ({COLUMNS}, {EXTRA}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9, false, $10, false, 'feed', 1)"
+    db_time = 0.0
+    t_all = time.perf_counter()
+    done = 0
+    for rows in batches(0, measured, end, size=1000):
+        t0 = time.perf_counter()
+        async with con.transaction():
+            await con.executemany(sql, [(*r, end) for r in rows])
+        db_time += time.perf_counter() - t0
+        done += len(rows)
+    insert_rate = done / db_time if db_time else 0.0
+    print(f"  postgres: {done:,} articles INSERTed with indexes, {rate(done, db_time)} (DB time)", flush=True)
+    if measured < n:
+        defs = [
+            r["indexdef"]
+            for r in await con.fetch(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'articles' AND indexdef ILIKE '%USING gin%'"
+            )
+        ]
+        names = [d.split(" INDEX ", 1)[1].split(" ON ", 1)[0] for d in defs]
+        for name in names:
+            await con.execute(f"DROP INDEX {name}")
+        cols = [c.strip() for c in f"{COLUMNS}, {EXTRA}".split(",")]
+        queue: asyncio.Queue[list[tuple[Any, ...]] | None] = asyncio.Queue(maxsize=4)
+
+        async def copier() -> None:
+            c = await _pg_connect(url)
+            try:
+                while (rows := await queue.get()) is not None:
+                    await c.copy_records_to_table(
+                        "articles", records=[(*r, False, end, False, "feed", 1) for r in rows], columns=cols
+                    )
+            finally:
+                await c.close()
+
+        workers = [asyncio.create_task(copier()) for _ in range(2)]
+        t0 = time.perf_counter()
+        for rows in batches(measured, n, end, size=BATCH):
+            await queue.put(rows)
+            done += len(rows)
+            if done % 100_000 == 0:
+                print(f"  postgres: {done:,} articles, {time.perf_counter() - t_all:,.0f} s", flush=True)
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+        print(f"  postgres: COPY {n - measured:,} articles in {time.perf_counter() - t0:,.0f} s", flush=True)
+        t0 = time.perf_counter()
+        await con.execute("SET maintenance_work_mem = '1GB'")
+        for d in defs:
+            await con.execute(d)
+        print(f"  postgres: GIN indexes rebuilt in {time.perf_counter() - t0:,.0f} s", flush=True)
+    await con.execute("SELECT setval(pg_get_serial_sequence('articles', 'id'), (SELECT max(id) FROM articles))")
+    await con.execute("VACUUM ANALYZE articles")
+    await con.close()
+    built = Built(n, end, insert_rate, f"INSERT executemany, 1,000 articles a transaction (first {measured:,})")
+    _write_meta(folder, built)
+    return built
+
+
+# -------------------------------------------------------------------------------------------- queries
+
+
+def _words(v: Vocabulary, lo: int, hi: int, single: bool = True) -> list[str]:
+    return [w for w in v.words[lo:hi] if not (single and " " in w) and w not in FUNCTION_WORDS]
+
+
+def query_mixes(n: int, count: int) -> dict[str, list[str]]:
+    """Typical newsroom lookups; deterministic, with rare words picked to be rare at this size."""
+    v = _vocab()
+    rng = random.Random(SEED + 1)
+    common = _words(v, 40, 400)
+    mid = _words(v, 400, 4000)
+    rare_ranks = [r for r in range(4000, VOCAB_SIZE, 7) if 3 <= v.expected_df(r, n) <= 100]
+    rare = [v.words[r] for r in rare_ranks] or _words(v, VOCAB_SIZE - 2000, VOCAB_SIZE)
+    phrases = BIGRAMS + ["nato summit", "said the", "of the", "the president"]
+    topics = list(TOPIC_WORDS)
+
+    def pick(options: list[str]) -> str:
+        return rng.choice(options)
+
+    makers: dict[str, Callable[[], str]] = {
+        "common word": lambda: pick(common),
+        "two common words": lambda: f"{pick(common)} {pick(common)}",
+        "mid-frequency word": lambda: pick(mid),
+        "rare word": lambda: pick(rare),
+        "phrase": lambda: f'"{pick(phrases)}"',
+        "OR": lambda: f"{pick(mid)} OR {pick(mid)}",
+        "exclusion": lambda: f"{pick(common)} -{pick(common)}",
+        "common since:7d": lambda: f"{pick(common)} since:7d",
+        "common since:30d": lambda: f"{pick(common)} since:30d",
+        "rare since:30d": lambda: f"{pick(rare)} since:30d",
+        "phrase since:30d": lambda: f'"{pick(phrases)}" since:30d',
+        "common topic:": lambda: f"{pick(common)} topic:{pick(topics)}",
+        "rare topic:": lambda: f"{pick(rare)} topic:{pick(topics)}",
+        "common source:": lambda: f"{pick(common)} source:{pick(['reuters', 'bbc', 'kyiv', 'guardian', 'outlet 7'])}",
+        "topic: since:30d": lambda: f"{pick(common)} topic:{pick(topics)} since:30d",
+        "filters only": lambda: f"topic:{pick(topics)} since:{pick(['24h', '7d'])}",
+    }
+    return {name: [make() for _ in range(count)] for name, make in makers.items()}
+
+
+BASELINE_MIXES = ("common word", "phrase", "common since:30d")
+
+
+async def naive_sqlite(session: Any, q: Query) -> int:
+    from sqlalchemy import text
+
+    from bot.store.sqlite_fts import match_expression
+
+    params: dict[str, Any] = {"m": match_expression(q)}
+    dates = ""
+    if q.since:
+        dates = " AND a.published_at >= :since"
+        params["since"] = sqlite_time(q.since)
+    rows = (
+        await session.execute(
+            text(
+                "SELECT a.id, a.title, bm25(articles_fts, 4.0, 1.0, 0.0, 0.0) AS score FROM articles_fts"
+                f" JOIN articles a ON a.id = articles_fts.rowid WHERE articles_fts MATCH :m{dates}"
+                " ORDER BY score LIMIT 10"
+            ),
+            params,
+        )
+    ).all()
+    return len(rows)
+
+
+async def naive_postgres(session: Any, q: Query) -> int:
+    from sqlalchemy import text
+
+    from bot.store.postgres_fts import tsquery_sql
+
+    params: dict[str, Any] = {}
+    tsq = tsquery_sql(q, params)
+    dates = ""
+    if q.since:
+        dates = " AND a.published_at >= :since"
+        params["since"] = q.since
+    rows = (
+        await session.execute(
+            text(
+                f"SELECT a.id, a.title, ts_rank_cd(a.tsv, {tsq}) AS score FROM articles a"
+                f" WHERE a.tsv @@ {tsq}{dates} ORDER BY score DESC LIMIT 10"
+            ),
+            params,
+        )
+    ).all()
+    return len(rows)
+
+
+async def run_queries(url: str, built: Built, count: int, baseline_count: int, backend: str) -> dict[str, Latency]:
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    mixes = query_mixes(built.articles, count)
+    results: dict[str, Latency] = {}
+    everything: list[float] = []
+    try:
+        print(f"\n{backend}: {built.articles:,} articles; warm cache (each query once untimed, then timed)")
+        for name, texts in mixes.items():
+            queries = [parse_query(t, now=built.built_at) for t in texts]
+            async with sessions() as s:
+                for q in queries:
+                    await search(s, q)
+            times: list[float] = []
+            found = 0
+            for q in queries:
+                async with sessions() as s:
+                    t0 = time.perf_counter()
+                    page = await search(s, q)
+                    times.append(time.perf_counter() - t0)
+                    found += bool(page.hits)
+            results[name] = Latency.of(times)
+            everything += times
+            print(f"  {name:<20} {results[name].row()}  with hits {found / len(queries):4.0%}", flush=True)
+        results["overall"] = Latency.of(everything)
+        print(f"  {'overall':<20} {results['overall'].row()}")
+        if baseline_count:
+            naive = naive_sqlite if backend == "sqlite" else naive_postgres
+            print(f"  baseline: naive ranking (every match scored, then LIMIT 10), {baseline_count} queries a mix")
+            for name in BASELINE_MIXES:
+                queries = [parse_query(t, now=built.built_at) for t in mixes[name][:baseline_count]]
+                async with sessions() as s:
+                    for q in queries:
+                        await naive(s, q)
+                times = []
+                for q in queries:
+                    async with sessions() as s:
+                        t0 = time.perf_counter()
+                        await naive(s, q)
+                        times.append(time.perf_counter() - t0)
+                lat = Latency.of(times)
+                bounded: list[float] = []
+                for q in queries:
+                    async with sessions() as s:
+                        t0 = time.perf_counter()
+                        await search(s, q)
+                        bounded.append(time.perf_counter() - t0)
+                ours = Latency.of(bounded)
+                ratio = lat.p99 / ours.p99 if ours.p99 else math.nan
+                print(f"  naive {name:<14} {lat.row()}  p99 {ratio:5.1f}x the bounded search ({ours.p99:.1f} ms)")
+                results[f"naive {name}"] = lat
+    finally:
+        await engine.dispose()
+    return results
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--articles", type=int, default=100_000)
+    ap.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    ap.add_argument("--queries", type=int, default=100, help="timed queries per mix")
+    ap.add_argument("--baseline-queries", type=int, default=20, help="naive-ranking queries per baseline mix (0: skip)")
+    ap.add_argument("--keep", type=Path, help="build into / reuse PATH-sqlite.db and PATH-pg/ (default benchmarks/out/search-N)")
+    ap.add_argument("--rebuild", action="store_true", help="build again even when a cached archive exists")
+    ap.add_argument("--measured-inserts", type=int, default=20_000, help="PostgreSQL: articles INSERTed with indexes in place")
+    args = ap.parse_args(argv)
+    n = args.articles
+    base = args.keep or OUT / f"search-{n}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    print(f"search benchmark: {n:,} articles, {os.cpu_count()} cores, cache {base}")
+    if args.backend in ("sqlite", "both"):
+        path = base.with_name(base.name + "-sqlite.db")
+        built = None if args.rebuild else _read_meta(path, n)
+        if built is None or not path.exists():
+            print(f"building SQLite archive {path}")
+            t0 = time.perf_counter()
+            built = build_sqlite(path, n)
+            print(f"  built in {time.perf_counter() - t0:,.0f} s; {path.stat().st_size / 2**20:,.0f} MB")
+        print(f"sqlite insert throughput: {built.insert_rate:,.0f} articles/s ({built.insert_note})")
+        asyncio.run(run_queries(f"sqlite:///{path}", built, args.queries, args.baseline_queries, "sqlite"))
+    if args.backend in ("postgres", "both"):
+        folder = base.with_name(base.name + "-pg")
+        server = _pg_server_class()(folder)
+        built = None if args.rebuild else _read_meta(folder, n)
+        if built is None and (folder / "data").exists():
+            shutil.rmtree(folder / "data")
+        url = server.start()
+        try:
+            if built is None:
+                print(f"building PostgreSQL archive {folder}")
+                t0 = time.perf_counter()
+                built = asyncio.run(build_postgres(url, n, folder, args.measured_inserts))
+                print(f"  built in {time.perf_counter() - t0:,.0f} s")
+            print(f"postgres insert throughput: {built.insert_rate:,.0f} articles/s ({built.insert_note})")
+            asyncio.run(run_queries(url, built, args.queries, args.baseline_queries, "postgres"))
+        finally:
+            server.stop()
+    print(f"\npeak RSS of the benchmark process: {rss_mb():,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
