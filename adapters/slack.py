@@ -1,0 +1,310 @@
+"""Slack adapter: slack-bolt's AsyncApp translating `/news` and Block Kit to and from the core.
+
+Two ways in, chosen by the settings: Socket Mode when `SLACK_APP_TOKEN` is set (no public URL
+needed), else HTTP mode, where the bot's own HTTP server mounts `http_routes()` at `/slack/events`
+and bolt verifies the signing secret (forged or stale requests get 401). Slash commands are acked
+at once (Slack allows 3 seconds) and answered through `response_url`, ephemeral by default with a
+"Post to channel" button that re-runs the command and posts the answer for everyone.
+
+Outgoing posts carry the delivery's idempotency key in message metadata, so `find_posted` can tell
+after a crash whether a message went out. 429s are waited out by slack-sdk's rate-limit retry
+handler (not on by default); errors that retrying cannot fix become `DeliveryError(permanent=True)`.
+No business logic lives here: only translation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.base import CommandHandler, DeliveryError, PostReceipt
+from adapters.slack_blocks import POST_ACTION_ID, SlackMessage, render
+from bot.commands.results import Context, Result
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/news"
+METADATA_EVENT = "newsbot_delivery"
+RESPONSE_URL_REPLIES = 5  # response_url accepts up to 5 replies within 30 minutes
+# Errors no retry can fix: the channel is gone, the bot is not in it, or the message is malformed.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "account_inactive",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "invalid_blocks",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "msg_too_long",
+        "too_many_attachments",
+        "no_text",
+    }
+)
+ADMIN_CACHE_SECONDS = 600.0
+
+
+def delivery_error(exc: SlackApiError | aiohttp.ClientError | asyncio.TimeoutError) -> DeliveryError:
+    """Map a failed Web API call to the delivery worker's vocabulary."""
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error", "unknown_error"))
+        if exc.response.status_code == 429 or error == "ratelimited":
+            header = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+            retry_after = float(header[0] if isinstance(header, list) else header) if header else 1.0
+            return DeliveryError(f"slack: rate limited ({error})", retry_after=retry_after)
+        return DeliveryError(f"slack: {error}", permanent=error in PERMANENT_ERRORS)
+    return DeliveryError(f"slack: {type(exc).__name__}: {exc}")
+
+
+class SlackAdapter:
+    """One Slack workspace. Build with `from_settings`; `start(handle)` begins serving."""
+
+    platform = "slack"
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        signing_secret: str | None = None,
+        app_token: str | None = None,
+        api_url: str | None = None,
+        post_interval: float = 1.0,
+        history_limit: int = 100,
+        rate_limit_retries: int = 2,
+    ) -> None:
+        if not app_token and not signing_secret:
+            raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
+        kwargs: dict[str, Any] = {"token": bot_token}
+        if api_url:
+            kwargs["base_url"] = api_url if api_url.endswith("/") else api_url + "/"  # slack-sdk uses urljoin
+        self.client = AsyncWebClient(**kwargs)
+        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
+        self.app_token = app_token
+        self.post_interval = post_interval
+        self.history_limit = history_limit
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret or "",
+            request_verification_enabled=bool(signing_secret) and not app_token,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        self.app.command(COMMAND)(self._on_command)
+        self.app.action(POST_ACTION_ID)(self._on_post_button)
+        self._handle: CommandHandler | None = None
+        self._socket: Any = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._admin_cache: dict[str, tuple[float, bool]] = {}
+        self._channel_locks: dict[str, asyncio.Lock] = {}
+        self._last_post: dict[str, float] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackAdapter:
+        def secret(value: Any) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        token = secret(settings.slack_bot_token)
+        if not token:
+            raise ValueError("SLACK_BOT_TOKEN is not set")
+        return cls(
+            bot_token=token,
+            signing_secret=secret(settings.slack_signing_secret),
+            app_token=secret(settings.slack_app_token),
+            api_url=settings.slack_api_url,
+        )
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.app_token)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self, handle: CommandHandler) -> None:
+        self._handle = handle
+        if self.socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, self.app_token)
+            await self._socket.connect_async()
+            log.info("slack: connected in Socket Mode")
+        else:
+            log.info("slack: HTTP mode, serving %s at /slack/events", COMMAND)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=10)
+        self._handle = None
+
+    def http_routes(self) -> list[web.RouteDef]:
+        """Routes for the bot's HTTP server (HTTP mode): Slack posts commands and clicks here."""
+        return [web.post("/slack/events", self.handle_http)]
+
+    async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    # --- commands in -----------------------------------------------------------------------
+    async def _is_admin(self, user_id: str) -> bool:
+        """Workspace admins and owners may use admin subcommands; asked once per 10 minutes."""
+        now = time.monotonic()
+        cached = self._admin_cache.get(user_id)
+        if cached and now - cached[0] < ADMIN_CACHE_SECONDS:
+            return cached[1]
+        try:
+            info = await self.client.users_info(user=user_id)
+            user = info.get("user") or {}
+            admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("slack: users.info failed for %s, treating as non-admin: %s", user_id, exc)
+            return False
+        self._admin_cache[user_id] = (now, admin)
+        return admin
+
+    async def _run(self, text: str, ctx: Context) -> Result | None:
+        if self._handle is None:
+            return Result(kind="error", title="newsbot is starting", text="Try again in a moment.", ok=False)
+        try:
+            return await self._handle(text, ctx)
+        except Exception:
+            log.exception("slack: command failed: %r", text)
+            return Result(kind="error", title="Something went wrong", text="The error was logged.", ok=False)
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _on_command(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()  # first, always: Slack shows an error after 3 seconds without it
+        self._track()
+        text = str(command.get("text") or "").strip()
+        user_id = str(command.get("user_id", ""))
+        ctx = Context(
+            platform="slack",
+            channel_id=str(command.get("channel_id", "")),
+            user_id=user_id,
+            is_admin=await self._is_admin(user_id),
+            channel_name=command.get("channel_name"),
+        )
+        result = await self._run(text, ctx)
+        if result is None:
+            return
+        ephemeral = result.ephemeral
+        messages = render(result, button_command=text if ephemeral else None, max_messages=RESPONSE_URL_REPLIES)
+        await self._respond_all(respond, messages, "ephemeral" if ephemeral else "in_channel")
+
+    async def _on_post_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """"Post to channel": re-run the command as asked and post the answer for everyone."""
+        await ack()
+        self._track()
+        text = str(body.get("actions", [{}])[0].get("value") or "")
+        user = body.get("user") or {}
+        channel = body.get("channel") or {}
+        ctx = Context(
+            platform="slack",
+            channel_id=str(channel.get("id", "")),
+            user_id=str(user.get("id", "")),
+            is_admin=await self._is_admin(str(user.get("id", ""))),
+            channel_name=channel.get("name"),
+        )
+        result = await self._run(text, ctx)
+        if result is None:
+            return
+        messages = render(result, max_messages=RESPONSE_URL_REPLIES - 1)
+        if await self._respond_all(respond, messages, "in_channel"):
+            await self._safe_respond(respond, delete_original=True)
+
+    async def _respond_all(self, respond: AsyncRespond, messages: list[SlackMessage], response_type: str) -> bool:
+        ok = True
+        for msg in messages:
+            ok = await self._safe_respond(
+                respond, text=msg.text, blocks=msg.blocks, response_type=response_type, replace_original=False
+            ) and ok
+        return ok
+
+    async def _safe_respond(self, respond: AsyncRespond, **kwargs: Any) -> bool:
+        try:
+            response = await respond(**kwargs)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("slack: response_url failed: %s", exc)
+            return False
+        if response.status_code >= 300:
+            log.warning("slack: response_url answered %s: %s", response.status_code, response.body)
+            return False
+        return True
+
+    # --- delivery out ----------------------------------------------------------------------
+    async def _paced(self, channel_id: str) -> asyncio.Lock:
+        return self._channel_locks.setdefault(channel_id, asyncio.Lock())
+
+    async def post(self, channel_id: str, result: Result, *, idempotency_key: str) -> PostReceipt:
+        """Post an alert or digest, split into parts if long; the first part's ts is the receipt.
+
+        Posts to one channel go out at most one a `post_interval` (Slack allows ~1/s per channel);
+        a 429 is waited out by the retry handler, and only reaches the caller as `retry_after` when
+        retries are spent.
+        """
+        messages = render(result)
+        receipt: PostReceipt | None = None
+        async with await self._paced(channel_id):
+            for part, msg in enumerate(messages):
+                wait = self._last_post.get(channel_id, 0.0) + self.post_interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                try:
+                    response = await self.client.chat_postMessage(
+                        channel=channel_id,
+                        text=msg.text,
+                        blocks=msg.blocks,
+                        unfurl_links=False,
+                        unfurl_media=False,
+                        metadata={
+                            "event_type": METADATA_EVENT,
+                            "event_payload": {"key": idempotency_key, "part": part, "parts": len(messages)},
+                        },
+                    )
+                except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    raise delivery_error(exc) from exc
+                finally:
+                    self._last_post[channel_id] = time.monotonic()
+                if receipt is None:
+                    receipt = PostReceipt(message_id=str(response["ts"]))
+        assert receipt is not None  # render() always returns at least one message
+        return receipt
+
+    async def find_posted(self, channel_id: str, idempotency_key: str) -> PostReceipt | None:
+        """Look through the channel's recent messages for our metadata carrying this key."""
+        try:
+            response = await self.client.conversations_history(
+                channel=channel_id, limit=self.history_limit, include_all_metadata=True
+            )
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise delivery_error(exc) from exc
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == idempotency_key:
+                if int(payload.get("part", 0)) == 0:
+                    return PostReceipt(message_id=str(message["ts"]))
+        return None

@@ -1,0 +1,145 @@
+"""A fake Slack Web API (and response_url endpoint) on 127.0.0.1 for slack-sdk / slack-bolt.
+
+Answers `auth.test`, `chat.postMessage`, `conversations.history` and `users.info` at
+`/api/<method>` (slack-sdk sends JSON bodies, forms or query strings; all are accepted), and
+`response_url` POSTs at `/response/<token>`. Every request is recorded. Tests queue failures with
+`fail(method, error)` (Slack's `ok: false` answers) and `rate_limit(method, retry_after)` (HTTP 429
+with `Retry-After`, as Slack sends it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-test-token"
+
+
+@dataclass
+class Recorded:
+    method: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeSlack:
+    token: str = BOT_TOKEN
+    requests: list[Recorded] = field(default_factory=list)
+    responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    admins: set[str] = field(default_factory=set)
+    _failures: dict[str, deque[tuple[str, float | None]]] = field(default_factory=lambda: defaultdict(deque))
+    _ts = itertools.count(1)
+    runner: web.AppRunner | None = None
+    port: int = 0
+
+    # --- test controls ---------------------------------------------------------------------
+    def fail(self, method: str, error: str, times: int = 1) -> None:
+        """The next `times` calls of `method` answer `{"ok": false, "error": error}`."""
+        for _ in range(times):
+            self._failures[method].append((error, None))
+
+    def rate_limit(self, method: str, retry_after: float = 1, times: int = 1) -> None:
+        """The next `times` calls of `method` answer HTTP 429 with this Retry-After."""
+        for _ in range(times):
+            self._failures[method].append(("ratelimited", retry_after))
+
+    def calls(self, method: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, token: str = "r1") -> str:
+        return f"http://127.0.0.1:{self.port}/response/{token}"
+
+    # --- server ----------------------------------------------------------------------------
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{token}", self._response)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self.runner:
+            await self.runner.cleanup()
+
+    async def _payload(self, request: web.Request) -> dict[str, Any]:
+        payload: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                payload.update(await request.json())
+            else:
+                payload.update(dict(await request.post()))
+        return payload
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        payload = await self._payload(request)
+        self.requests.append(Recorded(method, payload, dict(request.headers)))
+        auth = request.headers.get("Authorization", "")
+        if auth != f"Bearer {self.token}" and payload.get("token") != self.token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        if self._failures[method]:
+            error, retry_after = self._failures[method].popleft()
+            if retry_after is not None:
+                return web.json_response(
+                    {"ok": False, "error": error}, status=429, headers={"Retry-After": str(int(retry_after))}
+                )
+            return web.json_response({"ok": False, "error": error})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        return web.json_response(handler(payload))
+
+    def _m_auth_test(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://newsroom.slack.com/", "team": "Newsroom", "user": "newsbot",
+                "team_id": "T0001", "user_id": "U0BOT", "bot_id": "B0BOT", "is_enterprise_install": False}
+
+    def _m_users_info(self, payload: dict[str, Any]) -> dict[str, Any]:
+        user = payload.get("user", "")
+        admin = user in self.admins
+        return {"ok": True, "user": {"id": user, "name": user.lower(), "is_admin": admin, "is_owner": False}}
+
+    def _m_chat_postMessage(self, payload: dict[str, Any]) -> dict[str, Any]:
+        channel = payload["channel"]
+        blocks = payload.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        metadata = payload.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        ts = f"1700000000.{next(self._ts):06d}"
+        message = {"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "ts": ts,
+                   "text": payload.get("text", ""), "blocks": blocks or []}
+        if metadata:
+            message["metadata"] = metadata
+        self.messages[channel].append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_conversations_history(self, payload: dict[str, Any]) -> dict[str, Any]:
+        channel = payload["channel"]
+        limit = int(payload.get("limit", 100))
+        with_meta = str(payload.get("include_all_metadata", "")).lower() in ("1", "true")
+        newest_first = list(reversed(self.messages[channel]))[:limit]
+        out = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
+        return {"ok": True, "messages": out, "has_more": False}
+
+    async def _response(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        payload = await request.json()
+        self.requests.append(Recorded("response_url", payload, dict(request.headers)))
+        self.responses[token].append(payload)
+        return web.Response(text="ok")
