@@ -113,6 +113,9 @@ def _paras(a: Article) -> str:
         out.append(f"<p>{html.escape(p)}</p>")
         if i == 1:
             out.append('<div class="ad-slot"><span>Advertisement</span></div>')
+        if i == 2:  # furniture inside the story body, where extractors keep it: the cleaner's job
+            out.append('<p><strong>Read more:</strong> <a href="/news/x1.html">Markets slide as investors weigh tariffs</a></p>')
+            out.append("<p>Sign up for our daily newsletter</p>")
     return "\n".join(out)
 
 

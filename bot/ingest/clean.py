@@ -39,6 +39,17 @@ _BOILERPLATE_LINES = [
     r"click\s+here\s+to\s+.{0,120}",
     r"loading\.{0,3}|please\s+enable\s+javascript.*",
 ]
+# Fetched pages (issue #6): consent banners, "most read"/related blocks, comment counters and
+# in-article teaser links that extractors keep when a site puts them inside the story body.
+_BOILERPLATE_LINES += [
+    r"we\s+value\s+your\s+privacy\.?|manage\s+(cookie\s+)?(options|preferences|settings|choices)\.?",
+    r"accept\s+all(\s+cookies)?\.?|cookie\s+(settings|policy|preferences|notice)\.?",
+    r"(most\s+(read|popular|viewed|shared)|trending(\s+now)?|top\s+stories|more\s+on\s+this\s+story|editor'?s\s+picks?)\s*:?",
+    r"related(\s+(topics|coverage|content|links|reading))?\s*:?",
+    r"\d+\s+comments?|(show|view|load|read)\s+(all\s+)?\d*\s*comments.*|comments\s+are\s+closed\.?",
+    r"join\s+the\s+conversation.*|log\s*in\s+to\s+(comment|reply).*",
+    r"(read\s+next|see\s+also|also\s+read|read\s+also)\s*:.{0,200}|listen\s+to\s+this\s+article.{0,40}",
+]
 _BOILERPLATE_RE = re.compile(r"^(?:[•·▪►>*\-–—\s]*)(?:" + "|".join(_BOILERPLATE_LINES) + r")\s*$", re.IGNORECASE)
 _BYLINE_RE = re.compile(r"^by\s*(\|.*)?$|^by\s+[\w .'-]{2,60}\s*(\|.*)?$", re.IGNORECASE)
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2009\u202f\u200b]+")

@@ -1,0 +1,102 @@
+"""Per-origin politeness: at most `rate_per_s` request starts a second and `concurrency` at once.
+
+An origin is (scheme, host, port): two sites on one address are two publishers. A 429 or 503
+with Retry-After (or a robots.txt Crawl-delay) pushes that origin's next start back for everyone
+waiting on it, so a publisher that asks us to slow down is not hit again by the next queued page.
+The clock and sleep are injectable so the arithmetic can be tested without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host:port` with the default port filled in: the key for every per-host limit."""
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "http").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or (443 if scheme == "https" else 80)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+@dataclass
+class _Origin:
+    sem: asyncio.Semaphore
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    next_start: float = 0.0  # earliest time the next request may start
+    blocked_until: float = 0.0  # Retry-After
+    min_interval: float = 0.0  # Crawl-delay, when longer than ours
+
+
+class HostLimiter:
+    """Spaces request starts per origin and caps requests in flight per origin."""
+
+    def __init__(
+        self,
+        rate_per_s: float = 1.0,
+        concurrency: int = 2,
+        *,
+        max_delay_s: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate_per_s
+        self.concurrency = concurrency
+        self.max_delay_s = max_delay_s
+        self._clock = clock
+        self._sleep = sleep
+        self._origins: dict[str, _Origin] = {}
+
+    def _get(self, origin: str) -> _Origin:
+        st = self._origins.get(origin)
+        if st is None:
+            st = self._origins[origin] = _Origin(asyncio.Semaphore(self.concurrency))
+        return st
+
+    def blocked_for(self, origin: str) -> float:
+        """Seconds until the origin's Retry-After runs out (0 when it is not blocked)."""
+        st = self._origins.get(origin)
+        return max(0.0, st.blocked_until - self._clock()) if st else 0.0
+
+    def back_off(self, origin: str, seconds: float | None, default_s: float = 60.0) -> float:
+        """The origin asked us to wait (429/503 Retry-After); returns the wait applied."""
+        wait = min(self.max_delay_s, max(self.interval, seconds if seconds is not None else default_s))
+        st = self._get(origin)
+        st.blocked_until = max(st.blocked_until, self._clock() + wait)
+        return wait
+
+    def set_crawl_delay(self, origin: str, seconds: float | None) -> None:
+        """robots.txt's Crawl-delay: honoured when it asks for more than our own spacing (capped)."""
+        if seconds and seconds > self.interval:
+            self._get(origin).min_interval = min(float(seconds), 60.0)
+
+    async def _reserve(self, st: _Origin) -> float:
+        async with st.lock:
+            now = self._clock()
+            start = max(now, st.next_start, st.blocked_until)
+            st.next_start = start + max(self.interval, st.min_interval)
+            return start
+
+    @asynccontextmanager
+    async def slot(self, origin: str) -> AsyncIterator[None]:
+        """Hold one of the origin's request slots, entered no sooner than its rate allows."""
+        st = self._get(origin)
+        async with st.sem:
+            while True:
+                start = await self._reserve(st)
+                delay = start - self._clock()
+                if delay > 0:
+                    await self._sleep(delay)
+                if st.blocked_until <= self._clock():
+                    break
+                # A 429 arrived while we waited: take a new place after the block.
+            yield
