@@ -140,6 +140,10 @@ class Article(Base):
     topics: Mapped[str] = mapped_column(String(500), default="")  # space-separated, indexed for search
     origin: Mapped[str] = mapped_column(String(10), default="feed")  # seed | feed | page
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # full-text queue (issue #6, migration 0005): the articles table with fulltext_status='queued' is the queue
+    fulltext_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    fulltext_next_at: Mapped[datetime | None]  # due time: a retry's Retry-After/backoff, or a worker's lease
+    fulltext_note: Mapped[str | None] = mapped_column(String(300))  # why it ended so: "robots.txt disallows", "paywall teaser"
 
 
 class ArticleRevision(Base):
@@ -276,3 +280,7 @@ class StoryBand(Base):
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+# Full-text queue lookups (issue #6, migration 0005): due queued articles without scanning the table.
+Index("ix_articles_fulltext_queue", Article.fulltext_status, Article.fulltext_next_at)
