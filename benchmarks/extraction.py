@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from html import escape
@@ -112,29 +113,26 @@ def evaluate(cases: list[Case], gazetteer: Gazetteer) -> dict[str, Scores]:
     return out
 
 
-def speed(cases: list[Case], gazetteer: Gazetteer, seconds: float = 1.0) -> dict[str, float]:
+def speed(cases: list[Case], gazetteer: Gazetteer, seconds: float = 2.0) -> dict[str, float]:
     """Extraction words/second, and feedparser's time for an RSS document of the same text."""
     import feedparser
 
     texts = [c.text for c in cases]
     words = sum(len(t.split()) for t in texts)
-    rounds, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for t, c in zip(texts, cases, strict=True):
-            extract_with(t, gazetteer, c.published)
-        rounds += 1
-    extract_s = (time.perf_counter() - start) / rounds
+    dated = [(t, c.published) for t, c in zip(texts, cases, strict=True)]
+
+    def extract_all() -> None:
+        for t, d in dated:
+            extract_with(t, gazetteer, d)
+
+    extract_s = _best_time(extract_all, seconds)
     items = "".join(
         f"<item><title>Case {i}</title><link>https://example.org/{i}</link>"
         f"<description>{escape(t)}</description><pubDate>Mon, 09 Jun 2025 10:00:00 GMT</pubDate></item>"
         for i, t in enumerate(texts)
     )
     rss = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
-    rounds, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        feedparser.parse(rss)
-        rounds += 1
-    parse_s = (time.perf_counter() - start) / rounds
+    parse_s = _best_time(lambda: feedparser.parse(rss), seconds)
     return {
         "words": words,
         "extract_seconds": extract_s,
@@ -142,6 +140,18 @@ def speed(cases: list[Case], gazetteer: Gazetteer, seconds: float = 1.0) -> dict
         "feedparser_seconds": parse_s,
         "extract_to_feedparser": extract_s / parse_s,
     }
+
+
+def _best_time(fn: Callable[[], object], seconds: float) -> float:
+    """Fastest of repeated runs: the machine is shared, and the minimum is the least noisy figure."""
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    while True:
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+        if time.perf_counter() > deadline:
+            return best
 
 
 def report(scores: dict[str, Scores]) -> str:

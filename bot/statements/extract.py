@@ -23,8 +23,7 @@ from bot.statements.lexicon import (
     AUXILIARIES,
     CHARACTERISING,
     CLAUSE_OPENERS,
-    CUE_RE,
-    DIRECTIVE,
+        DIRECTIVE,
     GAP_WORDS,
     OBJECT_FIRST,
     PREPOSITIONS,
@@ -34,14 +33,7 @@ from bot.statements.lexicon import (
 )
 from bot.statements.model import Statement
 from bot.statements.quotes import Quote, find_quotes, split_paragraphs, split_sentences
-from bot.statements.speakers import (
-    CAPS_RE,
-    Gazetteer,
-    Mention,
-    anon_mentions,
-    pronoun_mentions,
-    untracked_mention,
-)
+from bot.statements.speakers import Gazetteer, Mention
 
 _WS = re.compile(r"\s+")
 _PREV_TOKEN = re.compile(r"([A-Za-z’']+)\s+(?:(?:the|a|an)\s+)?$")
@@ -136,32 +128,15 @@ def _prepare(text: str, gazetteer: Gazetteer, day: date) -> _Doc:
             return False
         return not _in_quote(doc, pos)
 
-    figures = gazetteer.figure_mentions(text, day)
-    covered = [(m.start, m.end) for m in figures]
-    cov_starts = [c[0] for c in covered]
-    anons = anon_mentions(text)
-    for a in anons:
-        covered.append((a.start, a.end))
-    covered.sort()
-    cov_starts = [c[0] for c in covered]
-    names: list[Mention] = []
-    for m in CAPS_RE.finditer(text):
-        i = bisect_right(cov_starts, m.end()) - 1
-        if i >= 0 and covered[i][1] > m.start():
-            continue  # part of a tracked figure's name or title
-        um = untracked_mention(text, m, gazetteer)
-        if um is not None:
-            names.append(um)
-    mentions = [m for m in figures + names + anons + pronoun_mentions(text) if usable(m.start)]
+    scan = gazetteer.scan(text, day)
+    mentions = [m for m in scan.figures + scan.names + scan.anons + scan.pronouns if usable(m.start)]
     mentions.sort(key=lambda m: (m.start, -m.end))
     doc.mentions = mentions
     doc.mention_starts = [m.start for m in mentions]
     for mention in mentions:
         if mention.kind == "name" and mention.person and mention.name and " " in mention.name:
             doc.surnames.setdefault(mention.name.split()[-1], mention)
-    for cm in CUE_RE.finditer(text):
-        if usable(cm.start()):
-            doc.cues.append(_Cue(cm.start(), cm.end(), _WS.sub(" ", cm.group(0)).lower()))
+    doc.cues = [_Cue(s, e, w) for s, e, w in scan.cues if usable(s)]
     doc.cue_starts = [c.start for c in doc.cues]
     return doc
 

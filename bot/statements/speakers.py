@@ -15,7 +15,8 @@ from datetime import date
 from functools import lru_cache
 
 from bot.figures import Figure, Title
-from bot.statements.lexicon import ANON_RE, CAP_STOP, NATIONALITIES, ORG_WORDS, ROLE_WORDS
+from bot.statements.lexicon import ANON_BODY, CAP_STOP, CUE_BODY, NATIONALITIES, ORG_WORDS, ROLE_WORDS
+from bot.statements.trie import trie_pattern
 
 
 @dataclass
@@ -42,27 +43,11 @@ def _title_key(title: str) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
-def _flex(phrase: str) -> str:
-    """Regex for a phrase that tolerates curly/straight apostrophes, hyphen/space and line breaks."""
-    out: list[str] = []
-    for ch in phrase:
-        if ch in " -":
-            out.append(r"[\s\-]+")
-        elif ch in "'’":
-            out.append("['’]")
-        elif ch == ".":
-            out.append(r"\.?")
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)
-
-
 _POSSESSIVE = re.compile(r"['’]s?(?!\w)")
 # A capitalised word: "Rutte", "O'Brien", "Al-Sisi", "J.D.", "U.S.", "Zelenskyy".
 _CAP = r"(?:(?:Mr|Mrs|Ms|Dr|St|Gen|Sen|Rep|Gov|Lt|Col|Sgt|Prof)\.|[A-Z]\.(?:[A-Z]\.)*|[A-ZÀ-Ý][\w]*(?:['’\-][A-Z][\w]*)?)"
 _PARTICLE = r"(?:von|van|der|den|de|da|del|di|du|la|le|al|bin|ibn|el|ter)"
-CAPS_RE: re.Pattern[str] = re.compile(rf"(?<![\w\-’'])({_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_CAP})*)")
-PRONOUN_RE: re.Pattern[str] = re.compile(r"(?<![\w\-])(he|she|they|He|She|They)(?![\w\-’'])")
+_CAPS_BODY = rf"{_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_CAP})*"
 _HONORIFIC_GENDER = {
     "mr": "m", "mr.": "m", "sir": "m", "lord": "m", "king": "m", "prince": "m", "spokesman": "m",
     "congressman": "m", "chairman": "m", "mrs": "f", "mrs.": "f", "ms": "f", "ms.": "f", "dame": "f",
@@ -79,8 +64,36 @@ _ATTRIBUTIVE_NEXT = frozenset(
 )
 
 
+def _case_variants(phrase: str) -> set[str]:
+    """Spellings of a title as the press prints it: as configured, lower case, Title Case, "Nato"."""
+    options: list[set[str]] = []
+    for word in phrase.split(" "):
+        forms = {word, word.lower(), word[:1].upper() + word[1:].lower(), word[:1].upper() + word[1:]}
+        options.append(forms)
+    out = {""}
+    for forms in options:
+        out = {f"{head} {w}".strip() for head in out for w in forms}
+    return out
+
+
+@dataclass
+class Scan:
+    """Everything one pass over an article finds: speaker mentions and speech cues (start, end, word)."""
+
+    figures: list[Mention]
+    names: list[Mention]
+    anons: list[Mention]
+    pronouns: list[Mention]
+    cues: list[tuple[int, int, str]]
+
+
 class Gazetteer:
-    """Tracked figures compiled for fast lookup; build once per figure list with `Gazetteer.build`."""
+    """Tracked figures compiled for fast lookup; build once per figure list with `Gazetteer.build`.
+
+    Names, titles, speech cues, anonymous sources, pronouns and capitalised runs are matched by one
+    master regex in a single pass over the article (each part a prefix tree), which is what keeps
+    extraction several times faster than parsing the feed the article came from.
+    """
 
     def __init__(self, figures: Sequence[Figure]) -> None:
         self.figures: tuple[Figure, ...] = tuple(figures)
@@ -88,25 +101,22 @@ class Gazetteer:
         for fig in self.figures:
             for written in fig.names:
                 self._by_name.setdefault(re.sub(r"\s+", " ", written), fig)
-        names = sorted(self._by_name, key=len, reverse=True)
-        self._name_re: re.Pattern[str] | None = (
-            re.compile(r"(?<![\w\-])(?:" + "|".join(_flex(n) for n in names) + r")(?![\w\-])")
-            if names
-            else None
-        )
         self._titles: dict[str, list[tuple[Figure, Title]]] = {}
         for fig in self.figures:
             for title in fig.titles:
                 self._titles.setdefault(_title_key(title.title), []).append((fig, title))
-        keys = sorted(self._titles, key=len, reverse=True)
-        self._title_re: re.Pattern[str] | None = (
-            re.compile(
-                r"(?<![\w\-])(?:" + "|".join(_flex(k) for k in keys) + r")(?![\w\-])", re.IGNORECASE
-            )
-            if keys
-            else None
-        )
-        self._surnames: dict[str, Figure] = {}
+        titles = {v for f in self.figures for t in f.titles for v in _case_variants(t.title)}
+        branches = []
+        if self._by_name:
+            branches.append(rf"(?P<name>{trie_pattern(self._by_name)})(?![\w\-])")
+        if titles:
+            branches.append(rf"(?P<title>{trie_pattern(titles)})(?![\w\-])")
+        branches.append(rf"(?P<cue>{CUE_BODY})(?![\w\-])")
+        branches.append(rf"(?P<anon>{ANON_BODY})(?![\w\-])")
+        branches.append(r"(?P<pron>[Hh]e|[Ss]he|[Tt]hey)(?![\w\-’'])")
+        branches.append(rf"(?P<caps>{_CAPS_BODY})")
+        self._scan_re = re.compile(r"\b(?:" + "|".join(branches) + ")")
+        self._name_re = re.compile(rf"(?:{trie_pattern(self._by_name)})(?![\w\-])") if self._by_name else None
         self._resolve_cache: dict[tuple[str, date, str], Figure | None] = {}
 
     @classmethod
@@ -116,7 +126,7 @@ class Gazetteer:
 
     def lookup(self, written: str) -> Figure | None:
         """The figure a written name means, if it is one of the tracked names or aliases."""
-        return self._by_name.get(re.sub(r"\s+", " ", written.strip()))
+        return self._by_name.get(" ".join(written.split()))
 
     def by_title(self, matched: str, day: date, modifier: str = "") -> Figure | None:
         """The figure holding the title on `day`; with modifier "former", the most recent past holder."""
@@ -136,53 +146,76 @@ class Gazetteer:
         self._resolve_cache[key] = found
         return found
 
-    def figure_mentions(self, text: str, day: date) -> list[Mention]:
-        """Mentions of tracked figures by name, alias, title, or title followed by name."""
-        out: list[Mention] = []
-        taken: list[tuple[int, int]] = []
-        if self._name_re is not None:
-            for m in self._name_re.finditer(text):
+    def scan(self, text: str, day: date) -> Scan:
+        """One pass: figures (by name, title, or title + name), untracked names, anonymous
+        sources, pronouns and speech cues, each with offsets."""
+        out = Scan([], [], [], [], [])
+        merge_at = -1  # a title directly before a figure's name: the name's mention starts there
+        merge_from = -1
+        pos = 0
+        search = self._scan_re.search
+        while (m := search(text, pos)) is not None:
+            s, e = m.start(), m.end()
+            pos = e
+            kind = m.lastgroup
+            before = text[s - 1] if s else " "
+            if before in "-’'" and kind != "pron":
+                continue  # "pro-Trump", "al-Assad" inner parts, "o’clock"
+            if kind == "cue":
+                out.cues.append((s, e, " ".join(m.group(0).lower().split())))
+            elif kind == "pron":
+                p = m.group(0).lower()
+                out.pronouns.append(Mention(s, e, "pronoun", None, _PRONOUN_GENDER.get(p), pronoun=p))
+            elif kind == "anon":
+                if not _NAME_NEXT.match(text, e):  # "spokeswoman Maria Zakharova": the name speaks
+                    out.anons.append(Mention(s, e, "anon", None, person=False))
+            elif kind == "name":
                 fig = self.lookup(m.group(0))
-                if fig is None:
-                    continue
-                end = m.end()
-                nxt = _next_word(text, end)
-                if text.startswith("-", end) or nxt in _ATTRIBUTIVE_NEXT:
-                    continue  # "Trump administration", "Trump-Putin summit": not the person speaking
-                poss = _POSSESSIVE.match(text, end)
-                out.append(
-                    Mention(m.start(), end, "figure", fig.name, fig.gender, possessive=poss is not None)
+                if fig is None or text.startswith("-", e) or _next_word(text, e) in _ATTRIBUTIVE_NEXT:
+                    continue  # "Trump administration", "Trump-Putin summit": not the person
+                start = merge_from if s == merge_at else s
+                out.figures.append(
+                    Mention(start, e, "figure", fig.name, fig.gender, possessive=bool(_POSSESSIVE.match(text, e)))
                 )
-                taken.append((m.start(), end))
-        if self._title_re is not None:
-            for m in self._title_re.finditer(text):
-                s, e = m.start(), m.end()
-                # a title directly before a name: the name decides ("US President Joe Biden")
-                gap = re.match(r"[ \t]*,?[ \t]*", text[e : e + 3])
-                after = e + (gap.end() if gap else 0)
-                named = next((mm for mm in out if mm.start == after), None)
-                if named is not None:
-                    named.start = s
+            elif kind == "title":
+                gap = _TITLE_GAP.match(text, e)
+                after = gap.end() if gap else e
+                if self._name_re is not None and self._name_re.match(text, after):
+                    merge_at, merge_from = after, s
                     continue
-                if CAPS_RE.match(text, after) and text[after : after + 1].isupper():
-                    word = CAPS_RE.match(text, after)
-                    if word and word.group(0).split()[0].casefold() not in CAP_STOP:
-                        continue
-                if any(a <= s < b for a, b in taken):
-                    continue
+                word = _CAPS_WORD.match(text, after)
+                if word and word.group(0).casefold() not in CAP_STOP:
+                    continue  # "US President Joe Biden": the untracked name decides
                 prev = _prev_word(text, s)
+                poss = bool(_POSSESSIVE.match(text, e))
                 if prev in ("a", "an", "one", "another", "any", "every", "no"):
-                    out.append(Mention(s, e, "anon", None, person=False))
+                    out.anons.append(Mention(s, e, "anon", None, person=False))
                     continue
-                modifier = "former" if prev in ("former", "ex", "then") or text[max(0, s - 3) : s] == "ex-" else ""
-                fig = self.by_title(m.group(0), day, modifier)
-                poss = _POSSESSIVE.match(text, e)
+                former = prev in ("former", "ex", "then") or text[max(0, s - 3) : s] == "ex-"
+                fig = self.by_title(m.group(0), day, "former" if former else "")
                 if fig is None:
-                    out.append(Mention(s, e, "anon", None, person=True, possessive=poss is not None))
+                    out.anons.append(Mention(s, e, "anon", None, person=True, possessive=poss))
                 else:
-                    out.append(Mention(s, e, "figure", fig.name, fig.gender, possessive=poss is not None))
-        out.sort(key=lambda mm: mm.start)
+                    out.figures.append(Mention(s, e, "figure", fig.name, fig.gender, possessive=poss))
+            else:
+                first = m.group(0).split(None, 1)
+                low = first[0].casefold()
+                if len(first) > 1 and (
+                    low in CAP_STOP or low in ROLE_WORDS or low in NATIONALITIES or low.endswith("ing")
+                ):
+                    # "The NATO chief", "Chancellor Olaf Scholz": scan again after the first word
+                    pos = text.index(first[1], s + len(first[0]))
+                    continue
+                um = untracked_mention(text, m, self)
+                if um is not None:
+                    (out.figures if um.kind == "figure" else out.names).append(um)
         return out
+
+
+_PRONOUN_GENDER = {"he": "m", "she": "f"}
+_NAME_NEXT = re.compile(r"[ \t]+[A-Z][a-z]")
+_TITLE_GAP = re.compile(r"[ \t]*,?[ \t]*")
+_CAPS_WORD = re.compile(r"[A-Z][\w]*")
 
 
 @lru_cache(maxsize=32)
@@ -208,19 +241,20 @@ def untracked_mention(text: str, m: re.Match[str], gazetteer: Gazetteer) -> Ment
     """An untracked speaker from a capitalised run, with leading roles and sentence words removed.
 
     "Chancellor Olaf Scholz" -> "Olaf Scholz"; "However, Reuters" -> "Reuters"; "The Hague" is kept
-    but marked as not a person, so it is never the antecedent of "he".
+    but marked as not a person, so it is never the antecedent of "he". A run that ends in a tracked
+    name ("Dutch PM Mark Rutte") is that figure.
     """
-    words = m.group(1).split()
+    words = m.group(0).split()
     offsets: list[int] = []
-    pos = m.start(1)
+    pos = m.start()
     for w in words:
         pos = text.index(w, pos)
         offsets.append(pos)
         pos += len(w)
     gender: str | None = None
     i = 0
-    while i < len(words) - 0:
-        low = words[i].casefold().rstrip(",")
+    while i < len(words):
+        low = words[i].casefold()
         if low in CAP_STOP or low in ROLE_WORDS or low in NATIONALITIES or (i == 0 and low.endswith("ing")):
             gender = _HONORIFIC_GENDER.get(low, gender)
             i += 1
@@ -229,10 +263,10 @@ def untracked_mention(text: str, m: re.Match[str], gazetteer: Gazetteer) -> Ment
     if i >= len(words):
         return None
     start = offsets[i]
-    end = m.end(1)
+    end = m.end()
     name = text[start:end]
     poss = False
-    pm = re.search(r"['’]s?$", name)
+    pm = _TRAILING_POSSESSIVE.search(name)
     if pm:
         name = name[: pm.start()]
         end = start + len(name)
@@ -241,32 +275,16 @@ def untracked_mention(text: str, m: re.Match[str], gazetteer: Gazetteer) -> Ment
         return None
     if gender is None:
         gender = _HONORIFIC_GENDER.get(_prev_word(text, start))
-    fig = gazetteer.lookup(name)
-    if fig is not None:
-        return Mention(start, end, "figure", fig.name, fig.gender, possessive=poss)
     toks = name.split()
+    for k in range(len(toks)):
+        fig = gazetteer.lookup(" ".join(toks[k:]))
+        if fig is not None:
+            fstart = start if k == 0 else offsets[i + k]
+            return Mention(fstart, end, "figure", fig.name, fig.gender, possessive=poss)
     person = len(toks) >= 2 and not any(t.casefold().strip(".") in ORG_WORDS for t in toks) and not name.isupper()
     if gender is not None:
         person = True
     return Mention(start, end, "name", name, gender, possessive=poss, person=person)
 
 
-def anon_mentions(text: str) -> list[Mention]:
-    """Anonymous attributions ("a senior official", "sources") as speakerless mentions."""
-    out: list[Mention] = []
-    for m in ANON_RE.finditer(text):
-        # "spokeswoman Maria Zakharova": the name that follows is the speaker, not an anonymous one
-        if re.match(r"[ \t]+[A-Z][a-z]", text[m.end() : m.end() + 3]):
-            continue
-        out.append(Mention(m.start(), m.end(), "anon", None, person=False))
-    return out
-
-
-def pronoun_mentions(text: str) -> list[Mention]:
-    """Subject pronouns that may stand for a speaker."""
-    out: list[Mention] = []
-    for m in PRONOUN_RE.finditer(text):
-        p = m.group(1).lower()
-        gender = {"he": "m", "she": "f"}.get(p)
-        out.append(Mention(m.start(), m.end(), "pronoun", None, gender, person=True, pronoun=p))
-    return out
+_TRAILING_POSSESSIVE = re.compile(r"['’]s?$")
