@@ -73,28 +73,87 @@ async def find_existing(session: AsyncSession, item: ArticleIn, digest: str) -> 
 
 async def store_article(session: AsyncSession, item: ArticleIn) -> Stored:
     """Insert or update one article in the caller's transaction (the caller commits)."""
-    digest = content_hash(item.title, item.text)
-    existing = await find_existing(session, item, digest)
-    topics = " ".join(sorted(set(item.topics)))
-    if existing is None:
-        article = Article(
-            guid=item.guid,
-            url=item.url,
-            feed_id=item.feed_id,
-            title=item.title,
-            outlet=item.outlet,
-            author=item.author,
-            published_at=item.published_at,
-            published_inferred=item.published_inferred,
-            text=item.text,
-            summary_only=item.summary_only,
-            content_hash=digest,
-            topics=topics,
-            origin=item.origin,
+    return (await store_articles(session, [item]))[0]
+
+
+def _chunks(values: list[str], n: int = 400) -> list[list[str]]:
+    return [values[i : i + n] for i in range(0, len(values), n)]
+
+
+async def _existing_for(session: AsyncSession, items: list[ArticleIn], digests: list[str]) -> list[Article]:
+    """Every stored article any item could be (by GUID, URL, or content hash + outlet), in few queries."""
+    guids = sorted({i.guid for i in items if i.guid})
+    urls = sorted({i.url for i in items if i.url})
+    hashes = sorted({d for i, d in zip(items, digests, strict=True) if i.outlet})
+    found: dict[int, Article] = {}
+    for col, values in ((Article.guid, guids), (Article.url, urls), (Article.content_hash, hashes)):
+        for chunk in _chunks(values):
+            for a in (await session.execute(select(Article).where(col.in_(chunk)))).scalars():
+                found[a.id] = a
+    return list(found.values())
+
+
+async def store_articles(session: AsyncSession, items: list[ArticleIn]) -> list[Stored]:
+    """`store_article` for a batch (a feed's entries): the same rules, a handful of queries.
+
+    Items in the batch are matched against each other too, so a feed listing one story twice (or
+    two feeds' copies in one batch) still stores it once.
+    """
+    digests = [content_hash(i.title, i.text) for i in items]
+    by_guid: dict[str, Article] = {}
+    by_url: dict[str, Article] = {}
+    by_hash: dict[tuple[str, str], Article] = {}
+
+    def index(a: Article) -> None:
+        if a.guid:
+            by_guid.setdefault(a.guid, a)
+        if a.url:
+            by_url.setdefault(a.url, a)
+        if a.outlet:
+            by_hash.setdefault((a.content_hash, a.outlet), a)
+
+    for a in await _existing_for(session, items, digests):
+        index(a)
+    out: list[Stored] = []
+    for item, digest in zip(items, digests, strict=True):
+        existing = (
+            (by_guid.get(item.guid) if item.guid else None)
+            or (by_url.get(item.url) if item.url else None)
+            # The same words from the same outlet under a new GUID or URL: a re-published entry.
+            or (by_hash.get((digest, item.outlet)) if item.outlet else None)
         )
-        session.add(article)
-        await session.flush()
-        return Stored(article, "new", changed_text=True)
+        if existing is None:
+            article = _new_article(item, digest)
+            session.add(article)
+            index(article)
+            out.append(Stored(article, "new", changed_text=True))
+        else:
+            out.append(_update(session, existing, item, digest))
+            index(existing)
+    await session.flush()
+    return out
+
+
+def _new_article(item: ArticleIn, digest: str) -> Article:
+    return Article(
+        guid=item.guid,
+        url=item.url,
+        feed_id=item.feed_id,
+        title=item.title,
+        outlet=item.outlet,
+        author=item.author,
+        published_at=item.published_at,
+        published_inferred=item.published_inferred,
+        text=item.text,
+        summary_only=item.summary_only,
+        content_hash=digest,
+        topics=" ".join(sorted(set(item.topics))),
+        origin=item.origin,
+        revision=1,
+    )
+
+
+def _update(session: AsyncSession, existing: Article, item: ArticleIn, digest: str) -> Stored:
     if existing.content_hash == digest:
         if not existing.guid and item.guid:
             existing.guid = item.guid
@@ -102,6 +161,8 @@ async def store_article(session: AsyncSession, item: ArticleIn) -> Stored:
     if item.summary_only and not existing.summary_only:
         # A feed's summary never overwrites the full text fetched from the page.
         return Stored(existing, "unchanged", notes=["kept full text over feed summary"])
+    if existing.id is None:  # an earlier item of this same batch: keep the first, note the clash
+        return Stored(existing, "unchanged", notes=["duplicate within batch"])
     session.add(
         ArticleRevision(
             article_id=existing.id,
@@ -115,12 +176,11 @@ async def store_article(session: AsyncSession, item: ArticleIn) -> Stored:
     existing.title = item.title or existing.title
     existing.text = item.text
     existing.content_hash = digest
-    existing.topics = topics
+    existing.topics = " ".join(sorted(set(item.topics)))
     existing.summary_only = item.summary_only
     existing.author = item.author or existing.author
     if item.published_at and not existing.published_at:
         existing.published_at = item.published_at
     existing.revision += 1
     existing.updated_at = utcnow()
-    await session.flush()
     return Stored(existing, "updated", changed_text=changed_text)

@@ -1,0 +1,227 @@
+"""The ingester as the app runs it: `IngestService.run_cycle()` on an APScheduler interval job.
+
+One shared `SafeFetcher`, a parse pool (worker processes on a multi-core machine: feedparser is
+pure Python, and parsing beside storing is what keeps a cycle close to parsing alone), and a
+store gate (SQLite has one writer; PostgreSQL takes a few). Every cycle leases due feeds from
+the database, polls them `concurrency` at a time, and records an IngestCycle row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import AppConfig, Settings
+from bot.ingest.feeds import sync_config_feeds
+from bot.ingest.fetch import SafeFetcher
+from bot.ingest.parse import ParsedFeed, parse_feed
+from bot.ingest.pipeline import FeedJob, FeedOutcome, poll_feed
+from bot.ingest.schedule import lease_due_feeds, lease_seconds
+from bot.store.models import IngestCycle, utcnow
+
+log = logging.getLogger("bot.ingest")
+JOB_ID = "ingest-cycle"
+JOBSTORE = "ingest-memory"
+
+
+@dataclass
+class CycleStats:
+    fetched: int = 0
+    not_modified: int = 0
+    new: int = 0
+    updated: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def add(self, o: FeedOutcome) -> None:
+        if o.status == "fetched":
+            self.fetched += 1
+        elif o.status == "not_modified":
+            self.not_modified += 1
+        else:
+            self.failed += 1
+            self.failures.append((o.url, o.error or "unknown error"))
+        self.new += o.new
+        self.updated += o.updated
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fetched": self.fetched,
+            "not_modified": self.not_modified,
+            "new": self.new,
+            "updated": self.updated,
+            "failed": self.failed,
+            "failures": [{"url": u, "reason": r} for u, r in self.failures],
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def make_fetcher(config: AppConfig, settings: Settings) -> SafeFetcher:
+    lim = config.ingest
+    return SafeFetcher(
+        user_agent=lim.user_agent,
+        timeout_s=lim.timeout_s,
+        max_body_bytes=lim.max_body_bytes,
+        per_host_concurrency=lim.per_host_concurrency,
+        allow_private=settings.allow_private_feeds,
+        max_connections=max(lim.concurrency * 2, 20),
+    )
+
+
+def default_parse_processes() -> int:
+    cpus = os.cpu_count() or 1
+    return min(cpus, 4) if cpus > 1 else 0
+
+
+class IngestService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        config: AppConfig,
+        settings: Settings,
+        worker_id: str,
+        *,
+        fetcher: SafeFetcher | None = None,
+        parse_processes: int | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.settings = settings
+        self.worker_id = worker_id[:100]
+        self.fetcher = fetcher or make_fetcher(config, settings)
+        self._own_fetcher = fetcher is None
+        self._processes = default_parse_processes() if parse_processes is None else parse_processes
+        self._pool: Executor | None = None
+        self._synced = False
+        bind = sessions.kw.get("bind")
+        self._postgres = bind is not None and bind.dialect.name == "postgresql"
+        self._store_gate = asyncio.Semaphore(4 if self._postgres else 1)
+        self._topics = config.topic_keywords()
+
+    # -- parsing off the event loop ---------------------------------------------------------
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            if self._processes > 0:
+                self._pool = ProcessPoolExecutor(self._processes, mp_context=multiprocessing.get_context("spawn"))
+            else:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="feedparse")
+        return self._pool
+
+    async def parse(self, body: bytes, url: str, content_type: str) -> ParsedFeed:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor(), parse_feed, body, url, content_type, self._topics)
+        except BrokenProcessPool:
+            # A worker died (e.g. killed for memory on a hostile body): start a fresh pool and
+            # report this feed, rather than failing every later one.
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            return ParsedFeed(error="parse error: parser process died")
+
+    # -- one cycle --------------------------------------------------------------------------
+    async def run_cycle(self, *, ignore_schedule: bool = False) -> CycleStats:
+        """Poll every due feed once (all feeds with ignore_schedule); never raises for a feed's failure."""
+        t0 = time.monotonic()
+        stats = CycleStats()
+        started = utcnow()
+        if not self._synced:
+            async with self.sessions.begin() as session:
+                await sync_config_feeds(session, self.config)
+            self._synced = True
+        async with self.sessions.begin() as session:
+            cycle = IngestCycle(worker=self.worker_id, started_at=started, stats={})
+            session.add(cycle)
+        conc = self.config.ingest.concurrency
+        lease_s = lease_seconds(self.config.ingest.timeout_s)
+        pending: list[FeedJob] = []
+        running: set[asyncio.Task[FeedOutcome]] = set()
+        exhausted = False
+        try:
+            while True:
+                while len(running) < conc and (pending or not exhausted):
+                    if not pending:
+                        pending = await self._lease(conc, lease_s, started, ignore_schedule)
+                        if not pending:
+                            exhausted = True
+                            break
+                    job = pending.pop(0)
+                    running.add(asyncio.create_task(self._poll(job)))
+                if not running:
+                    break
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    stats.add(task.result())
+        finally:
+            for task in running:
+                task.cancel()
+        stats.duration_s = time.monotonic() - t0
+        async with self.sessions.begin() as session:
+            row = await session.get(IngestCycle, cycle.id)
+            if row is not None:
+                row.finished_at = utcnow()
+                row.stats = stats.as_dict()
+        log.info("ingest cycle: %s", {k: v for k, v in stats.as_dict().items() if k != "failures"})
+        return stats
+
+    async def _lease(self, n: int, lease_s: int, started: Any, ignore_schedule: bool) -> list[FeedJob]:
+        async with self.sessions.begin() as session:
+            feeds = await lease_due_feeds(
+                session,
+                worker_id=self.worker_id,
+                now=utcnow(),
+                limit=n,
+                lease_s=lease_s,
+                cycle_started=started,
+                ignore_schedule=ignore_schedule,
+                postgres=self._postgres,
+            )
+            return [FeedJob.of(f) for f in feeds]
+
+    async def _poll(self, job: FeedJob) -> FeedOutcome:
+        return await poll_feed(
+            job,
+            sessions=self.sessions,
+            fetcher=self.fetcher,
+            parse=self.parse,
+            config=self.config,
+            store_gate=self._store_gate,
+        )
+
+    # -- wiring -----------------------------------------------------------------------------
+    def schedule(self, scheduler: AsyncIOScheduler, every_s: int = 60) -> None:
+        """Add the interval job (stable id, one instance, missed runs coalesced, in-memory store)."""
+        with contextlib.suppress(ValueError):  # already added by an earlier call
+            scheduler.add_jobstore(MemoryJobStore(), alias=JOBSTORE)
+        scheduler.add_job(
+            self.run_cycle,
+            "interval",
+            seconds=every_s,
+            id=JOB_ID,
+            name="ingest: poll due feeds",
+            jobstore=JOBSTORE,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=utcnow(),
+        )
+
+    async def aclose(self) -> None:
+        if self._own_fetcher:
+            await self.fetcher.aclose()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
