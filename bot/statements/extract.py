@@ -41,6 +41,7 @@ _SO_CALLED = re.compile(r"(?:so[\s\-]called|dubbed|known\s+as|titled|entitled|na
 _UI_WORD = re.compile(r"(?:press|click|tap|hit|select|choose|type|enter)\s*$", re.I)
 _APPOSITIVE = re.compile(r"\s*,[^,“”\"]{1,90},\s*")
 _THAT = re.compile(r"\s+that\s+")
+_NEXT_CLAUSE = re.compile(r",\s*(?:while|whereas|but|and|as)\s|;\s")
 _TIME_LEAD = frozenset(
     {
         "on", "in", "at", "during", "after", "before", "last", "this", "yesterday", "today", "earlier",
@@ -203,6 +204,10 @@ def _subject_for_cue(doc: _Doc, cue: _Cue, floor: int) -> Mention | None:
         limit = cue.end + (stop.start() if stop else 80)
         for m in after:
             if m.start < limit:
+                if m.possessive and m.kind != "pronoun":
+                    # "according to Ukraine’s air force": the source is the whole phrase, as written
+                    phrase = text[m.start : limit].strip()
+                    return Mention(m.start, limit, "name", phrase, person=False)
                 return m
         return None
     cands = [m for m in _mentions_between(doc, floor, cue.start) if _eligible(doc, m)]
@@ -547,6 +552,8 @@ def _finite(words: list[str]) -> bool:
         after_noun = prev not in CLAUSE_OPENERS and not prev.endswith(("’s", "'s")) and prev != ""
         if after_noun and len(lw) > 3 and lw.endswith(("ed", "es")) and lw not in _PLURAL_NOUNS:
             return True
+        if w.endswith((",", ";")) or lw in ("and", "but", "or"):
+            return False  # the verb found later belongs to another clause ("wrote a memoir, and Merz is")
         prev = lw
     return False
 
@@ -558,6 +565,10 @@ def _make_reported(doc: _Doc, subj: Mention | None, cue: _Cue, start: int, end: 
     text = doc.text
     while start < end and text[start].isspace():
         start += 1
+    for cut in _NEXT_CLAUSE.finditer(text, start, end):
+        if _cues_between(doc, cut.end(), min(end, cut.end() + 60)):
+            end = cut.start()  # "Rutte said X, while Lavrov said Y": X ends before the next speaker
+            break
     while end > start and (text[end - 1].isspace() or text[end - 1] in ".,;:"):
         end -= 1
     if len(text[start:end].split()) < 3:

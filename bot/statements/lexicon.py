@@ -201,8 +201,6 @@ CHARACTERISING: frozenset[str] = frozenset(
 # Verbs that only count as cues for a quotation, never as a reported-speech clause.
 QUOTE_ONLY: frozenset[str] = CHARACTERISING | frozenset(
     {
-        "post",
-        "posted",
         "continued",
         "went on",
         "goes on",

@@ -273,6 +273,7 @@ def untracked_mention(text: str, m: re.Match[str], gazetteer: Gazetteer) -> Ment
         poss = True
     if not name or not name[0].isupper():
         return None
+    poss = poss or bool(_POSSESSIVE.match(text, end))
     if gender is None:
         gender = _HONORIFIC_GENDER.get(_prev_word(text, start))
     toks = name.split()
