@@ -45,8 +45,45 @@ _ERROR = re.compile(
 )
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 _STOP = frozenset(
-    "that this with from have were been their there which would could about after before while said says "
-    "will they them than then when what where also into over more most some such only other its it's".split()
+    [
+        "that",
+        "this",
+        "with",
+        "from",
+        "have",
+        "were",
+        "been",
+        "their",
+        "there",
+        "which",
+        "would",
+        "could",
+        "about",
+        "after",
+        "before",
+        "while",
+        "said",
+        "says",
+        "will",
+        "they",
+        "them",
+        "than",
+        "then",
+        "when",
+        "what",
+        "where",
+        "also",
+        "into",
+        "over",
+        "more",
+        "most",
+        "some",
+        "such",
+        "only",
+        "other",
+        "its",
+        "it's",
+    ]
 )
 
 
@@ -105,9 +142,13 @@ def judge_page(raw_text: str, clean_text: str, *, summary: str | None = None) ->
     """
     if _has_marker(_ERROR, raw_text) and len(clean_text) < MARKER_WINDOW:
         return "error page"
-    # A consent wall names several of its phrases and has little else to say.
-    consent_phrases = {m.casefold() for m in _CONSENT.findall(raw_text)} if len(clean_text) < 1500 else set()
-    if len(consent_phrases) >= 2:
+    # A consent wall names several of its phrases and has little else to say: a story that mentions
+    # cookies, or carries a banner the cleaner drops, still has its own paragraphs.
+    lines = [ln for ln in raw_text.splitlines() if ln.strip()]
+    consent_lines = [ln for ln in lines if _CONSENT.search(ln)]
+    consent_phrases = {m.casefold() for ln in consent_lines for m in _CONSENT.findall(ln)}
+    other_chars = sum(len(ln) for ln in lines if not _CONSENT.search(ln))
+    if len(consent_phrases) >= 2 and other_chars < PAGE_MIN_CHARS:
         return "consent wall"
     if _has_marker(_PAYWALL, raw_text):
         return "paywall teaser"

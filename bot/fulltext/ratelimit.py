@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 
@@ -31,20 +31,26 @@ def origin_of(url: str) -> str:
 @dataclass
 class _Origin:
     sem: asyncio.Semaphore
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    next_start: float = 0.0  # earliest time the next request may start
+    last_start: float = float("-inf")  # when the last request to this origin started
     blocked_until: float = 0.0  # Retry-After
     min_interval: float = 0.0  # Crawl-delay, when longer than ours
 
 
 class HostLimiter:
-    """Spaces request starts per origin and caps requests in flight per origin."""
+    """Spaces request starts per origin, caps requests in flight per origin and in all.
+
+    A start is recorded at the moment the request is let go (not reserved in advance), after the
+    global cap is held, so waiting for a global slot can never squeeze two starts to one origin
+    closer together than the interval. Waiting for an origin's turn holds no global slot, so a
+    slow or throttled publisher does not starve the others.
+    """
 
     def __init__(
         self,
         rate_per_s: float = 1.0,
         concurrency: int = 2,
         *,
+        total: int = 64,
         max_delay_s: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -52,6 +58,7 @@ class HostLimiter:
         self.interval = 1.0 / rate_per_s
         self.concurrency = concurrency
         self.max_delay_s = max_delay_s
+        self._total = asyncio.Semaphore(total)
         self._clock = clock
         self._sleep = sleep
         self._origins: dict[str, _Origin] = {}
@@ -61,6 +68,9 @@ class HostLimiter:
         if st is None:
             st = self._origins[origin] = _Origin(asyncio.Semaphore(self.concurrency))
         return st
+
+    def _ready_at(self, st: _Origin) -> float:
+        return max(st.last_start + max(self.interval, st.min_interval), st.blocked_until)
 
     def blocked_for(self, origin: str) -> float:
         """Seconds until the origin's Retry-After runs out (0 when it is not blocked)."""
@@ -79,24 +89,23 @@ class HostLimiter:
         if seconds and seconds > self.interval:
             self._get(origin).min_interval = min(float(seconds), 60.0)
 
-    async def _reserve(self, st: _Origin) -> float:
-        async with st.lock:
-            now = self._clock()
-            start = max(now, st.next_start, st.blocked_until)
-            st.next_start = start + max(self.interval, st.min_interval)
-            return start
-
     @asynccontextmanager
     async def slot(self, origin: str) -> AsyncIterator[None]:
         """Hold one of the origin's request slots, entered no sooner than its rate allows."""
         st = self._get(origin)
         async with st.sem:
             while True:
-                start = await self._reserve(st)
-                delay = start - self._clock()
+                delay = self._ready_at(st) - self._clock()
                 if delay > 0:
                     await self._sleep(delay)
-                if st.blocked_until <= self._clock():
+                    continue
+                await self._total.acquire()
+                # No await between this check and recording the start: asyncio makes it atomic.
+                if self._clock() >= self._ready_at(st):
+                    st.last_start = self._clock()
                     break
-                # A 429 arrived while we waited: take a new place after the block.
-            yield
+                self._total.release()  # another request to this origin went first; wait again
+            try:
+                yield
+            finally:
+                self._total.release()

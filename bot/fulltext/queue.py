@@ -1,0 +1,416 @@
+"""The full-text queue: fetch linked pages in the background, politely, and store the story.
+
+Durable by design: the articles table is the queue (`fulltext_status = 'queued'`), so nothing is
+lost on a restart. A run claims due rows by moving their `fulltext_next_at` forward (a lease: a
+worker that dies leaves them due again once it runs out), fetches each page through the safe
+fetcher under robots.txt and the per-origin limiter, extracts off the event loop, and ends every
+row in one of:
+- `fetched`: the page's text replaced the summary (the summary is kept as a revision), the search
+  index follows by trigger, statement extraction ran again and new statements were alerted once;
+- `blocked`: robots.txt disallows the page (it is never requested);
+- `failed`: the page could not be read, or held no story (consent wall, paywall teaser, error
+  page, text too short or unlike the summary); the feed's summary stays, marked summary only.
+429/Retry-After and transient errors put the row back with a due time instead, up to
+`fulltext.max_attempts`. The feed cycle only marks rows queued, so it is never slowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, defaultdict, deque
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import Counter as PromCounter
+from prometheus_client import Gauge
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.archive import ArticleIn, Stored, store_article
+from bot.config import AppConfig, Settings
+from bot.fulltext.detect import judge_page, needs_full_text
+from bot.fulltext.extract import HTML_ACCEPT, HTML_TYPES, PageDoc, extract_page, user_agent
+from bot.fulltext.ratelimit import HostLimiter, origin_of
+from bot.fulltext.robots import RobotsCache
+from bot.metrics import REGISTRY
+from bot.pipeline_hooks import after_store
+from bot.store.models import Article, utcnow
+from bot.topics import tag_topics
+
+if TYPE_CHECKING:
+    from bot.ingest.fetch import FetchResult, SafeFetcher
+
+log = logging.getLogger("bot.fulltext")
+
+PAGES = PromCounter(
+    "newsbot_fulltext_pages_total",
+    "Linked pages by outcome (fetched, blocked_robots, failed, rejected, retried, throttled)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+QUEUED = Gauge("newsbot_fulltext_queued", "Articles waiting for their page", registry=REGISTRY)
+
+LEASE_S = 600.0
+RETRY_BASE_S = 60.0
+OUTCOMES = ("fetched", "blocked_robots", "failed", "rejected", "retried", "throttled")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed queue row, detached from any session."""
+
+    id: int
+    url: str
+    summary: str
+    attempts: int
+
+
+@dataclass
+class RunStats:
+    claimed: int = 0
+    fetched: int = 0
+    blocked_robots: int = 0
+    failed: int = 0  # includes `rejected`
+    rejected: int = 0  # fetched, but a consent wall, paywall teaser or error page
+    retried: int = 0  # put back with a due time (429, transient error, robots.txt unreachable)
+    throttled: int = 0  # 429/503 answers seen
+    statements: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in self.__dict__.items() if k != "reasons"}
+        out["reasons"] = dict(self.reasons)
+        return out
+
+
+def mark_for_full_text(stored: Stored, feed_full_text_mode: str) -> bool:
+    """For the ingester, right after `store_article`: queue the entry's page when it is a summary.
+
+    Pure bookkeeping on the article row (same transaction): a new entry whose text is a summary
+    (or whose feed says `full_text: always`) and that links a page becomes `queued`.
+    """
+    article = stored.article
+    if stored.outcome != "new" or not article.url or article.fulltext_status is not None:
+        return False
+    if not needs_full_text(article.text, feed_full_text_mode):
+        return False
+    article.fulltext_status = "queued"
+    article.fulltext_next_at = None
+    if needs_full_text(article.text, "auto"):
+        article.summary_only = True
+    return True
+
+
+async def queue_counts(session: AsyncSession) -> dict[str, int]:
+    """Durable counts by status, for `/news status` in any process: queued, fetched, blocked_robots, failed."""
+    rows = (
+        await session.execute(
+            select(Article.fulltext_status, func.count())
+            .where(Article.fulltext_status.is_not(None))
+            .group_by(Article.fulltext_status)
+        )
+    ).all()
+    by = {str(status): int(n) for status, n in rows}
+    return {
+        "queued": by.get("queued", 0),
+        "fetched": by.get("fetched", 0),
+        "blocked_robots": by.get("blocked", 0),
+        "failed": by.get("failed", 0),
+    }
+
+
+def _due(now: Any) -> Any:
+    return and_(
+        Article.fulltext_status == "queued",
+        or_(Article.fulltext_next_at.is_(None), Article.fulltext_next_at <= now),
+    )
+
+
+class FullTextService:
+    """Drains the queue: `run_pending` once, or `schedule` it on the bot's APScheduler."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        config: AppConfig,
+        settings: Settings | None = None,
+        fetcher: SafeFetcher | None = None,
+        *,
+        executor: Executor | None = None,
+        lease_s: float = LEASE_S,
+        retry_base_s: float = RETRY_BASE_S,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        ft = config.fulltext
+        self.user_agent = user_agent(config)
+        self._own_fetcher = fetcher is None
+        if fetcher is None:
+            from bot.ingest.fetch import SafeFetcher
+
+            limits = config.ingest
+            fetcher = SafeFetcher(
+                user_agent=self.user_agent,
+                timeout_s=limits.timeout_s,
+                max_body_bytes=limits.max_body_bytes,
+                per_host_concurrency=max(limits.per_host_concurrency, ft.per_host_concurrency),
+                allow_private=bool(settings and settings.allow_private_feeds),
+            )
+        self.fetcher = fetcher
+        self.limiter = HostLimiter(ft.rate_per_s, ft.per_host_concurrency, total=ft.concurrency)
+        self.robots = RobotsCache(fetcher, self.limiter, self.user_agent)
+        self._own_executor = executor is None
+        # trafilatura takes a few ms a page and holds the GIL for most of it: two threads on a
+        # 2-core box keep the event loop responsive (measured in benchmarks/fulltext.py).
+        self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="fulltext")
+        self.lease_s = lease_s
+        self.retry_base_s = retry_base_s
+        self._write_lock = asyncio.Lock()
+        self._totals: Counter[str] = Counter()
+        self._queued = 0
+
+    # ---- metrics -------------------------------------------------------------------------
+    def metrics(self) -> dict[str, int]:
+        """This process's counts since start, plus the queue length seen by the last run."""
+        out = {"queued": self._queued}
+        out.update({k: int(self._totals[k]) for k in OUTCOMES})
+        return out
+
+    def _count(self, stats: RunStats, outcome: str, reason: str | None = None) -> None:
+        setattr(stats, outcome, getattr(stats, outcome) + 1)
+        self._totals[outcome] += 1
+        PAGES.labels(outcome).inc()
+        if reason:
+            stats.reasons[reason] += 1
+
+    # ---- the queue -----------------------------------------------------------------------
+    async def _claim(self, limit: int) -> list[Job]:
+        """Lease up to `limit` due rows; at most a run's worth per origin, the rest deferred."""
+        now = utcnow()
+        ft = self.config.fulltext
+        per_origin_cap = max(1, int(ft.rate_per_s * max(ft.interval_s, 30)))
+        async with self._write_lock, self.sessions.begin() as session:
+            rows = (
+                await session.execute(
+                    select(Article.id, Article.url, Article.text, Article.fulltext_attempts)
+                    .where(_due(now))
+                    .order_by(Article.id)
+                    .limit(limit)
+                )
+            ).all()
+            taken: dict[str, int] = defaultdict(int)
+            jobs: list[Job] = []
+            deferred: dict[str, list[int]] = defaultdict(list)
+            lease = now + timedelta(seconds=self.lease_s)
+            for art_id, url, text, attempts in rows:
+                if not url:
+                    await session.execute(
+                        update(Article)
+                        .where(Article.id == art_id)
+                        .values(fulltext_status="failed", fulltext_note="no link to fetch", summary_only=True)
+                    )
+                    continue
+                origin = origin_of(url)
+                if taken[origin] >= per_origin_cap:
+                    deferred[origin].append(art_id)
+                    continue
+                # Conditional: a second worker (another process) that read the same rows claims none twice.
+                claimed = await session.execute(
+                    update(Article).where(Article.id == art_id, _due(now)).values(fulltext_next_at=lease)
+                )
+                if getattr(claimed, "rowcount", 1) == 1:
+                    taken[origin] += 1
+                    jobs.append(Job(art_id, url, text or "", attempts or 0))
+            for ids in deferred.values():
+                # The origin is busy for this run; come back when its share of the rate frees up.
+                later = now + timedelta(seconds=per_origin_cap / ft.rate_per_s)
+                await session.execute(
+                    update(Article).where(Article.id.in_(ids), _due(now)).values(fulltext_next_at=later)
+                )
+            self._queued = int(
+                (
+                    await session.execute(
+                        select(func.count()).select_from(Article).where(Article.fulltext_status == "queued")
+                    )
+                ).scalar()
+                or 0
+            )
+        QUEUED.set(self._queued)
+        return jobs
+
+    async def run_pending(self, limit: int | None = None) -> RunStats:
+        """Claim due rows and process them, each origin at its own polite pace; returns the run's counts."""
+        stats = RunStats()
+        jobs = await self._claim(limit or self.config.fulltext.batch)
+        stats.claimed = len(jobs)
+        by_origin: dict[str, deque[Job]] = defaultdict(deque)
+        for job in jobs:
+            by_origin[origin_of(job.url)].append(job)
+
+        async def origin_worker(pending: deque[Job]) -> None:
+            while pending:
+                job = pending.popleft()
+                try:
+                    await self._process(job, stats)
+                except Exception as exc:  # one bad page never stops the run
+                    log.exception("full text for article %s failed unexpectedly", job.id)
+                    await self._finish(job, "failed", f"internal error: {type(exc).__name__}"[:300])
+                    self._count(stats, "failed", "internal error")
+
+        workers = [
+            origin_worker(pending)
+            for pending in by_origin.values()
+            for _ in range(min(self.config.fulltext.per_host_concurrency, len(pending)))
+        ]
+        await asyncio.gather(*workers)
+        if jobs:
+            log.info("full-text run: %s", stats.as_dict())
+        return stats
+
+    async def _process(self, job: Job, stats: RunStats) -> None:
+        origin = origin_of(job.url)
+        verdict = await self.robots.check(job.url)
+        if verdict == "disallow":
+            await self._finish(job, "blocked", "robots.txt disallows")
+            self._count(stats, "blocked_robots")
+            return
+        if verdict == "unreachable":
+            await self._retry(job, stats, "robots.txt unreachable", max(self.limiter.blocked_for(origin), 600.0))
+            return
+        async with self.limiter.slot(origin):
+            res = await self.fetcher.get(job.url, accept=HTML_ACCEPT)
+        if res.status in (429, 503):
+            self._count(stats, "throttled")
+            wait = self.limiter.back_off(origin, res.retry_after_s)
+            await self._retry(job, stats, f"HTTP {res.status}", wait)
+            return
+        if res.error:
+            transient = res.status == 0 or res.status >= 500 or res.status == 408
+            if transient:
+                await self._retry(job, stats, res.error, self.retry_base_s * 2**job.attempts)
+            else:
+                await self._finish(job, "failed", res.error)
+                self._count(stats, "failed", res.error.split(" (")[0])
+            return
+        if res.content_type not in HTML_TYPES:
+            await self._finish(job, "failed", f"not an HTML page ({res.content_type})")
+            self._count(stats, "failed", "not HTML")
+            return
+        page = await asyncio.get_running_loop().run_in_executor(self._executor, extract_page, res.body, res.url)
+        reason = "no article text found" if page is None else judge_page(page.raw_text, page.text, summary=job.summary)
+        if page is None or reason:
+            await self._finish(job, "failed", reason)
+            self._count(stats, "failed", reason)
+            self._count(stats, "rejected")
+            return
+        stats.statements += await self._store(job, page, res)
+        self._count(stats, "fetched")
+
+    async def _store(self, job: Job, page: PageDoc, res: FetchResult) -> int:
+        """The page's text replaces the summary through the one write path, then extraction runs again."""
+        async with self._write_lock, self.sessions.begin() as session:
+            article = await session.get(Article, job.id, populate_existing=True)
+            if article is None or article.fulltext_status != "queued":
+                return 0  # deleted or finished by someone else meanwhile
+            keywords = self.config.topic_keywords()
+            title = article.title or page.title
+            topics = tag_topics(f"{title or ''}\n{page.text}", keywords, extra=article.topics.split())
+            stored = await store_article(
+                session,
+                ArticleIn(
+                    text=page.text,
+                    title=title,
+                    guid=article.guid,
+                    url=article.url,
+                    outlet=article.outlet or page.outlet,
+                    author=page.author,
+                    published_at=page.published_at(),
+                    topics=tuple(topics),
+                    feed_id=article.feed_id,
+                    origin="page",
+                    summary_only=False,
+                ),
+            )
+            row = stored.article
+            if row.id != article.id:  # the page is another stored article's (same canonical text)
+                article.fulltext_status = "failed"
+                article.fulltext_note = f"same text as article {row.id}"
+                return 0
+            if article.published_inferred and page.published:
+                article.published_at = page.published_at()
+                article.published_inferred = False
+            article.outlet = article.outlet or page.outlet
+            article.summary_only = False
+            article.fulltext_status = "fetched"
+            article.fulltext_note = None
+            article.fulltext_next_at = None
+            article.fulltext_attempts = job.attempts + 1
+            return await after_store(session, stored, self.config)
+
+    async def _finish(self, job: Job, status: str, note: str | None) -> None:
+        """A final outcome without new text: the feed's summary stays and is marked summary only."""
+        async with self._write_lock, self.sessions.begin() as session:
+            await session.execute(
+                update(Article)
+                .where(Article.id == job.id, Article.fulltext_status == "queued")
+                .values(
+                    fulltext_status=status,
+                    fulltext_note=(note or "")[:300] or None,
+                    fulltext_next_at=None,
+                    fulltext_attempts=job.attempts + 1,
+                    summary_only=True,
+                )
+            )
+
+    async def _retry(self, job: Job, stats: RunStats, note: str, delay_s: float) -> None:
+        if job.attempts + 1 >= self.config.fulltext.max_attempts:
+            await self._finish(job, "failed", f"{note} (gave up after {job.attempts + 1} attempts)")
+            self._count(stats, "failed", note.split(" (")[0])
+            return
+        async with self._write_lock, self.sessions.begin() as session:
+            await session.execute(
+                update(Article)
+                .where(Article.id == job.id, Article.fulltext_status == "queued")
+                .values(
+                    fulltext_next_at=utcnow() + timedelta(seconds=delay_s),
+                    fulltext_attempts=job.attempts + 1,
+                    fulltext_note=note[:300],
+                )
+            )
+        self._count(stats, "retried", note.split(" (")[0])
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def schedule(self, scheduler: Any) -> None:
+        """Add the background job to an APScheduler (3.x AsyncIOScheduler): one at a time, never piled up."""
+        scheduler.add_job(
+            self.run_pending,
+            "interval",
+            seconds=self.config.fulltext.interval_s,
+            id="fulltext",
+            name="full-text pages",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=utcnow() + timedelta(seconds=5),
+        )
+
+    async def aclose(self) -> None:
+        if self._own_fetcher:
+            await self.fetcher.aclose()
+        if self._own_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def run_once(sessions: async_sessionmaker[AsyncSession], config: AppConfig, settings: Settings) -> RunStats:
+    """One drain of the queue with a service of its own (CLI, tests, cron)."""
+    service = FullTextService(sessions, config, settings)
+    try:
+        return await service.run_pending()
+    finally:
+        await service.aclose()
+
+
+__all__ = ["FullTextService", "Job", "RunStats", "mark_for_full_text", "queue_counts", "run_once"]
