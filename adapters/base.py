@@ -3,34 +3,25 @@
 An adapter receives commands from its platform, passes them to the command core as text plus a
 `Context`, and renders the `Result` it gets back; it also posts alerts and digests for the
 delivery worker. It holds no business logic. A new platform is one new module implementing this.
+
+How `newsbot run` finds an adapter: the module `adapters.<platform>` exposes
+`create(settings: bot.config.Settings) -> Adapter` (preferred), or a class named
+`<Platform>Adapter` whose constructor takes `settings` as its only required argument. An adapter
+that serves HTTP (Slack's HTTP mode) may also expose `http_routes() -> list[aiohttp.web.RouteDef]`;
+the bot's own HTTP server (NEWSBOT_HTTP_HOST/PORT) mounts them next to /healthz and /metrics.
+
+`PostReceipt`, `DeliveryError` and `CommandHandler` are defined in `bot.commands.results` (the
+delivery worker in `bot/` catches `DeliveryError` and must not import `adapters/`) and re-exported
+here: `from adapters.base import DeliveryError` is the same class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from bot.commands.results import Context, Result
+from bot.commands.results import CommandHandler, Context, DeliveryError, PostReceipt, Result
 
-# The core's entry point as adapters see it: command text ("quotes rutte since:7d") and who asked.
-CommandHandler = Callable[[str, Context], Awaitable[Result]]
-
-
-@dataclass(frozen=True)
-class PostReceipt:
-    """What the platform said when it accepted a message: its id, to find it again after a crash."""
-
-    message_id: str
-
-
-class DeliveryError(Exception):
-    """A post failed. `permanent` means retrying cannot help (channel gone, bot removed)."""
-
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
+__all__ = ["Adapter", "CommandHandler", "Context", "DeliveryError", "PostReceipt", "Result"]
 
 
 class Adapter(Protocol):
@@ -43,7 +34,12 @@ class Adapter(Protocol):
         """Stop receiving, finish in-flight replies, close connections."""
 
     async def post(self, channel_id: str, result: Result, *, idempotency_key: str) -> PostReceipt:
-        """Post an alert or digest to a channel. Raises DeliveryError."""
+        """Post an alert or digest to a channel. Raises DeliveryError.
+
+        Slack: ~1 message/s per channel (the delivery worker paces per channel). Raise
+        `DeliveryError(retry_after=s)` on a 429, `DeliveryError(permanent=True)` when the channel is
+        gone or the bot was removed, plain `DeliveryError` for other temporary failures.
+        """
 
     async def find_posted(self, channel_id: str, idempotency_key: str) -> PostReceipt | None:
         """Look for a message already posted under this key (crash between post and record)."""

@@ -7,6 +7,7 @@ translate them to their own markup.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -65,6 +66,61 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """The inverse of `to_dict` (JSON turns tuples into lists): digests travel through the outbox so."""
+        sections = tuple(
+            Section(
+                heading=s.get("heading"),
+                text=s.get("text"),
+                items=tuple(
+                    Item(
+                        title=str(i.get("title", "")),
+                        url=i.get("url"),
+                        meta=i.get("meta"),
+                        body=i.get("body"),
+                        fields=tuple((str(k), str(v)) for k, v in i.get("fields") or ()),
+                    )
+                    for i in s.get("items") or ()
+                ),
+            )
+            for s in data.get("sections") or ()
+        )
+        page = data.get("page")
+        return cls(
+            kind=str(data.get("kind", "digest")),
+            title=str(data.get("title", "")),
+            text=data.get("text"),
+            sections=sections,
+            ok=bool(data.get("ok", True)),
+            page=Page(**page) if isinstance(page, dict) else None,
+            suggestions=tuple(data.get("suggestions") or ()),
+            ephemeral=bool(data.get("ephemeral", True)),
+            link=data.get("link"),
+            footer=data.get("footer"),
+        )
+
+
+@dataclass(frozen=True)
+class PostReceipt:
+    """What the platform said when it accepted a message: its id, to find it again after a crash."""
+
+    message_id: str
+
+
+class DeliveryError(Exception):
+    """A post failed. `permanent` means retrying cannot help (channel gone, bot removed).
+
+    `retry_after` (seconds) is the platform's own word on when to try again (a 429's Retry-After).
+    Defined here, not in `adapters/`, because the delivery worker in `bot/` catches it;
+    `adapters.base` re-exports it.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -77,3 +133,7 @@ class Usage:
     def to_result(self) -> Result:
         text = f"{self.problem}\nUsage: {self.usage}" if self.problem else f"Usage: {self.usage}"
         return Result(kind="usage", title=f"/news {self.command}".strip(), text=text, ok=False)
+
+
+# The core's entry point as adapters see it: command text ("quotes rutte since:7d") and who asked.
+CommandHandler = Callable[[str, Context], Awaitable[Result]]
