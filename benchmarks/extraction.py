@@ -147,9 +147,9 @@ def _best_time(fn: Callable[[], object], seconds: float) -> float:
     best = float("inf")
     deadline = time.perf_counter() + seconds
     while True:
-        t0 = time.perf_counter()
+        t0 = time.process_time()  # CPU time: other processes on a shared machine do not count
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
         if time.perf_counter() > deadline:
             return best
 
@@ -181,12 +181,13 @@ def main(argv: list[str]) -> int:
     if "-v" in argv:
         for miss in scores["all"].misses:
             print("  ", miss)
-    sp = speed(cases, gazetteer)
-    print(
-        f"speed: {sp['words_per_second']:,.0f} words/s over {sp['words']:,} words "
-        f"({sp['extract_seconds'] * 1000:.2f} ms); feedparser on the same text as RSS: "
-        f"{sp['feedparser_seconds'] * 1000:.2f} ms (extraction/parse = {sp['extract_to_feedparser']:.2f})"
-    )
+    for label, subset in (("all cases", cases), ("seed articles", [c for c in cases if c.split == "seed"])):
+        sp = speed(subset, gazetteer)
+        print(
+            f"speed ({label}): {sp['words_per_second']:,.0f} words/s over {sp['words']:,} words "
+            f"({sp['extract_seconds'] * 1000:.2f} ms CPU); feedparser on the same text as RSS: "
+            f"{sp['feedparser_seconds'] * 1000:.2f} ms (extraction/parse = {sp['extract_to_feedparser']:.2f})"
+        )
     a = scores["all"]
     ok = a.f1() >= TARGET_QUOTE_F1 and a.speaker_accuracy() >= TARGET_SPEAKER_ACCURACY
     print(f"targets (quote F1 >= {TARGET_QUOTE_F1}, speaker >= {TARGET_SPEAKER_ACCURACY}): {'met' if ok else 'NOT met'}")

@@ -41,6 +41,7 @@ _SO_CALLED = re.compile(r"(?:so[\s\-]called|dubbed|known\s+as|titled|entitled|na
 _UI_WORD = re.compile(r"(?:press|click|tap|hit|select|choose|type|enter)\s*$", re.I)
 _APPOSITIVE = re.compile(r"\s*,[^,“”\"]{1,90},\s*")
 _THAT = re.compile(r"\s+that\s+")
+_DIRECT_INTRO = re.compile(r"\s*[,:]?\s*[“\"‘']")
 _NEXT_CLAUSE = re.compile(r",\s*(?:while|whereas|but|and|as)\s|;\s")
 _TIME_LEAD = frozenset(
     {
@@ -84,6 +85,9 @@ class _Doc:
     cue_starts: list[int] = field(default_factory=list)
     quote_opens: list[int] = field(default_factory=list)
     surnames: dict[str, Mention] = field(default_factory=dict)
+    covered: list[tuple[int, int]] = field(default_factory=list)  # figure/anonymous mention spans
+    covered_starts: list[int] = field(default_factory=list)
+    names_done: list[bool] = field(default_factory=list)  # sentences whose untracked names are in
     pronoun_memo: dict[int, tuple[str | None, bool, str | None]] = field(default_factory=dict)
     last: _Attribution | None = None
 
@@ -130,13 +134,13 @@ def _prepare(text: str, gazetteer: Gazetteer, day: date) -> _Doc:
         return not _in_quote(doc, pos)
 
     scan = gazetteer.scan(text, day)
-    mentions = [m for m in scan.figures + scan.names + scan.anons + scan.pronouns if usable(m.start)]
+    mentions = [m for m in scan.figures + scan.anons + scan.pronouns if usable(m.start)]
     mentions.sort(key=lambda m: (m.start, -m.end))
     doc.mentions = mentions
     doc.mention_starts = [m.start for m in mentions]
-    for mention in mentions:
-        if mention.kind == "name" and mention.person and mention.name and " " in mention.name:
-            doc.surnames.setdefault(mention.name.split()[-1], mention)
+    doc.covered = sorted((m.start, m.end) for m in scan.figures + scan.anons)
+    doc.covered_starts = [c[0] for c in doc.covered]
+    doc.names_done = [False] * len(doc.sentences)
     doc.cues = [_Cue(s, e, w) for s, e, w in scan.cues if usable(s)]
     doc.cue_starts = [c.start for c in doc.cues]
     return doc
@@ -152,9 +156,34 @@ def _sentence(doc: _Doc, pos: int) -> int:
 
 
 def _mentions_between(doc: _Doc, start: int, end: int) -> list[Mention]:
+    _ensure_names(doc, start, end)
     lo = bisect_left(doc.mention_starts, start)
     hi = bisect_left(doc.mention_starts, end)
     return [m for m in doc.mentions[lo:hi] if m.end <= end]
+
+
+def _ensure_names(doc: _Doc, start: int, end: int) -> None:
+    """Add the untracked names of the sentences overlapping `start:end` (computed once each)."""
+    if not doc.sentences:
+        return
+    first = _sentence(doc, start)
+    last = _sentence(doc, max(start, end - 1))
+    for si in range(first, last + 1):
+        if doc.names_done[si]:
+            continue
+        doc.names_done[si] = True
+        s0, s1 = doc.sentences[si]
+        for m in doc.gazetteer.names(doc.text, s0, s1):
+            i = bisect_right(doc.covered_starts, m.end - 1) - 1
+            if i >= 0 and doc.covered[i][1] > m.start:
+                continue  # part of a tracked figure's name or title, or an anonymous source
+            if _in_quote(doc, m.start):
+                continue
+            k = bisect_left(doc.mention_starts, m.start)
+            doc.mention_starts.insert(k, m.start)
+            doc.mentions.insert(k, m)
+            if m.kind == "name" and m.person and m.name and " " in m.name:
+                doc.surnames.setdefault(m.name.split()[-1], m)
 
 
 def _cues_between(doc: _Doc, start: int, end: int) -> list[_Cue]:
@@ -255,6 +284,8 @@ def _resolve(doc: _Doc, m: Mention | None) -> tuple[str | None, bool, str | None
         return m.name, True, m.gender
     if m.kind == "name":
         name = m.name or ""
+        if " " not in name:
+            _ensure_names(doc, 0, m.start)  # an earlier full name may not have been looked at yet
         full = doc.surnames.get(name) if " " not in name else None
         if full is not None and full.start < m.start:
             return full.name, False, full.gender
@@ -292,6 +323,7 @@ def _find_antecedent(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | Non
     recent = last is not None and _sentence(doc, last.pos) >= si - 6
     if last is not None and recent and last.speaker and (g is None or last.gender in (None, g)):
         return last.speaker, last.figure, last.gender
+    _ensure_names(doc, doc.sentences[max(0, si - 3)][0], p.start)
     lo = bisect_left(doc.mention_starts, p.start)
     for m in reversed(doc.mentions[:lo]):
         if _compatible(m, g):
@@ -460,7 +492,7 @@ def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
     if prev == "to" and cue.word in ("say", "tell", "state", "note", "add", "claim", "argue"):
         return None
     rest = text[cue.end : s_end]
-    if re.match(r"\s*[,:]?\s*[“\"‘']", rest) and cue.word != ":":
+    if _DIRECT_INTRO.match(rest) and cue.word != ":":
         return None  # introduces a direct quotation
     clause_start: int | None = None
     clause_end = s_end
@@ -479,7 +511,6 @@ def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
                 return None
             clause_start, clause_end = s_start, comma
         return _make_reported(doc, subj, cue, clause_start, clause_end)
-    subj = _subject_for_cue(doc, cue, s_start)
     if cue.word == ":":
         clause_start = cue.end
     elif cue.word in DIRECTIVE:
@@ -493,14 +524,41 @@ def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
         clause_start = _clause_after(doc, cue, rest, s_start)
     if clause_start is None:
         return None
+    subj = _subject_for_cue(doc, cue, s_start)  # only now: finding the subject is the costly part
     if subj is None and cue.word.endswith("ing"):
         return None
+    if subj is not None and _opens_subordinate(text, s_start, subj.start):
+        clause_end = _main_clause_start(text, clause_start, clause_end)
     return _make_reported(doc, subj, cue, clause_start, clause_end)
 
 
+_SUBORDINATORS = re.compile(r"\s*(?:While|Although|Though|Whereas|As|After|When|Since|Because|If|Even though)\s")
+_MAIN_CLAUSE = re.compile(
+    r",\s+(?:the|a|an|he|she|they|it|this|that|we|[A-Z][\w’']*)(?:\s+[\w’']+){0,3}?\s+"
+    r"(?:has|have|had|is|are|was|were|will|would|could|can|did|does|do|may|might|must|should)\b"
+)
+
+
+def _opens_subordinate(text: str, s_start: int, subj_start: int) -> bool:
+    """True when the speech sits in a leading subordinate clause ("While the White House said ...,")."""
+    m = _SUBORDINATORS.match(text, s_start)
+    return m is not None and m.end() <= subj_start
+
+
+def _main_clause_start(text: str, start: int, end: int) -> int:
+    """End of a subordinate clause: the last comma that opens a main clause (subject + verb)."""
+    last = end
+    for m in _MAIN_CLAUSE.finditer(text, start, end):
+        last = m.start()
+    return last
+
+
 def _prev_word(text: str, pos: int) -> str:
-    m = re.search(r"([A-Za-z’']+)\W*$", text[max(0, pos - 20) : pos])
+    m = _LAST_WORD.search(text, max(0, pos - 20), pos)
     return m.group(1).lower() if m else ""
+
+
+_LAST_WORD = re.compile(r"([A-Za-z’']+)\W*$")
 
 
 def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:

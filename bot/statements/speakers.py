@@ -114,8 +114,8 @@ class Gazetteer:
         branches.append(rf"(?P<cue>{CUE_BODY})(?![\w\-])")
         branches.append(rf"(?P<anon>{ANON_BODY})(?![\w\-])")
         branches.append(r"(?P<pron>[Hh]e|[Ss]he|[Tt]hey)(?![\w\-’'])")
-        branches.append(rf"(?P<caps>{_CAPS_BODY})")
-        self._scan_re = re.compile(r"\b(?:" + "|".join(branches) + ")")
+        # (?<!\w)(?=\w) rather than \b: only word starts are tried, about twice as fast in `re`
+        self._scan_re = re.compile(r"(?<!\w)(?=\w)(?:" + "|".join(branches) + ")")
         self._name_re = re.compile(rf"(?:{trie_pattern(self._by_name)})(?![\w\-])") if self._by_name else None
         self._resolve_cache: dict[tuple[str, date, str], Figure | None] = {}
 
@@ -197,21 +197,37 @@ class Gazetteer:
                     out.anons.append(Mention(s, e, "anon", None, person=True, possessive=poss))
                 else:
                     out.figures.append(Mention(s, e, "figure", fig.name, fig.gender, possessive=poss))
-            else:
-                first = m.group(0).split(None, 1)
-                low = first[0].casefold()
-                if len(first) > 1 and (
-                    low in CAP_STOP or low in ROLE_WORDS or low in NATIONALITIES or low.endswith("ing")
-                ):
+        return out
+
+    def names(self, text: str, start: int, end: int) -> list[Mention]:
+        """Untracked names (and figures written with an untracked role) in `text[start:end]`.
+
+        Done per sentence on demand rather than in `scan`, because most capitalised words in an
+        article are never near a speech cue and resolving them all was half of extraction time.
+        """
+        out: list[Mention] = []
+        pos = start
+        gender_at, gender_of = -1, ""  # "Mr. Lammy": the honorific before a name gives its gender
+        while (m := _CAPS_RE.search(text, pos, end)) is not None:
+            s, e = m.start(), m.end()
+            pos = e
+            first = m.group(0).split(None, 1)
+            low = first[0].casefold()
+            if low in CAP_STOP or low in ROLE_WORDS or low in NATIONALITIES or low.endswith("ing"):
+                if len(first) > 1:
                     # "The NATO chief", "Chancellor Olaf Scholz": scan again after the first word
                     pos = text.index(first[1], s + len(first[0]))
-                    continue
-                um = untracked_mention(text, m, self)
-                if um is not None:
-                    (out.figures if um.kind == "figure" else out.names).append(um)
+                    honorific = _HONORIFIC_GENDER.get(low)
+                    if honorific:
+                        gender_at, gender_of = pos, honorific
+                continue
+            um = untracked_mention(text, s, e, self, gender_of if gender_at == s else None)
+            if um is not None:
+                out.append(um)
         return out
 
 
+_CAPS_RE = re.compile(rf"(?<![\w\-’'])(?=[A-ZÀ-Ý]){_CAPS_BODY}")
 _PRONOUN_GENDER = {"he": "m", "she": "f"}
 _NAME_NEXT = re.compile(r"[ \t]+[A-Z][a-z]")
 _TITLE_GAP = re.compile(r"[ \t]*,?[ \t]*")
@@ -237,55 +253,29 @@ def _prev_word(text: str, pos: int) -> str:
     return m.group(1).lower() if m else ""
 
 
-def untracked_mention(text: str, m: re.Match[str], gazetteer: Gazetteer) -> Mention | None:
-    """An untracked speaker from a capitalised run, with leading roles and sentence words removed.
+def untracked_mention(
+    text: str, start: int, end: int, gazetteer: Gazetteer, gender: str | None = None
+) -> Mention | None:
+    """An untracked speaker from a capitalised run (leading roles were skipped by the scanner).
 
-    "Chancellor Olaf Scholz" -> "Olaf Scholz"; "However, Reuters" -> "Reuters"; "The Hague" is kept
-    but marked as not a person, so it is never the antecedent of "he". A run that ends in a tracked
-    name ("Dutch PM Mark Rutte") is that figure.
+    "Olaf Scholz" after "Chancellor" is a tracked figure; "Kristen Michal" stays as written;
+    "The Hague" or "Reuters" are kept but marked as not a person, so they are never the antecedent
+    of "he". A run that ends in a tracked name ("PM Mark Rutte") is that figure.
     """
-    words = m.group(0).split()
-    offsets: list[int] = []
-    pos = m.start()
-    for w in words:
-        pos = text.index(w, pos)
-        offsets.append(pos)
-        pos += len(w)
-    gender: str | None = None
-    i = 0
-    while i < len(words):
-        low = words[i].casefold()
-        if low in CAP_STOP or low in ROLE_WORDS or low in NATIONALITIES or (i == 0 and low.endswith("ing")):
-            gender = _HONORIFIC_GENDER.get(low, gender)
-            i += 1
-            continue
-        break
-    if i >= len(words):
-        return None
-    start = offsets[i]
-    end = m.end()
     name = text[start:end]
-    poss = False
-    pm = _TRAILING_POSSESSIVE.search(name)
-    if pm:
-        name = name[: pm.start()]
-        end = start + len(name)
-        poss = True
-    if not name or not name[0].isupper():
-        return None
-    poss = poss or bool(_POSSESSIVE.match(text, end))
-    if gender is None:
-        gender = _HONORIFIC_GENDER.get(_prev_word(text, start))
     toks = name.split()
+    if len(toks) == 1:
+        low = toks[0].casefold()
+        if low in CAP_STOP or low in ROLE_WORDS or low in NATIONALITIES:
+            return None
+    poss = bool(_POSSESSIVE.match(text, end))
     for k in range(len(toks)):
-        fig = gazetteer.lookup(" ".join(toks[k:]))
+        fig = gazetteer.lookup(" ".join(toks[k:]) if k else name)
         if fig is not None:
-            fstart = start if k == 0 else offsets[i + k]
+            fstart = start if k == 0 else text.index(toks[k], start + len(toks[0]))
             return Mention(fstart, end, "figure", fig.name, fig.gender, possessive=poss)
     person = len(toks) >= 2 and not any(t.casefold().strip(".") in ORG_WORDS for t in toks) and not name.isupper()
-    if gender is not None:
-        person = True
-    return Mention(start, end, "name", name, gender, possessive=poss, person=person)
+    return Mention(start, end, "name", name, gender, possessive=poss, person=person or gender is not None)
 
 
 _TRAILING_POSSESSIVE = re.compile(r"['’]s?$")
