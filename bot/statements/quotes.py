@@ -9,6 +9,7 @@ here once and the rest of the extractor only sees `Quote` spans.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from bot.statements.lexicon import ABBREVIATIONS, BOILERPLATE_RE
@@ -133,8 +134,11 @@ def _single_quotes(text: str, start: int, end: int, paragraph: int, doubles: lis
     if not marks:
         return found
 
+    double_opens = [q.open for q in doubles]
+
     def inside_double(pos: int) -> bool:
-        return any(q.open <= pos <= q.close for q in doubles)
+        k = bisect_left(double_opens, pos + 1) - 1
+        return k >= 0 and doubles[k].open <= pos <= doubles[k].close
 
     k = 0
     while k < len(marks):
@@ -179,11 +183,15 @@ def split_sentences(text: str, start: int, end: int, quotes: list[Quote]) -> lis
     """Sentence spans in a paragraph; boundaries inside a quotation do not end the sentence."""
     spans: list[tuple[int, int]] = []
     s = start
+    # quotations in a paragraph do not overlap, so a boundary is inside one when it falls between
+    # the opening mark of the last quotation that opened before it and that quotation's close
+    opens = [q.open for q in quotes]
     for m in _BOUNDARY.finditer(text, start, end):
         punct_end = m.end(2)
-        if any(q.open < punct_end - 1 < q.close for q in quotes if q.closed) or any(
-            q.open < punct_end - 1 and not q.closed for q in quotes
-        ):
+        k = bisect_left(opens, punct_end - 1) - 1
+        if k >= 0 and (not quotes[k].closed or punct_end - 1 < quotes[k].close):
+            continue
+        if any(not q.closed and q.open < punct_end - 1 for q in quotes[:k]):
             continue
         if m.group(1) == ".":
             w = _PREV_WORD.search(text, max(start, m.start() - 12), m.start())
