@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from rensa import RMinHash
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Article, Story, StoryBand, utcnow
@@ -31,6 +31,7 @@ SHINGLE = 3
 MIN_TOKENS = 12  # shorter texts say too little to call two articles the same story
 MAX_WORDS = 1500
 WINDOW = timedelta(days=3)
+STORY_LOCK_KEY = 0x6E657773  # 'news'
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PACK = struct.Struct(f"<{NUM_PERM}I")
@@ -95,6 +96,10 @@ async def assign_stories(
     their band keys. Articles in the same batch group with each other too.
     """
     assert len(articles) == len(signatures)
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise story assignment across transactions and processes until commit, so two
+        # feeds carrying the same wire copy at once cannot both start a new story.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK_KEY})
     keys_of = [band_keys(s) if s else [] for s in signatures]
     known = await _candidates(session, {k for ks in keys_of for k in ks})
     stories: dict[int, Story | None] = {sid: None for sid in known}  # loaded lazily

@@ -202,6 +202,8 @@ class FeedFarm:
         self.host = "127.0.0.1"
         self.requests: list[tuple[str, dict[str, str]]] = []  # path, headers (for UA/validator checks)
         self.keep_requests = False
+        self.inflight: Counter[str] = Counter()
+        self.max_inflight: Counter[str] = Counter()
 
     # -- content ----------------------------------------------------------------------------
     def put(self, name: str, feed: FarmFeed) -> str:
@@ -311,7 +313,12 @@ class FeedFarm:
         self.hits[request.path] += 1
         if self.keep_requests:
             self.requests.append((request.path_qs, dict(request.headers)))
-        return await handler(request)
+        self.inflight[request.path] += 1
+        self.max_inflight[request.path] = max(self.max_inflight[request.path], self.inflight[request.path])
+        try:
+            return await handler(request)
+        finally:
+            self.inflight[request.path] -= 1
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._count])

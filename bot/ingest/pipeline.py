@@ -111,15 +111,15 @@ async def _store(
         return out
     backfill = not feed.backfilled
     stored: list[Stored] = await store_articles(session, articles_of(job, parsed, now))
-    fresh = [(s.article, e.signature) for s, e in zip(stored, parsed.entries, strict=True) if s.outcome == "new"]
-    if fresh:
-        await assign_stories(session, [a for a, _ in fresh], [sig for _, sig in fresh])
     for s in stored:
         out.statements += await after_store(session, s, config, alerts=not backfill)
         if s.outcome == "new":
             out.new += 1
         elif s.outcome == "updated":
             out.updated += 1
+    fresh = [(s.article, e.signature) for s, e in zip(stored, parsed.entries, strict=True) if s.outcome == "new"]
+    if fresh:  # last: on PostgreSQL it takes a lock held until commit
+        await assign_stories(session, [a for a, _ in fresh], [sig for _, sig in fresh])
     dates = [e.published_at for e in parsed.entries if e.published_at and not e.published_inferred]
     feed.interval_s = adaptive_interval(feed.interval_s or 900, dates, out.new, limits.min_interval_s, limits.max_interval_s)
     _succeeded(feed, fetched, now, limits.max_interval_s)
