@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -243,6 +244,8 @@ class NewsSite:
     throttle_ports: int = 0
     retry_after_s: float = 1
     response_delay_s: float = 0.0
+    gate: asyncio.Event | None = None  # when set, article pages wait for it (a fetch "in flight" on demand)
+    page_requested: asyncio.Event = field(default_factory=asyncio.Event)  # set by the first non-robots request
     hits: list[Hit] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
     _runner: web.AppRunner | None = None
@@ -264,11 +267,15 @@ class NewsSite:
         sock = request.transport.get_extra_info("sockname") if request.transport else None
         port = int(sock[1]) if sock else 0
         self.hits.append(Hit(port, request.path, time.monotonic(), request.headers.get("User-Agent", "")))
+        if request.path != "/robots.txt":
+            self.page_requested.set()
         self._inflight[port] += 1
         self.max_inflight[port] = max(self.max_inflight[port], self._inflight[port])
         try:
             if self.response_delay_s:
                 await asyncio.sleep(self.response_delay_s)
+            if self.gate is not None and request.path != "/robots.txt":
+                await self.gate.wait()
             return self._page(port, request.path)
         finally:
             self._inflight[port] -= 1
@@ -281,10 +288,8 @@ class NewsSite:
             self._throttled.add(port)
             return web.Response(status=429, text="slow down", headers={"Retry-After": str(self.retry_after_s)})
         name = path.rsplit("/", 1)[-1]
-        try:
-            n = int(name.split("-", 1)[0])
-        except ValueError:
-            n = -1
+        digits = re.match(r"\d+", name)
+        n = int(digits.group()) if digits else -1
         if path.startswith("/news/") and n >= 0:
             template = name.split("-", 1)[1].removesuffix(".html")
             if template not in TEMPLATES:

@@ -153,8 +153,10 @@ def judge_page(raw_text: str, clean_text: str, *, summary: str | None = None) ->
     if _has_marker(_PAYWALL, raw_text):
         return "paywall teaser"
     summary_plain = _plain(summary or "").strip()
-    if len(clean_text) < max(PAGE_MIN_CHARS, int(len(summary_plain) * 1.1)):
+    if len(clean_text) < PAGE_MIN_CHARS:
         return "text too short"
+    if len(clean_text) < 0.8 * len(summary_plain):  # the feed already carried more than the page gives
+        return "text shorter than the feed's"
     if summary_plain:
         overlap = summary_overlap(summary_plain, clean_text)
         if overlap is not None and overlap < MIN_SUMMARY_OVERLAP:

@@ -361,7 +361,8 @@ class FullTextService:
                     fulltext_note=(note or "")[:300] or None,
                     fulltext_next_at=None,
                     fulltext_attempts=job.attempts + 1,
-                    summary_only=True,
+                    # honest about what was read: the feed's text stays, and says so when it is a summary
+                    summary_only=needs_full_text(job.summary, "auto"),
                 )
             )
 
