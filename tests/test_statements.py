@@ -128,6 +128,15 @@ PATTERNS: list[tuple[str, date, str, str, str | None]] = [
      "Olaf Scholz"),
     ("Merz said it, adding that Europe must act.", date(2025, 6, 5), "Europe must act", "reported",
      "Friedrich Merz"),
+    ("Rutte told the summit the alliance must spend more.", date(2025, 6, 5), "the alliance must spend more",
+     "reported", "Mark Rutte"),
+    ("European leaders said the plan was unacceptable.", date(2025, 6, 5), "the plan was unacceptable",
+     "reported", None),
+    ("Drones hit Kyiv overnight, according to Ukraine’s air force.", date(2025, 6, 5), "Drones hit Kyiv",
+     "reported", "Ukraine’s air force"),
+    ("“Hello,” the former NATO chief said.", date(2025, 6, 5), "Hello", "direct", "Jens Stoltenberg"),
+    ("“We are ready,” said US President Joe Biden.", date(2023, 6, 5), "We are ready", "direct", "Joe Biden"),
+    ("Mr. Lammy said Britain would act. “We will,” he added.", date(2025, 6, 5), "We will", "direct", "Lammy"),
 ]
 
 
@@ -169,6 +178,21 @@ def test_period_quote_not_attributed_to_next_sentence(figures: list[Figure]) -> 
     st = extract_statements(text, figures, date(2025, 3, 3))
     assert by_text(st, "Come back").speaker == "Donald Trump"
     assert by_text(st, "fiasco").speaker == "Marco Rubio"
+
+
+def test_subordinate_clause_ends_before_main_clause(figures: list[Figure]) -> None:
+    text = "While the Kremlin said talks could resume, the response in Kyiv was cool."
+    s = by_text(extract_statements(text, figures, date(2025, 4, 1)), "talks could resume", "reported")
+    assert s.text == "talks could resume" and s.speaker == "Kremlin"
+
+
+def test_two_reported_clauses_in_one_sentence(figures: list[Figure]) -> None:
+    text = "Rutte said the allies were united, while Lavrov said the West was prolonging the war."
+    st = extract_statements(text, figures, date(2025, 4, 1))
+    assert [(s.speaker, s.text) for s in st] == [
+        ("Mark Rutte", "the allies were united"),
+        ("Sergey Lavrov", "the West was prolonging the war"),
+    ]
 
 
 def test_prebuilt_gazetteer_is_cached(figures: list[Figure]) -> None:

@@ -575,29 +575,35 @@ def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:
     if rest.startswith(",") and re.search(r"\bas\s+[^,]{1,60}$", doc.text[s_start : cue.start]):
         return cue.end + 1 + (len(rest[1:]) - len(rest[1:].lstrip()))
     if cue.word in THATLESS:
-        words = rest.split()
-        if len(words) < 3:
-            return None
-        first = words[0].lower().strip(",")
         if rest[:1] not in (" ", "\t") or rest.lstrip()[:1] in "“\"‘'(":
             return None
-        if cue.word in OBJECT_FIRST:
-            if first not in ("reporters", "journalists", "me", "us", "him", "her", "them", "parliament"):
-                return None
-            if len(words) < 4:
-                return None
-            words = words[1:]
-            first = words[0].lower().strip(",")
-            offset = rest.index(words[0], rest.index(rest.split()[0]) + len(rest.split()[0]))
-        else:
-            offset = len(rest) - len(rest.lstrip())
-        if not (first in CLAUSE_OPENERS or words[0][:1].isupper() or words[0][:1].isdigit()):
-            return None
-        if first in AUXILIARIES or first in PREPOSITIONS:
-            return None
-        if _finite(words[1:8]):
-            return cue.end + offset
+        words = [(w.start(), w.group(0)) for w in _WORD_SPAN.finditer(rest, 0, 200)]
+        # "told reporters the ...", "told the summit the ...": skip a short object first
+        skips = (1, 2, 3) if cue.word in OBJECT_FIRST else (0,)
+        for skip in skips:
+            if skip:
+                if len(words) < skip:
+                    break
+                obj = words[skip - 1][1]
+                if obj[-1:] in ",:;" or any(ch in obj for ch in "“”\"‘"):
+                    break  # the object ends at punctuation: what follows is not its clause
+                if obj.lower() in _DETERMINER_LIKE:
+                    continue  # "told the | BBC ...": an object does not end with "the"
+            clause = words[skip:]
+            if len(clause) < 3:
+                break
+            first = clause[0][1].lower().strip(",")
+            if not (first in CLAUSE_OPENERS or clause[0][1][:1].isupper() or clause[0][1][:1].isdigit()):
+                continue
+            if first in AUXILIARIES or first in PREPOSITIONS:
+                continue
+            if _finite([w for _, w in clause[1:8]]):
+                return cue.end + clause[0][0]
     return None
+
+
+_WORD_SPAN = re.compile(r"\S+")
+_DETERMINER_LIKE = frozenset({"the", "a", "an", "his", "her", "their", "its", "our", "my", "your", "this"})
 
 
 def _finite(words: list[str]) -> bool:

@@ -1114,6 +1114,8 @@ _ANON_HEADS: tuple[str, ...] = (
     "lawmaker", "lawmakers", "commentator", "commentators", "officer", "officers", "representative",
     "representatives", "someone", "others", "supporters", "opponents", "a statement", "the statement",
     "the ministry", "the government", "the report", "a report", "media reports", "state media",
+    "leaders", "allies", "ministers", "authorities", "police", "prosecutors", "investigators",
+    "governments", "negotiators", "delegates", "protesters", "activists", "participants", "voters",
 )
 ANON_BODY: str = trie_pattern(
     set(_ANON_HEADS) | {h[:1].upper() + h[1:] for h in _ANON_HEADS}, flex=False
