@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, TextIO
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from bot.channels import get_or_create_channel, sync_config_channels
 from bot.commands.core import make_handler
@@ -37,14 +37,19 @@ from bot.config import AppConfig, ConfigError, Settings
 from bot.delivery import DeliveryWorker, pending_count
 from bot.digests import digest_plans, enqueue_digest, schedule_digests
 from bot.http import make_app, start_server
+from bot.metrics import OUTBOX
 from bot.status import archive_stats
 from bot.store.db import make_engine, session_factory
 from bot.store.migrate import upgrade
-from bot.store.models import IngestCycle
+from bot.store.models import Delivery, IngestCycle, utcnow
 
 log = logging.getLogger(__name__)
 
 INGEST_EVERY_S = 60
+# /healthz turns red when this process ingests and has not finished a cycle for this long
+# (issue #8): a stuck scheduler or an unreachable database, which a restart may well fix.
+HEALTH_STALE_S = float(os.environ.get("NEWSBOT_HEALTH_STALE_S", "900"))
+SHUTDOWN_DEADLINE_S = 20.0  # in-flight feed polls and posts get this long after SIGTERM
 
 
 def load_adapter(platform: str, settings: Settings, **kwargs: Any) -> Any:
@@ -96,8 +101,14 @@ async def run_app(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stop: asyncio.Event | None = None,
+    role: str = "all",
 ) -> None:
+    """`role`: all (default) | ingester (feeds only: no adapters, delivery or digests) | chat (no polling)."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    chat_on = role in ("all", "chat")
+    ingest_on = role in ("all", "ingester")
+    started_mono = asyncio.get_running_loop().time()
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,7 +120,7 @@ async def run_app(
     try:
         await upgrade(engine)
         sessions = session_factory(engine)
-        platforms = choose_platforms(settings)
+        platforms = choose_platforms(settings) if chat_on else []
         async with sessions.begin() as s:
             await sync_config_channels(s, config)
             if "console" in platforms:
@@ -153,12 +164,28 @@ async def run_app(
                 last = (await s.execute(
                     IngestCycle.__table__.select().order_by(IngestCycle.id.desc()).limit(1)
                 )).first()
+                mine = (await s.execute(
+                    select(func.max(IngestCycle.finished_at)).where(IngestCycle.worker == worker_id)
+                )).scalar()
             problems = [p for p in running.adapters if p not in running.started]
             st = running.status()
-            ok = not problems and st["delivery worker"] == "running"
+            ok = not problems and (st["delivery worker"] == "running" or not chat_on)
+            scheduler_alive = running.scheduler is not None and running.scheduler.running
+            ok = ok and scheduler_alive
+            cycle_age: float | None = None
+            if mine is not None:
+                finished = mine if mine.tzinfo else mine.replace(tzinfo=UTC)
+                cycle_age = max(0.0, (utcnow() - finished).total_seconds())
+            if ingest_on:
+                up_s = asyncio.get_running_loop().time() - started_mono
+                stale = (cycle_age if cycle_age is not None else up_s) > HEALTH_STALE_S
+                ok = ok and running.ingest and not stale
             return {
                 "status": "ok" if ok else "fail",
                 "database": "ok",
+                "role": role,
+                "scheduler": "running" if scheduler_alive else "stopped",
+                "last_good_cycle_age_s": round(cycle_age, 1) if cycle_age is not None else None,
                 **st,
                 "feeds": counts["feeds"],
                 "feeds_failing": counts["feeds_failing"],
@@ -167,17 +194,28 @@ async def run_app(
                 "last_cycle": last.started_at.isoformat() if last is not None and last.started_at else None,
             }
 
+        async def outbox_gauges() -> None:
+            async with sessions() as s:
+                rows = (await s.execute(
+                    select(Delivery.kind, Delivery.status, func.count()).group_by(Delivery.kind, Delivery.status)
+                )).all()
+            OUTBOX.clear()
+            for kind, status, n in rows:
+                OUTBOX.labels(kind, status).set(n)
+
         routes: list[Any] = []
         for adapter in running.adapters.values():
             routes_fn: Callable[[], list[Any]] | None = getattr(adapter, "http_routes", None)
             if routes_fn is not None:
                 routes.extend(routes_fn())
-        runner, port = await start_server(make_app(health, routes), settings.http_host, settings.http_port)
+        runner, port = await start_server(make_app(health, routes, before_metrics=outbox_gauges), settings.http_host, settings.http_port)
         log.info("http: listening on %s:%s", settings.http_host, port)
 
         scheduler.start()
         try:
             from bot.ingest.service import IngestService
+            if not ingest_on:
+                raise ImportError(f"role {role}")
         except ImportError as exc:  # the ingest package is optional in a partial tree
             log.warning("ingest not available (%s); serving the archive only", exc)
         else:
@@ -187,8 +225,9 @@ async def run_app(
                 running.ingest = True
             except Exception:
                 log.exception("ingest could not start; serving the archive only")
-        await refresh_digests()
-        worker.start()
+        if chat_on:
+            await refresh_digests()
+            worker.start()
 
         handler = make_handler(deps)
         for platform, adapter in running.adapters.items():
@@ -212,6 +251,12 @@ async def run_app(
                 log.exception("adapter %s did not stop cleanly", platform)
         if running.scheduler is not None and running.scheduler.running:
             running.scheduler.shutdown(wait=False)
+        if ingest is not None:
+            # Finish in-flight feed polls within the deadline, hand the rest of the leases back.
+            try:
+                await ingest.stop(SHUTDOWN_DEADLINE_S)
+            except Exception:
+                log.exception("ingest did not stop cleanly (its leases expire by themselves)")
         if running.worker is not None:
             await running.worker.stop()
         if ingest is not None:

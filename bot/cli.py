@@ -70,8 +70,10 @@ def echo_json(obj: Any) -> None:
 
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs.")) -> None:
+    from bot.logs import configure_logging  # JSON off a terminal, secrets redacted (issue #8)
+
     _state["debug"] = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(debug=debug, level=logging.DEBUG if debug else logging.WARNING)
 
 
 @db_app.command("upgrade")

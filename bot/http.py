@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def make_app(health: HealthCheck, routes: Sequence[web.RouteDef] = ()) -> web.Application:
+def make_app(
+    health: HealthCheck,
+    routes: Sequence[web.RouteDef] = (),
+    before_metrics: Callable[[], Awaitable[None]] | None = None,
+) -> web.Application:
+    """`before_metrics` refreshes database-backed gauges (outbox by status) at scrape time; a
+    failure there is logged and the in-process metrics are served anyway."""
     async def healthz(_request: web.Request) -> web.Response:
         try:
             body = await health()
@@ -32,6 +38,11 @@ def make_app(health: HealthCheck, routes: Sequence[web.RouteDef] = ()) -> web.Ap
         return web.Response(status=status, text=json.dumps(body, default=str), content_type="application/json")
 
     async def metrics(_request: web.Request) -> web.Response:
+        if before_metrics is not None:
+            try:
+                await before_metrics()
+            except Exception as exc:
+                log.warning("metrics: database gauges not refreshed: %s", exc)
         return web.Response(body=exposition(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     app = web.Application(client_max_size=1024 * 1024)

@@ -41,6 +41,13 @@ DELIVERIES_PENDING = Gauge("newsbot_deliveries_pending", "Outbox rows not yet se
 FEEDS_POLLED = Counter("newsbot_feeds_polled_total", "Feed fetch attempts", registry=REGISTRY)
 FEEDS_FAILED = Counter("newsbot_feeds_failed_total", "Feed fetches that failed", registry=REGISTRY)
 ARTICLES_STORED = Counter("newsbot_articles_stored_total", "Articles stored by outcome", ["outcome"], registry=REGISTRY)
+# issue #8: cycle timing and statements, for the operator's dashboard.
+CYCLE_SECONDS = Histogram(
+    "newsbot_ingest_cycle_seconds", "Wall time of one ingest cycle", registry=REGISTRY,
+    buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+STATEMENTS_STORED = Counter("newsbot_statements_stored_total", "New statements extracted from stored articles", registry=REGISTRY)
+OUTBOX = Gauge("newsbot_outbox_rows", "Outbox rows by kind and status, read from the database at scrape", ["kind", "status"], registry=REGISTRY)
 BAD_INPUT = Counter("newsbot_bad_input_total", "Input refused with a clear error, by where", ["where"], registry=REGISTRY)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import AppConfig, Settings
@@ -29,7 +30,8 @@ from bot.ingest.fetch import SafeFetcher
 from bot.ingest.parse import ParsedFeed, parse_feed
 from bot.ingest.pipeline import FeedJob, FeedOutcome, poll_feed
 from bot.ingest.schedule import lease_due_feeds, lease_seconds
-from bot.store.models import IngestCycle, utcnow
+from bot.metrics import ARTICLES_STORED, CYCLE_SECONDS, FEEDS_FAILED, FEEDS_POLLED, STATEMENTS_STORED
+from bot.store.models import Feed, IngestCycle, utcnow
 
 log = logging.getLogger("bot.ingest")
 JOB_ID = "ingest-cycle"
@@ -67,6 +69,16 @@ class CycleStats:
             "failures": [{"url": u, "reason": r} for u, r in self.failures],
             "duration_s": round(self.duration_s, 3),
         }
+
+
+def _count(o: FeedOutcome) -> None:
+    """The /metrics view of one poll (issue #8)."""
+    FEEDS_POLLED.inc()
+    if o.status == "failed":
+        FEEDS_FAILED.inc()
+    ARTICLES_STORED.labels("new").inc(o.new)
+    ARTICLES_STORED.labels("updated").inc(o.updated)
+    STATEMENTS_STORED.inc(o.statements)
 
 
 def make_fetcher(config: AppConfig, settings: Settings) -> SafeFetcher:
@@ -110,6 +122,8 @@ class IngestService:
         self._postgres = bind is not None and bind.dialect.name == "postgresql"
         self._store_gate = asyncio.Semaphore(4 if self._postgres else 1)
         self._topics = config.topic_keywords()
+        self._stopping = False  # issue #8: graceful shutdown
+        self._cycle_task: asyncio.Task[Any] | None = None
 
     # -- parsing off the event loop ---------------------------------------------------------
     def _executor(self) -> Executor:
@@ -137,6 +151,9 @@ class IngestService:
         """Poll every due feed once (all feeds with ignore_schedule); never raises for a feed's failure."""
         t0 = time.monotonic()
         stats = CycleStats()
+        if self._stopping:
+            return stats
+        self._cycle_task = asyncio.current_task()
         started = utcnow()
         if not self._synced:
             async with self.sessions.begin() as session:
@@ -152,7 +169,7 @@ class IngestService:
         exhausted = False
         try:
             while True:
-                while len(running) < conc and (pending or not exhausted):
+                while len(running) < conc and (pending or not exhausted) and not self._stopping:
                     if not pending:
                         pending = await self._lease(conc, lease_s, started, ignore_schedule)
                         if not pending:
@@ -164,11 +181,14 @@ class IngestService:
                     break
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    stats.add(task.result())
+                    outcome = task.result()
+                    stats.add(outcome)
+                    _count(outcome)
         finally:
             for task in running:
                 task.cancel()
         stats.duration_s = time.monotonic() - t0
+        CYCLE_SECONDS.observe(stats.duration_s)
         async with self.sessions.begin() as session:
             row = await session.get(IngestCycle, cycle.id)
             if row is not None:
@@ -218,6 +238,32 @@ class IngestService:
             max_instances=1,
             next_run_time=utcnow(),
         )
+
+    async def stop(self, deadline_s: float = 20.0) -> None:
+        """Graceful shutdown (issue #8): lease no more feeds, let the polls in flight finish
+        within `deadline_s`, cancel what is left (a cancelled store rolls back), and hand back
+        every lease this worker still holds so another process can poll those feeds at once."""
+        self._stopping = True
+        task = self._cycle_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            _done, pending = await asyncio.wait({task}, timeout=deadline_s)
+            if pending:
+                task.cancel()
+                await asyncio.wait({task}, timeout=5)
+        await self.release_leases()
+
+    async def release_leases(self) -> int:
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Feed)
+                .where(Feed.lease_owner == self.worker_id)
+                .values(lease_owner=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        n = int(getattr(result, "rowcount", 0) or 0)
+        if n:
+            log.info("ingest: handed back %d feed leases", n)
+        return n
 
     async def aclose(self) -> None:
         if self._own_fetcher:
