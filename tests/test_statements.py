@@ -137,6 +137,10 @@ PATTERNS: list[tuple[str, date, str, str, str | None]] = [
     ("“Hello,” the former NATO chief said.", date(2025, 6, 5), "Hello", "direct", "Jens Stoltenberg"),
     ("“We are ready,” said US President Joe Biden.", date(2023, 6, 5), "We are ready", "direct", "Joe Biden"),
     ("Mr. Lammy said Britain would act. “We will,” he added.", date(2025, 6, 5), "We will", "direct", "Lammy"),
+    ("NATO will bolster its eastern flank, Secretary General Mark Rutte said on Friday.", date(2025, 9, 12),
+     "NATO will bolster its eastern flank", "reported", "Mark Rutte"),
+    ("The talks will continue next week, said Witkoff.", date(2025, 9, 12), "The talks will continue",
+     "reported", "Steve Witkoff"),
 ]
 
 

@@ -523,13 +523,51 @@ def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
     else:
         clause_start = _clause_after(doc, cue, rest, s_start)
     if clause_start is None:
-        return None
+        return _preposed(doc, cue, s_start, s_end, rest)
     subj = _subject_for_cue(doc, cue, s_start)  # only now: finding the subject is the costly part
     if subj is None and cue.word.endswith("ing"):
         return None
     if subj is not None and _opens_subordinate(text, s_start, subj.start):
         clause_end = _main_clause_start(text, clause_start, clause_end)
     return _make_reported(doc, subj, cue, clause_start, clause_end)
+
+
+def _preposed(doc: _Doc, cue: _Cue, s_start: int, s_end: int, rest: str) -> Statement | None:
+    """Wire style: "NATO will bolster its flank, Rutte said on Friday." — the clause comes first.
+
+    The cue must end its sentence (but for a time or place phrase), and between the comma that
+    closes the clause and the cue there must be only the speaker ("..., Rutte said", "..., said
+    the NATO chief", "..., the Kremlin said in a statement").
+    """
+    if cue.word in QUOTE_ONLY or cue.word in DIRECTIVE or cue.word in ("according to", ":"):
+        return None
+    tail = rest.strip().rstrip(".!?")
+    text = doc.text
+    comma = text.rfind(",", s_start, cue.start)
+    if comma <= s_start:
+        return None
+    between = text[comma + 1 : cue.start]
+    if len(between.split()) > 9 or _in_quote(doc, comma):
+        return None
+    ms = _mentions_between(doc, comma + 1, cue.start)
+    subj = ms[-1] if ms else None
+    if subj is None or len(text[subj.end : cue.start].strip(" ,").split()) > 3:
+        # "..., said Witkoff." / "..., said the NATO chief, who ..."
+        subj = _inverted(doc, cue) if not between.strip() else None
+        if subj is None or len(tail.split(",")[0].split()) > 6:
+            return None
+    elif tail and not _PREPOSED_TAIL.fullmatch(tail):
+        return None
+    if text[s_start:comma].rstrip()[-1:] in "”\"’'":
+        return None  # a quotation before the comma: already a direct statement
+    return _make_reported(doc, subj, cue, s_start, comma)
+
+
+_PREPOSED_TAIL = re.compile(
+    r"(?:(?:on|in|at|late|early|last|this|to|during|after|before|from|via|with|while|when)\s+[^,;]{1,60}|"
+    r"(?:[Oo]n\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|tonight)"
+    r"[^,;]{0,40}|reporters|journalists|[Rr]euters|the\s+[A-Z]\w+)"
+)
 
 
 _SUBORDINATORS = re.compile(r"\s*(?:While|Although|Though|Whereas|As|After|When|Since|Because|If|Even though)\s")
@@ -593,9 +631,9 @@ def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:
             if len(clause) < 3:
                 break
             first = clause[0][1].lower().strip(",")
-            if not (first in CLAUSE_OPENERS or clause[0][1][:1].isupper() or clause[0][1][:1].isdigit()):
+            if first in AUXILIARIES or first in PREPOSITIONS or first in _NOT_OPENERS:
                 continue
-            if first in AUXILIARIES or first in PREPOSITIONS:
+            if first.endswith(("ly", "ing")) and first not in CLAUSE_OPENERS:
                 continue
             if _finite([w for _, w in clause[1:8]]):
                 return cue.end + clause[0][0]
@@ -603,6 +641,11 @@ def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:
 
 
 _WORD_SPAN = re.compile(r"\S+")
+# Words after "said"/"added" that start an object or an interjection, not a content clause.
+_NOT_OPENERS = frozenset(
+    {"goodbye", "hello", "yes", "no", "so", "thanks", "sorry", "more", "much", "little", "nothing", "that",
+     "what", "whether", "if", "how", "why", "when", "where", "who", "which", "otherwise", "grace", "prayers"}
+)
 _DETERMINER_LIKE = frozenset({"the", "a", "an", "his", "her", "their", "its", "our", "my", "your", "this"})
 
 
