@@ -251,6 +251,10 @@ def schedule_digests(scheduler: Any, plans: Sequence[DigestPlan], job: Callable[
         except (ValueError, TypeError) as exc:
             log.error("digest schedule for channel %s skipped: %r: %s", p.channel_id, p.cron, exc)
             continue
+        if not scheduler.running and scheduler.get_job(p.job_id) is not None:
+            # Before start(), APScheduler 3 keeps jobs in a pending list where replace_existing
+            # does not apply: drop the old one by hand.
+            scheduler.remove_job(p.job_id)
         scheduler.add_job(
             job, trigger, id=p.job_id, name=f"digest channel {p.channel_id}", replace_existing=True, coalesce=True,
             max_instances=1, misfire_grace_time=3600, kwargs={"channel_id": p.channel_id, "topics": list(p.topics)},
