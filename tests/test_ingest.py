@@ -127,7 +127,7 @@ async def test_encodings_relative_links_missing_dates_and_duplicate_guids(
     assert rows["Talks end without a date"].published_inferred
     first_seen = rows["No date at all"]
     assert first_seen.published_inferred and first_seen.published_at is not None and first_seen.published_at >= before
-    assert first_seen.guid == f"127.0.0.1:nd-2"  # short GUIDs are scoped to their site
+    assert first_seen.guid == "127.0.0.1:nd-2"  # short GUIDs are scoped to their site
 
 
 async def test_edits_same_article_in_two_feeds_and_republished(
@@ -211,6 +211,7 @@ async def test_failures_are_recorded_backed_off_and_listed(
     good = farm.put("good", FarmFeed("Good", farm_items("good", 2)))
     bad = [farm.url(p) for p in FeedFarm.HOSTILE_PATHS] + [farm.url("/h/xxe"), farm.url("/h/status/429?retry=5000")]
     await add(sessions, good, *bad)
+    config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"timeout_s": 1.0})})
     svc = service(sessions, config)
     try:
         stats = await svc.run_cycle()
@@ -218,7 +219,7 @@ async def test_failures_are_recorded_backed_off_and_listed(
         reasons = dict(stats.failures)
         assert stats.failed == len(bad) and set(reasons) == set(bad)
         assert reasons[farm.url("/h/status/500")] == "HTTP 500"
-        assert reasons[farm.url("/h/slow")] == "timeout after 2 s"
+        assert reasons[farm.url("/h/slow")] == "timeout after 1 s"
         assert reasons[farm.url("/h/loop-a")] == "redirect loop"
         assert reasons[farm.url("/h/big")] == "body over 512 KB cap"
         assert reasons[farm.url("/h/bomb")].startswith("refused: XML entity declarations")
@@ -321,6 +322,7 @@ async def test_expired_lease_is_taken_over(
     assert stats.fetched == 1 and farm.hits["/feeds/dead"] == 1 and farm.hits["/feeds/live"] == 0
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_process_pool_parsing(sessions: async_sessionmaker[AsyncSession], config: AppConfig, farm: FeedFarm) -> None:
     urls = [farm.put(f"p{i}", FarmFeed(f"P{i}", farm_items(f"p{i}", 5))) for i in range(4)]
     await add(sessions, *urls, farm.url("/h/bomb"))

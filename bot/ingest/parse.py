@@ -19,9 +19,9 @@ from urllib.parse import urljoin
 
 from bot.ingest.clean import clean_text, html_to_text
 from bot.ingest.jsonfeed import NotJsonFeed, parse_json_feed
+from bot.ingest.minhash import signature
 from bot.ingest.rawentry import RawEntry, RawFeed
 from bot.ingest.urls import canonical_url, host_of
-from bot.stories import signature
 from bot.topics import tag_topics
 
 MAX_ENTRIES = 500  # a feed with more is either an archive dump or an attack; the newest are first

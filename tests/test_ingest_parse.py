@@ -1,0 +1,72 @@
+"""Pure parsing pieces: canonical URLs, GUID scoping, discovery, JSON Feed, schedule policy."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from bot.ingest.parse import discover_feeds, parse_feed, stable_guid
+from bot.ingest.schedule import adaptive_interval, backoff_s, next_check_after_failure
+from bot.ingest.urls import canonical_url
+
+
+def test_canonical_url() -> None:
+    assert (
+        canonical_url("HTTPS://News.Example.COM:443/a//b?utm_source=x&id=7&fbclid=abc&gclid=1&UTM_Campaign=y#top")
+        == "https://news.example.com/a/b?id=7"
+    )
+    assert canonical_url("/story/1?ref=home", "http://site.example/feed") == "http://site.example/story/1?ref=home"
+    assert canonical_url("http://site.example:8080/x") == "http://site.example:8080/x"
+    for bad in ("javascript:alert(1)", "mailto:a@b.c", "", "http://"):
+        assert canonical_url(bad) is None
+
+
+def test_guid_scoping() -> None:
+    assert stable_guid("https://x.example/1", "https://feeds.example/rss") == "https://x.example/1"
+    assert stable_guid("tag:x.example,2025:1", "https://feeds.example/rss") == "tag:x.example,2025:1"
+    assert stable_guid("1234", "https://feeds.example/rss") == "feeds.example:1234"
+    assert stable_guid(None, "https://feeds.example/rss") is None
+
+
+def test_discovery_and_not_a_feed() -> None:
+    page = b"""<html><head><link rel="alternate" type="application/atom+xml" href="/atom.xml">
+    <link rel="stylesheet" href="/s.css"><link rel="alternate" type="application/rss+xml" href="https://x.example/rss?utm_source=a">
+    </head><body>hi</body></html>"""
+    assert discover_feeds(page, "https://x.example/news/") == ["https://x.example/atom.xml", "https://x.example/rss"]
+    parsed = parse_feed(page, "https://x.example/news/", "text/html")
+    assert parsed.error == "not a feed (HTML page; feed advertised at https://x.example/atom.xml)"
+    assert parse_feed(b"", "https://x.example/", "").error == "empty response"
+    assert parse_feed(b'{"a": 1}', "https://x.example/", "application/json").error.startswith("not a feed (JSON but")  # type: ignore[union-attr]
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert parse_feed(deep, "https://x.example/", "application/json").error is not None
+
+
+def test_json_feed() -> None:
+    body = b"""{"version": "https://jsonfeed.org/version/1.1", "title": "JF", "home_page_url": "https://jf.example/",
+      "items": [{"id": 7, "url": "https://jf.example/7?utm_medium=x", "title": "Seven",
+                 "content_text": "NATO allies agreed on a new package of aid for Ukraine on Tuesday in Brussels.",
+                 "date_published": "2025-05-01T10:00:00+02:00", "authors": [{"name": "A. Writer"}]},
+                {"id": "8", "summary": "<p>Only a summary about talks</p>", "title": "Eight"},
+                "junk", {"title": null}]}"""
+    parsed = parse_feed(body, "https://jf.example/feed.json", "application/feed+json", {"nato": ["NATO"]})
+    assert parsed.error is None and parsed.kind == "json" and parsed.title == "JF"
+    seven, eight = parsed.entries
+    assert seven.guid == "jf.example:7" and seven.url == "https://jf.example/7"
+    assert seven.published_at == datetime(2025, 5, 1, 8, 0, tzinfo=UTC) and seven.author == "A. Writer"
+    assert seven.topics == ("nato",) and not seven.summary_only
+    assert eight.summary_only and eight.text == "Only a summary about talks" and eight.url is None
+
+
+def test_schedule_policy() -> None:
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    every_10_min = [now - timedelta(minutes=10 * i) for i in range(10)]
+    assert adaptive_interval(900, every_10_min, 0, 60, 3600) == 300
+    assert adaptive_interval(900, every_10_min, 0, 600, 3600) == 600  # never below the minimum
+    assert adaptive_interval(900, [], 0, 60, 3600) == 1350  # quiet: back off gently
+    assert adaptive_interval(900, [], 3, 60, 3600) == 450  # new items without dates: poll sooner
+    assert adaptive_interval(3000, [], 0, 60, 3600) == 3600  # never above the maximum
+    rng = random.Random(1)
+    delays = [backoff_s(n, 60, 3600, rng) for n in (1, 2, 3, 4, 10)]
+    assert 30 <= delays[0] <= 60 and 60 <= delays[1] <= 120 and 120 <= delays[2] <= 240 and 240 <= delays[3] <= 480
+    assert 1800 <= delays[4] <= 3600
+    assert next_check_after_failure(1, 7200, 60, 3600, rng) == 7200  # Retry-After wins when longer
