@@ -199,6 +199,24 @@ def test_two_reported_clauses_in_one_sentence(figures: list[Figure]) -> None:
     ]
 
 
+def test_pronoun_prefers_the_speaker_just_quoted(figures: list[Figure]) -> None:
+    text = (
+        "Peskov said Putin had accepted. Asked whether he would invite Zelensky, Trump replied, "
+        "“He could be there.” Later he wrote that the meeting would be “very productive.”"
+    )
+    st = extract_statements(text, figures, date(2025, 8, 10))
+    assert by_text(st, "very productive", "direct").speaker == "Donald Trump"
+
+
+def test_participle_shares_subject_and_coordination(figures: list[Figure]) -> None:
+    text = (
+        "French President Emmanuel Macron and German Chancellor Olaf Scholz reaffirmed their support, "
+        "emphasizing that the EU remains steadfast."
+    )
+    s = by_text(extract_statements(text, figures, date(2025, 3, 3)), "the EU remains steadfast")
+    assert s.speaker == "Emmanuel Macron"
+
+
 def test_prebuilt_gazetteer_is_cached(figures: list[Figure]) -> None:
     g = Gazetteer.build(figures)
     assert Gazetteer.build(list(figures)) is g

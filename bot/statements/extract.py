@@ -242,14 +242,22 @@ def _subject_for_cue(doc: _Doc, cue: _Cue, floor: int) -> Mention | None:
     cands = [m for m in _mentions_between(doc, floor, cue.start) if _eligible(doc, m)]
     if not cands:
         return None
-    if cue.word.endswith("ing") or cue.word == ":":
-        if cue.word == ":":
-            return cands[-1]
-        for m in cands:
-            if m.kind in ("figure", "pronoun") or (m.kind == "name" and m.person):
-                return m
+    if cue.word == ":":
+        return cands[-1]
+    if cue.word.endswith("ing"):
+        # "Rutte wrote, adding that ...": the participle shares the subject of the verb before it;
+        # otherwise it is the sentence's subject ("Zakharova described ..., arguing that ...")
+        earlier = [c for c in _cues_between(doc, floor, cue.start) if not c.word.endswith("ing")]
+        earlier = [c for c in earlier if c.word not in ("according to", ":") and not _in_quote(doc, c.start)]
+        if earlier:
+            subj = _subject_for_cue(doc, earlier[-1], floor)
+            if subj is not None:
+                return subj
         return cands[0]
-    nearest = cands[-1]
+    k = len(cands) - 1
+    while k > 0 and _COORDINATION.fullmatch(text, cands[k - 1].end, cands[k].start):
+        k -= 1  # "Macron and Scholz reaffirmed": the first of coordinated subjects speaks for both
+    nearest = cands[k]
     if nearest.kind == "name" and not nearest.person and " " not in (nearest.name or ""):
         # a lone capitalised word counts only right next to the verb ("Moscow insists")
         gap = text[nearest.end : cue.start].split()
@@ -310,6 +318,10 @@ def _find_antecedent(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | Non
     for m in _mentions_between(doc, s0, p.start):
         if _compatible(m, g) and not _object_position(doc.text, m):
             return _resolve(doc, m)
+    last = doc.last
+    just_spoke = last is not None and last.speaker and si - 1 <= _sentence(doc, last.pos) <= si
+    if last is not None and just_spoke and (g is None or last.gender in (None, g)):
+        return last.speaker, last.figure, last.gender  # the speaker just quoted goes on speaking
     if si > 0:
         ps, pe = doc.sentences[si - 1]
         for m in _mentions_between(doc, ps, pe):
@@ -319,7 +331,6 @@ def _find_antecedent(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | Non
                 return _resolve_pronoun(doc, m)
             if _compatible(m, g):
                 return _resolve(doc, m)
-    last = doc.last
     recent = last is not None and _sentence(doc, last.pos) >= si - 6
     if last is not None and recent and last.speaker and (g is None or last.gender in (None, g)):
         return last.speaker, last.figure, last.gender
@@ -604,7 +615,7 @@ def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:
     if (m := _THAT.match(rest)) is not None:
         return cue.end + m.end()
     if cue.word in OBJECT_FIRST or cue.word in THATLESS:
-        m = re.match(r"\s+((?:[^\s,.;:“”\"]+,?\s+){1,8}?)that\s+", rest)
+        m = _OBJECT_THAT.match(rest)
         if m:
             lead = m.group(1).split()[0].lower().strip(",")
             if cue.word in OBJECT_FIRST or lead in _TIME_LEAD:
@@ -631,6 +642,8 @@ def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:
             if len(clause) < 3:
                 break
             first = clause[0][1].lower().strip(",")
+            if first[:1] in "“\"‘'(":
+                break  # a quoted title or a quotation, not a content clause
             if first in AUXILIARIES or first in PREPOSITIONS or first in _NOT_OPENERS:
                 continue
             if first.endswith(("ly", "ing")) and first not in CLAUSE_OPENERS:
@@ -641,6 +654,9 @@ def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:
 
 
 _WORD_SPAN = re.compile(r"\S+")
+_COORDINATION = re.compile(r",?\s+and\s+")
+# "told ABC’s “This Week” that", "said in an interview on Sunday that": up to 8 words, titles quoted
+_OBJECT_THAT = re.compile(r"\s+((?:(?:[^\s,.;:“”\"]+|“[^”]{1,40}”|\"[^\"]{1,40}\"),?\s+){1,8}?)that\s+")
 # Words after "said"/"added" that start an object or an interjection, not a content clause.
 _NOT_OPENERS = frozenset(
     {"goodbye", "hello", "yes", "no", "so", "thanks", "sorry", "more", "much", "little", "nothing", "that",
