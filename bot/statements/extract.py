@@ -567,10 +567,13 @@ def _preposed(doc: _Doc, cue: _Cue, s_start: int, s_end: int, rest: str) -> Stat
         subj = _inverted(doc, cue) if not between.strip() else None
         if subj is None or len(tail.split(",")[0].split()) > 6:
             return None
-    elif tail and not _PREPOSED_TAIL.fullmatch(tail):
-        return None
+    elif tail and not tail.startswith(",") and not _PREPOSED_TAIL.fullmatch(tail):
+        return None  # something other than a time or place follows: the verb has its own object
     if text[s_start:comma].rstrip()[-1:] in "”\"’'":
         return None  # a quotation before the comma: already a direct statement
+    words = text[s_start:comma].split()
+    if not words or words[0].lower() in PREPOSITIONS or not _finite(words[1:12]):
+        return None  # "In contrast to Trump, Rutte emphasized ...": a phrase, not a clause
     return _make_reported(doc, subj, cue, s_start, comma)
 
 
