@@ -141,7 +141,30 @@ PATTERNS: list[tuple[str, date, str, str, str | None]] = [
      "NATO will bolster its eastern flank", "reported", "Mark Rutte"),
     ("The talks will continue next week, said Witkoff.", date(2025, 9, 12), "The talks will continue",
      "reported", "Steve Witkoff"),
+    ("As Rutte said, the alliance is strong.", date(2025, 9, 12), "the alliance is strong", "reported",
+     "Mark Rutte"),
 ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Needless to say, the talks failed.",
+        "Putin is said to be furious.",
+        "Trump has said many things about NATO.",
+        "That said, the alliance remains divided.",
+        "In contrast to Trump, Rutte emphasized continued support for Ukraine.",
+        "Rutte met Trump for breakfast before the session.",
+    ],
+)
+def test_no_statement(figures: list[Figure], text: str) -> None:
+    assert extract_statements(text, figures, date(2025, 6, 1)) == []
+
+
+def test_relative_clause_ends_the_reported_clause(figures: list[Figure]) -> None:
+    text = "Zelensky, who said last week that the war could end this year, arrived in Rome."
+    s = extract_statements(text, figures, date(2025, 6, 1))[0]
+    assert (s.speaker, s.text) == ("Volodymyr Zelensky", "the war could end this year")
 
 
 @pytest.mark.parametrize(("text", "published", "fragment", "kind", "speaker"), PATTERNS)

@@ -535,6 +535,12 @@ def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
         clause_start = _clause_after(doc, cue, rest, s_start)
     if clause_start is None:
         return _preposed(doc, cue, s_start, s_end, rest)
+    if _RELATIVE.search(text, max(s_start, cue.start - 30), cue.start):
+        # "Zelensky, who said last week that the war could end, arrived ...": the clause ends
+        # where the relative clause does
+        comma = text.find(",", clause_start, clause_end)
+        if comma > 0 and not _in_quote(doc, comma):
+            clause_end = comma
     subj = _subject_for_cue(doc, cue, s_start)  # only now: finding the subject is the costly part
     if subj is None and cue.word.endswith("ing"):
         return None
@@ -624,7 +630,7 @@ def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:
             if cue.word in OBJECT_FIRST or lead in _TIME_LEAD:
                 return cue.end + m.end()
     # "as the BBC points out, the alliance has ..."
-    if rest.startswith(",") and re.search(r"\bas\s+[^,]{1,60}$", doc.text[s_start : cue.start]):
+    if rest.startswith(",") and _AS_SPEAKER.search(doc.text, s_start, cue.start):
         return cue.end + 1 + (len(rest[1:]) - len(rest[1:].lstrip()))
     if cue.word in THATLESS:
         if rest[:1] not in (" ", "\t") or rest.lstrip()[:1] in "“\"‘'(":
@@ -657,6 +663,8 @@ def _clause_after(doc: _Doc, cue: _Cue, rest: str, s_start: int) -> int | None:
 
 
 _WORD_SPAN = re.compile(r"\S+")
+_AS_SPEAKER = re.compile(r"\b[Aa]s\s+[^,]{1,60}$")
+_RELATIVE = re.compile(r"\b(?:who|which)\s+(?:\w+\s+){0,2}$")
 _COORDINATION = re.compile(r",?\s+and\s+")
 # "told ABC’s “This Week” that", "said in an interview on Sunday that": up to 8 words, titles quoted
 _OBJECT_THAT = re.compile(r"\s+((?:(?:[^\s,.;:“”\"]+|“[^”]{1,40}”|\"[^\"]{1,40}\"),?\s+){1,8}?)that\s+")
