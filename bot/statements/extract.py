@@ -117,6 +117,7 @@ def extract_with(text: str, gazetteer: Gazetteer, published: date | None = None)
 
 
 def _prepare(text: str, gazetteer: Gazetteer, day: date) -> _Doc:
+    """Lay out the article and find mentions and cues once; everything after works on offsets."""
     doc = _Doc(text, gazetteer, day)
     doc.paragraphs = split_paragraphs(text)
     for pi, (ps, pe) in enumerate(doc.paragraphs):
@@ -128,6 +129,7 @@ def _prepare(text: str, gazetteer: Gazetteer, day: date) -> _Doc:
     para_starts = [p[0] for p in doc.paragraphs]
 
     def usable(pos: int) -> bool:
+        """Inside a kept paragraph and outside quotations."""
         i = bisect_right(para_starts, pos) - 1
         if i < 0 or pos >= doc.paragraphs[i][1]:
             return False
@@ -147,15 +149,18 @@ def _prepare(text: str, gazetteer: Gazetteer, day: date) -> _Doc:
 
 
 def _in_quote(doc: _Doc, pos: int) -> bool:
+    """True inside a quotation: names and verbs there belong to the quoted words, not the report."""
     i = bisect_right(doc.quote_opens, pos) - 1
     return i >= 0 and pos < doc.quotes[i].outer_end
 
 
 def _sentence(doc: _Doc, pos: int) -> int:
+    """Index of the sentence holding `pos` (attribution never crosses a sentence unless asked)."""
     return max(0, bisect_right(doc.sent_starts, pos) - 1)
 
 
 def _mentions_between(doc: _Doc, start: int, end: int) -> list[Mention]:
+    """Mentions wholly inside `start:end`, untracked names included (computed on first use)."""
     _ensure_names(doc, start, end)
     lo = bisect_left(doc.mention_starts, start)
     hi = bisect_left(doc.mention_starts, end)
@@ -187,6 +192,7 @@ def _ensure_names(doc: _Doc, start: int, end: int) -> None:
 
 
 def _cues_between(doc: _Doc, start: int, end: int) -> list[_Cue]:
+    """Speech cues starting inside `start:end`, outside quotations."""
     lo = bisect_left(doc.cue_starts, start)
     hi = bisect_left(doc.cue_starts, end)
     return doc.cues[lo:hi]
@@ -221,6 +227,7 @@ def _object_position(text: str, m: Mention) -> bool:
 
 
 def _eligible(doc: _Doc, m: Mention) -> bool:
+    """Can this mention be the subject of a speech verb? Not as an object or a possessive."""
     return not m.possessive and not _object_position(doc.text, m)
 
 
@@ -302,6 +309,7 @@ def _resolve(doc: _Doc, m: Mention | None) -> tuple[str | None, bool, str | None
 
 
 def _resolve_pronoun(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | None]:
+    """Resolve he/she once per pronoun (chains of "he said" look back through earlier ones)."""
     if p.start in doc.pronoun_memo:
         return doc.pronoun_memo[p.start]
     result: tuple[str | None, bool, str | None] = (None, False, None)
@@ -312,6 +320,9 @@ def _resolve_pronoun(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | Non
 
 
 def _find_antecedent(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | None]:
+    """he/she: a subject earlier in the sentence, else the speaker just attributed (previous or
+    this sentence), else the previous sentence's subject, else the last speaker of the last few
+    sentences, else the most recent person of that gender. "they" stays unresolved (groups)."""
     g = p.gender
     si = _sentence(doc, p.start)
     s0 = doc.sentences[si][0]
@@ -343,6 +354,7 @@ def _find_antecedent(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | Non
 
 
 def _note(doc: _Doc, pos: int, who: tuple[str | None, bool, str | None]) -> None:
+    """Remember the last attributed speaker: "he" usually continues the current speaker."""
     if who[0] is not None:
         doc.last = _Attribution(pos, who[0], who[1], who[2])
 
@@ -351,6 +363,11 @@ def _note(doc: _Doc, pos: int, who: tuple[str | None, bool, str | None]) -> None
 
 
 def _attribute_quote(doc: _Doc, q: Quote) -> tuple[Quote, Statement | None, bool]:
+    """Speaker of a quotation: its introduction, its tail, or a cue elsewhere in the sentence.
+
+    Returns the statement and whether it was attributed (unattributed ones may inherit later).
+    "so-called “…”" is a scare quote and never attributed.
+    """
     text = doc.text
     if _UI_WORD.search(text, max(0, q.open - 12), q.open) and len(text[q.start : q.end].split()) <= 2:
         return q, None, False  # Press "Enter": interface text, not a quotation
@@ -372,7 +389,7 @@ def _attribute_quote(doc: _Doc, q: Quote) -> tuple[Quote, Statement | None, bool
             if cues:
                 cue = cues[-1]
                 subj = _subject_for_cue(doc, cue, s_start)
-                if subj is not None or cue.word in CHARACTERISING or len(q_words(doc, q)) > 2:
+                if subj is not None or cue.word in CHARACTERISING or len(_quote_words(doc, q)) > 2:
                     found, who, cue_word = True, _resolve(doc, subj), cue.word
         if not found:
             for cue in _cues_between(doc, q.outer_end, s_end):
@@ -386,7 +403,7 @@ def _attribute_quote(doc: _Doc, q: Quote) -> tuple[Quote, Statement | None, bool
     return q, st, found
 
 
-def q_words(doc: _Doc, q: Quote) -> list[str]:
+def _quote_words(doc: _Doc, q: Quote) -> list[str]:
     """The words of a quotation (used to tell scare quotes from speech)."""
     return doc.text[q.start : q.end].split()
 
@@ -485,6 +502,7 @@ def _inherit(doc: _Doc, direct: list[tuple[Quote, Statement | None, bool]]) -> l
 
 
 def _with_speaker(st: Statement, src: Statement) -> Statement:
+    """`st` with the speaker (and cue) of `src`."""
     return Statement(src.speaker, st.kind, st.text, st.start, st.end, src.cue, src.figure)
 
 
@@ -492,6 +510,8 @@ def _with_speaker(st: Statement, src: Statement) -> Statement:
 
 
 def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
+    """Reported speech at a cue: the content clause after it ("said (that) ...", "urged X to ...",
+    "according to X, ..."), or before it in wire style ("..., Rutte said on Friday")."""
     text = doc.text
     si = _sentence(doc, cue.start)
     s_start, s_end = doc.sentences[si]
@@ -612,6 +632,7 @@ def _main_clause_start(text: str, start: int, end: int) -> int:
 
 
 def _prev_word(text: str, pos: int) -> str:
+    """The word before `pos`, lower case (passive "was said", infinitive "to say")."""
     m = _LAST_WORD.search(text, max(0, pos - 20), pos)
     return m.group(1).lower() if m else ""
 
@@ -696,6 +717,7 @@ _PLURAL_NOUNS = frozenset({"states", "times", "forces", "issues", "sources", "me
 
 
 def _make_reported(doc: _Doc, subj: Mention | None, cue: _Cue, start: int, end: int) -> Statement | None:
+    """Trim a clause to a statement; drop it when too short, a bare quotation, or speakerless."""
     text = doc.text
     while start < end and text[start].isspace():
         start += 1

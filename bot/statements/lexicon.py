@@ -301,7 +301,6 @@ PREPOSITIONS: frozenset[str] = frozenset(
     }
 )
 
-DETERMINERS: frozenset[str] = frozenset({"the", "a", "an"})
 
 AUXILIARIES: frozenset[str] = frozenset(
     {
