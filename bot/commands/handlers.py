@@ -23,7 +23,7 @@ from bot.commands.figures import FigureIndex
 from bot.commands.parser import SPECS, Command, help_lines, usage_for
 from bot.commands.results import Context, Item, Page, Result, Section
 from bot.config import AppConfig
-from bot.store.models import Article, Channel, Delivery, Feed, IngestCycle, Statement, StatementSource, Subscription
+from bot.store.models import Article, Channel, Delivery, Feed, IngestCycle, Statement, Subscription
 from bot.store.query import QueryError, parse_time
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,20 @@ def corroboration(kind: str, outlets: int) -> str:
         return f"single source, {how}" if outlets <= 1 else f"{how}, reported by {outlets} outlets"
 
 
-def statement_item(st: Statement, art: Article | None) -> Item:
+@dataclass(frozen=True)
+class Source:
+    """The few article columns a statement line shows (never the article text)."""
+
+    outlet: str | None
+    url: str | None
+    title: str | None
+    published_at: datetime | None
+
+
+SOURCE_COLUMNS = (Article.outlet, Article.url, Article.title, Article.published_at)
+
+
+def statement_item(st: Statement, art: Source | None) -> Item:
     quote = f"“{clip(st.text, QUOTE_CLIP)}”" if st.kind == "direct" else clip(st.text, QUOTE_CLIP)
     published = art.published_at if art is not None and art.published_at else st.first_seen_at
     meta = " · ".join(
@@ -167,7 +180,10 @@ async def _speaker_name(session: AsyncSession, written: str, deps: Deps) -> tupl
         return res.figure.name, ()
     stored = (
         await session.execute(
-            select(Statement.speaker).where(func.lower(Statement.speaker) == written.strip().lower()).limit(1)
+            # Exact forms only: the speaker index answers, no scan of every statement.
+            select(Statement.speaker)
+            .where(Statement.speaker.in_({written.strip(), written.strip().title()}))
+            .limit(1)
         )
     ).scalar_one_or_none()
     if stored:
@@ -189,7 +205,7 @@ async def quotes_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         if name is None:
             return not_tracked(cmd.text, suggestions, deps, "quotes")
         q = (
-            select(Statement, Article)
+            select(Statement, *SOURCE_COLUMNS)
             .outerjoin(Article, Article.id == Statement.first_article_id)
             .where(Statement.speaker == name)
         )
@@ -205,7 +221,7 @@ async def quotes_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     filters = " ".join(p for p in (f"since:{cmd.options['since']}" if since else "", f"topic:{topic}" if topic else "",
                                    f"kind:{kind}" if kind else "") if p)
     title = f"Quotes: {name}" + (f" ({filters})" if filters else "")
-    items = tuple(statement_item(st, art) for st, art in rows[:size])
+    items = tuple(statement_item(row[0], Source(*row[1:])) for row in rows[:size])
     if not items:
         return Result(kind="quotes", title=title, text="No statements found." if offset == 0 else "No more statements.")
     return Result(kind="quotes", title=title, sections=(Section(items=items),),
@@ -244,32 +260,29 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         )
         recent = (
             await s.execute(
-                select(Statement, Article)
+                select(Statement, *SOURCE_COLUMNS)
                 .outerjoin(Article, Article.id == Statement.first_article_id)
                 .where(Statement.speaker == fig.name)
                 .order_by(Statement.first_seen_at.desc(), Statement.id.desc())
                 .limit(3)
             )
         ).all()
-        recent_ids = (
-            select(Statement.id)
-            .where(Statement.speaker == fig.name)
-            .order_by(Statement.first_seen_at.desc())
-            .limit(TIMELINE_SCAN)
-            .subquery()
-        )
-        dates = [
-            d
-            for (d,) in (
+        # Quotes per week: each statement counts the articles carrying it (Statement.sources), in the
+        # week it was first seen. Index-only on (speaker, first_seen_at); no join, fast at 1M articles.
+        latest = (
+            await s.execute(select(func.max(Statement.first_seen_at)).where(Statement.speaker == fig.name))
+        ).scalar()
+        dates: list[datetime] = []
+        if latest is not None:
+            for seen, sources in (
                 await s.execute(
-                    select(func.coalesce(Article.published_at, StatementSource.seen_at))
-                    .select_from(StatementSource)
-                    .join(recent_ids, recent_ids.c.id == StatementSource.statement_id)
-                    .join(Article, Article.id == StatementSource.article_id)
+                    select(Statement.first_seen_at, Statement.sources)
+                    .where(Statement.speaker == fig.name,
+                           Statement.first_seen_at >= latest - timedelta(weeks=TIMELINE_WEEKS))
+                    .limit(TIMELINE_SCAN)
                 )
-            ).all()
-            if d is not None
-        ]
+            ).all():
+                dates += [seen] * max(1, min(int(sources or 1), 50))
     titles = deps.figures.current_titles(fig, deps.now().date())
     who = "; ".join(titles[:3]) if titles else "tracked figure"
     aliases = ", ".join(a for a in fig.aliases[:6])
@@ -286,7 +299,7 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     )
     sections = [about]
     if recent:
-        sections.append(Section(heading="Recent statements", items=tuple(statement_item(st, a) for st, a in recent)))
+        sections.append(Section(heading="Recent statements", items=tuple(statement_item(r[0], Source(*r[1:])) for r in recent)))
     sections.append(Section(heading="Quoted per week (articles)", text=timeline_text(dates)))
     return Result(kind="figure", title=f"Figure: {fig.name}", sections=tuple(sections),
                   footer=f"more: quotes {fig.name}" if total > 3 else None)
