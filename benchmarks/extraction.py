@@ -175,7 +175,7 @@ def report(scores: dict[str, Scores]) -> str:
         f"{'split':8} {'quote P':>8} {'quote R':>8} {'quote F1':>8} {'speaker':>8} "
         f"{'rep. R':>8} {'rep. P':>8} {'n':>5}"
     ]
-    for name in ("seed", "dev", "heldout", "heldout2", "all"):
+    for name in ("seed", "dev", "heldout", "heldout2", "heldout3", "heldout4", "all"):
         s = scores.get(name)
         if s is None:
             continue
