@@ -310,16 +310,18 @@ async def test_expired_lease_is_taken_over(
     live = farm.put("live", FarmFeed("Live lease", farm_items("live", 1)))
     dead = farm.put("dead", FarmFeed("Dead lease", farm_items("dead", 1)))
     await add(sessions, live, dead)
-    now = datetime.now(UTC)
-    async with sessions.begin() as s:
-        await s.execute(update(Feed).where(Feed.url == live).values(lease_owner="other", lease_until=now + timedelta(minutes=5)))
-        await s.execute(update(Feed).where(Feed.url == dead).values(lease_owner="crashed", lease_until=now - timedelta(seconds=1)))
     svc = service(sessions, config)
     try:
+        await svc.run_cycle()  # start-up done (config sync; leases left by an earlier run handed back)
+        now = datetime.now(UTC)
+        async with sessions.begin() as s:
+            await s.execute(update(Feed).where(Feed.url == live).values(lease_owner="other", lease_until=now + timedelta(minutes=5)))
+            await s.execute(update(Feed).where(Feed.url == dead).values(lease_owner="crashed", lease_until=now - timedelta(seconds=1)))
         stats = await svc.run_cycle(ignore_schedule=True)
     finally:
         await svc.aclose()
-    assert stats.fetched == 1 and farm.hits["/feeds/dead"] == 1 and farm.hits["/feeds/live"] == 0
+    assert stats.not_modified == 1 and stats.fetched == 0
+    assert farm.hits["/feeds/dead"] == 2 and farm.hits["/feeds/live"] == 1
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -1,0 +1,195 @@
+"""Ingestion benchmark: N loopback feeds of M items (plus hostile ones), two cycles, figures printed.
+
+    .venv/bin/python benchmarks/ingest.py [--feeds 1000] [--items 20] [--db sqlite|postgres]
+
+Cycle 1 stores everything (all new); cycle 2 re-polls the healthy feeds (all answer 304). The
+baseline is feedparser alone parsing the same bodies, serially, in this process. The farm runs in
+a child process so it does not share this process's CPU time or memory figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HOSTILE = ("/h/status/500", "/h/slow", "/h/loop-a", "/h/big", "/h/bomb", "/h/junk", "/h/html", "/h/html-alt")
+WIRE_EVERY = 10  # every 10th feed also carries one shared wire story (stored once, one story)
+
+
+def build_farm(feeds: int, items: int):  # type: ignore[no-untyped-def]
+    from tests.feedfarm import FarmFeed, FarmItem, FeedFarm, farm_items, prose
+
+    farm = FeedFarm(cap_bytes=10 * 1024 * 1024, slow_s=60.0)
+    wire_body = f"<p>{prose('wire', 120)}</p>"
+    fmts = ("rss", "rss", "atom", "json", "rdf")
+    for i in range(feeds):
+        its = farm_items(f"f{i}", items)
+        if i % WIRE_EVERY == 0:
+            its[-1] = FarmItem(f"urn:wire:{i}", f"Wire copy seen by feed {i}", wire_body, f"https://o{i}.example/wire", its[-1].published)
+        farm.put(f"f{i}", FarmFeed(f"Outlet {i}", its, fmt=fmts[i % len(fmts)]))
+    return farm
+
+
+def serve(feeds: int, items: int, conn) -> None:  # type: ignore[no-untyped-def]
+    async def main() -> None:
+        farm = build_farm(feeds, items)
+        await farm.start()
+        for name in farm.feeds:  # render once up front
+            farm._rendered(name)
+        conn.send(farm.port)
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
+        conn.send({"hits": sum(farm.hits.values()), "not_modified": sum(farm.not_modified.values())})
+        await farm.stop()
+
+    asyncio.run(main())
+
+
+def feedparser_alone(feeds: int, items: int) -> tuple[float, int]:
+    import feedparser
+
+    from tests.feedfarm import render
+
+    farm = build_farm(feeds, items)
+    bodies = [render(f) for f in farm.feeds.values()]
+    t0 = time.perf_counter()
+    n = 0
+    for body, ctype in bodies:
+        n += len(feedparser.parse(body, response_headers={"content-type": ctype}).entries)
+    return time.perf_counter() - t0, n
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_hwm_mb(pool: object) -> float:
+    """Peak RSS of the parse worker processes (VmHWM), summed."""
+    total = 0.0
+    for proc in getattr(pool, "_processes", {}).values():
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
+
+
+async def run(args: argparse.Namespace, db_url: str) -> None:
+    from sqlalchemy import func, select, update
+
+    from bot.config import Limits, Settings, load_config
+    from bot.ingest.feeds import FeedSpec, add_feed
+    from bot.ingest.service import IngestService
+    from bot.store.db import make_engine, session_factory
+    from bot.store.migrate import upgrade
+    from bot.store.models import Article, Feed, Story
+
+    if args.skip_hooks:
+        import bot.ingest.pipeline as pipeline
+
+        async def no_hooks(*_a: object, **_k: object) -> int:
+            return 0
+
+        pipeline.after_store = no_hooks  # type: ignore[assignment]
+
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    farm_proc = multiprocessing.get_context("spawn").Process(target=serve, args=(args.feeds, args.items, child), daemon=True)
+    farm_proc.start()
+    port = parent.recv()
+    base = f"http://127.0.0.1:{port}"
+
+    engine = make_engine(db_url)
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    urls = [f"{base}/feeds/f{i}" for i in range(args.feeds)] + [base + p for p in HOSTILE]
+    async with sessions.begin() as s:
+        for u in urls:
+            await add_feed(s, FeedSpec(u))
+    config = load_config(ROOT / "config" / "newsbot.yaml").model_copy(
+        update={"feeds": [], "ingest": Limits(timeout_s=args.timeout)}
+    )
+    svc = IngestService(sessions, config, Settings(allow_private_feeds=True), "bench", parse_processes=args.processes)
+    print(f"feeds={args.feeds} items={args.items} hostile={len(HOSTILE)} db={args.db} "
+          f"parse_processes={svc._processes} cpus={os.cpu_count()} hooks={'off' if args.skip_hooks else 'on'} "
+          f"load={os.getloadavg()[0]:.1f}")
+
+    fp_s, fp_entries = feedparser_alone(args.feeds, args.items)
+    print(f"feedparser alone: {fp_s:.2f} s for {fp_entries} entries ({fp_entries / fp_s:.0f}/s)")
+
+    t0 = time.perf_counter()
+    first = await svc.run_cycle()
+    t1 = time.perf_counter() - t0
+    workers_mb = child_hwm_mb(svc._pool)
+    async with sessions() as s:
+        stored = (await s.execute(select(func.count()).select_from(Article))).scalar() or 0
+        stories = (await s.execute(select(func.count()).select_from(Story))).scalar() or 0
+        wire_stories = (
+            await s.execute(select(func.count(func.distinct(Article.story_id))).where(Article.guid.like("urn:wire:%")))
+        ).scalar()
+    wire_feeds = len(range(0, args.feeds, WIRE_EVERY))
+    expected = args.feeds * args.items
+    print(f"cycle 1: {t1:.2f} s wall, fetched={first.fetched} new={first.new} failed={first.failed} "
+          f"stored={stored} (expected {expected}: {'OK' if stored == expected else 'MISMATCH'}), "
+          f"stories={stories}, wire copies from {wire_feeds} feeds in {wire_stories} story")
+    print(f"cycle 1 / feedparser alone: {t1 / fp_s:.2f}x")
+    for url, reason in first.failures:
+        print(f"  failing: {url.replace(base, '')}: {reason}")
+
+    async with sessions.begin() as s:  # make the healthy feeds due again; failing ones stay backed off
+        await s.execute(update(Feed).where(Feed.consecutive_failures == 0).values(next_check_at=func.now()))
+    t0 = time.perf_counter()
+    second = await svc.run_cycle()
+    t2 = time.perf_counter() - t0
+    async with sessions() as s:
+        stored2 = (await s.execute(select(func.count()).select_from(Article))).scalar() or 0
+    print(f"cycle 2: {t2:.2f} s wall, not_modified={second.not_modified} fetched={second.fetched} "
+          f"new={second.new} failed={second.failed} stored={stored2}")
+    print(f"peak RSS: main process {rss_mb():.0f} MB; parse workers {workers_mb:.0f} MB (summed)")
+    await svc.aclose()
+    await engine.dispose()
+    parent.send("stop")
+    served = parent.recv()
+    print(f"farm: {served['hits']} requests, {served['not_modified']} answered 304")
+    farm_proc.join(5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--items", type=int, default=20)
+    ap.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument("--processes", type=int, default=None, help="parse worker processes (default: per CPU)")
+    ap.add_argument(
+        "--skip-hooks",
+        action="store_true",
+        help="replace after_store (statement extraction + outbox, another subsystem) with a no-op, to see ingestion alone",
+    )
+    ap.add_argument("--timeout", type=float, default=10.0, help="fetch timeout (the slow hostile feed waits this long)")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="newsbot-bench-"))
+    if args.db == "sqlite":
+        asyncio.run(run(args, f"sqlite:///{tmp / 'bench.db'}"))
+        return
+    from tests.conftest import PgServer
+
+    server = PgServer()
+    try:
+        url = server.start()
+        asyncio.run(run(args, url))
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
