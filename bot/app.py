@@ -45,7 +45,7 @@ from bot.store.models import Delivery, IngestCycle, utcnow
 
 log = logging.getLogger(__name__)
 
-INGEST_EVERY_S = 60
+INGEST_EVERY_S = int(os.environ.get("NEWSBOT_INGEST_EVERY_S", "60"))  # tests and benchmarks shorten it
 # /healthz turns red when this process ingests and has not finished a cycle for this long
 # (issue #8): a stuck scheduler or an unreachable database, which a restart may well fix.
 HEALTH_STALE_S = float(os.environ.get("NEWSBOT_HEALTH_STALE_S", "900"))

@@ -117,7 +117,29 @@ class DeliveryWorker:
         """Something was written to the outbox: look now instead of at the next poll."""
         self._wake.set()
 
+    async def reclaim(self) -> int:
+        """After a crash (kill -9, OOM, power): rows this worker's previous life left `sending`
+        would wait out their lease (`lease_s`) before anyone retried them. Expire them now; they
+        are re-leased with `check_first`, so `find_posted` still prevents a second post. On SQLite
+        (one bot process per database) every `sending` row is a dead process's; on PostgreSQL only
+        rows under our own id (same host and pid, as after a container restart). Issue #8."""
+        async with self.sessions.begin() as s:
+            cond = Delivery.status == "sending"
+            if s.get_bind().dialect.name != "sqlite":
+                cond = and_(cond, Delivery.lease_owner == self.worker_id)
+            result = await s.execute(
+                update(Delivery).where(cond).values(lease_until=None).execution_options(synchronize_session=False)
+            )
+        n = int(getattr(result, "rowcount", 0) or 0)
+        if n:
+            log.warning("delivery: %d rows were interrupted mid-post by a crash; checking and retrying them", n)
+        return n
+
     async def run(self) -> None:
+        try:
+            await self.reclaim()
+        except Exception:
+            log.exception("delivery: could not reclaim interrupted rows (their leases expire by themselves)")
         while not self._stopping:
             try:
                 n = await self.lease_and_queue()

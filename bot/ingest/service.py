@@ -22,6 +22,7 @@ from typing import Any
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import AppConfig, Settings
@@ -156,8 +157,16 @@ class IngestService:
         self._cycle_task = asyncio.current_task()
         started = utcnow()
         if not self._synced:
-            async with self.sessions.begin() as session:
-                await sync_config_feeds(session, self.config)
+            for attempt in range(3):
+                try:
+                    async with self.sessions.begin() as session:
+                        await sync_config_feeds(session, self.config)
+                        await self._reclaim(session)
+                    break
+                except IntegrityError:  # replicas starting together add the same config feeds
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(0.2 * (attempt + 1))
             self._synced = True
         async with self.sessions.begin() as session:
             cycle = IngestCycle(worker=self.worker_id, started_at=started, stats={})
@@ -237,6 +246,14 @@ class IngestService:
             coalesce=True,
             max_instances=1,
             next_run_time=utcnow(),
+        )
+
+    async def _reclaim(self, session: AsyncSession) -> None:
+        """Leases a crashed run left behind (ours after a container restart; on SQLite, where one
+        process ingests, all of them) are handed back at start instead of waiting to expire."""
+        cond: Any = Feed.lease_owner == self.worker_id if self._postgres else Feed.lease_owner.is_not(None)
+        await session.execute(
+            update(Feed).where(cond).values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False)
         )
 
     async def stop(self, deadline_s: float = 20.0) -> None:
