@@ -243,8 +243,8 @@ def _subject_for_cue(doc: _Doc, cue: _Cue, floor: int) -> Mention | None:
                 if m.possessive and m.kind != "pronoun":
                     # "according to Ukraine’s air force": the source is the whole phrase, as written
                     phrase = text[m.start : limit].strip()
-                    return Mention(m.start, limit, "name", phrase, person=False)
-                return m
+                    m = Mention(m.start, limit, "name", phrase, person=False)
+                return _apposed_name(doc, m, limit) or m
         return None
     cands = [m for m in _mentions_between(doc, floor, cue.start) if _eligible(doc, m)]
     if not cands:
@@ -271,6 +271,20 @@ def _subject_for_cue(doc: _Doc, cue: _Cue, floor: int) -> Mention | None:
         if len(gap) > 2 and any(m.kind in ("figure", "pronoun") for m in cands):
             return next(m for m in reversed(cands) if m.kind in ("figure", "pronoun"))
     return nearest
+
+
+def _apposed_name(doc: _Doc, m: Mention, limit: int) -> Mention | None:
+    """"Zelensky's spokesman, Serhiy Nykyforov, ...": a person's name in apposition speaks."""
+    text = doc.text
+    role = m.kind == "anon" or (m.kind == "name" and re.search(r"['’]s\s", m.name or "") is not None)
+    if not role or not text.startswith(",", limit):
+        return None  # only a role is named by an apposition, not "The Wall Street Journal, Trump, ..."
+    for n in _mentions_between(doc, limit + 1, min(len(text), limit + 60)):
+        named = n.kind in ("figure", "name") and n.person and not n.possessive
+        if named and not text[limit + 1 : n.start].strip() and re.match(r"\s*,", text[n.end : n.end + 3]):
+            return n
+        break
+    return None
 
 
 def _inverted(doc: _Doc, cue: _Cue) -> Mention | None:
@@ -312,11 +326,23 @@ def _resolve_pronoun(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | Non
     """Resolve he/she once per pronoun (chains of "he said" look back through earlier ones)."""
     if p.start in doc.pronoun_memo:
         return doc.pronoun_memo[p.start]
-    result: tuple[str | None, bool, str | None] = (None, False, None)
-    if p.pronoun != "they":
-        result = _find_antecedent(doc, p)
+    result = _find_antecedent(doc, p) if p.pronoun != "they" else _coordinated_antecedent(doc, p)
     doc.pronoun_memo[p.start] = result
     return result
+
+
+def _coordinated_antecedent(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | None]:
+    """"Macron and Starmer met ... They said": "they" continues coordinated people who opened the
+    previous sentence (the first credited, as for "Macron and Merz said"); any other group is null."""
+    si = _sentence(doc, p.start)
+    if si == 0 or doc.text[doc.sentences[si][0] : p.start].strip():
+        return None, False, None  # only a "they" that opens its sentence
+    ps, pe = doc.sentences[si - 1]
+    ms = _mentions_between(doc, ps, pe)[:2]
+    people = len(ms) == 2 and all(m.kind in ("figure", "name") and m.person and not m.possessive for m in ms)
+    if people and not doc.text[ps : ms[0].start].strip() and _COORDINATION.fullmatch(doc.text, ms[0].end, ms[1].start):
+        return _resolve(doc, ms[0])
+    return None, False, None
 
 
 def _find_antecedent(doc: _Doc, p: Mention) -> tuple[str | None, bool, str | None]:
@@ -397,6 +423,12 @@ def _attribute_quote(doc: _Doc, q: Quote) -> tuple[Quote, Statement | None, bool
                 if subj is not None:
                     found, who, cue_word = True, _resolve(doc, subj), cue.word
                     break
+        if not found and not before.strip() and len(_quote_words(doc, q)) >= 3:
+            # a quotation standing as its own sentence right after reported speech ("Kallas said
+            # ... \n\n “Russia is mocking diplomacy.”") goes on with that speaker
+            last = doc.last
+            if last is not None and last.speaker and _sentence(doc, last.pos) == si - 1:
+                found, who, cue_word = True, (last.speaker, last.figure, last.gender), None
     if found:
         _note(doc, q.open, who)
     st = Statement(who[0], "direct", text[q.start : q.end], q.start, q.end, cue_word, who[1])
@@ -530,7 +562,12 @@ def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
     subj: Mention | None
     if cue.word == "according to":
         subj = _subject_for_cue(doc, cue, s_start)
-        stop = re.search(r"[,.;:]", rest)
+        if subj is not None and subj.end > cue.end:
+            rest = text[cue.end : s_end]
+            skip = subj.end - cue.end  # past an apposed name ("according to X's spokesman, Y, ...")
+            stop = re.compile(r"[,.;:]").search(rest, skip)
+        else:
+            stop = re.search(r"[,.;:]", rest)
         if stop is None:
             return None
         after = cue.end + stop.end()
@@ -552,9 +589,11 @@ def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
         m = re.match(r"\s+(?:that\s+)?", rest)
         clause_start = cue.end + (m.end() if m else 0)
     else:
+        if _PAREN_AFTER.match(rest) and (st := _parenthetical(doc, cue, s_start, s_end, rest)) is not None:
+            return st
         clause_start = _clause_after(doc, cue, rest, s_start)
     if clause_start is None:
-        return _preposed(doc, cue, s_start, s_end, rest)
+        return _parenthetical(doc, cue, s_start, s_end, rest) or _preposed(doc, cue, s_start, s_end, rest)
     if _RELATIVE.search(text, max(s_start, cue.start - 30), cue.start):
         # "Zelensky, who said last week that the war could end, arrived ...": the clause ends
         # where the relative clause does
@@ -601,6 +640,38 @@ def _preposed(doc: _Doc, cue: _Cue, s_start: int, s_end: int, rest: str) -> Stat
     if not words or words[0].lower() in PREPOSITIONS or not _finite(words[1:12]):
         return None  # "In contrast to Trump, Rutte emphasized ...": a phrase, not a clause
     return _make_reported(doc, subj, cue, s_start, comma)
+
+
+def _parenthetical(doc: _Doc, cue: _Cue, s_start: int, s_end: int, rest: str) -> Statement | None:
+    """Mid-sentence attribution: "The plan, Merz said, would cost billions." — a subject, then the
+    speaker and verb between commas, then the predicate. The statement is the whole sentence (its
+    offsets must be one span), attribution included."""
+    if cue.word in QUOTE_ONLY or cue.word in DIRECTIVE or cue.word in ("according to", ":"):
+        return None
+    after = _PAREN_AFTER.match(rest)
+    if after is None:
+        return None
+    text = doc.text
+    comma = text.rfind(",", s_start, cue.start)
+    if comma <= s_start or _in_quote(doc, comma) or len(text[comma + 1 : cue.start].split()) > 5:
+        return None
+    pre = text[s_start:comma].split()
+    if not pre or len(pre) > 12 or pre[0].lower() in PREPOSITIONS or _SUBORDINATORS.match(text, s_start):
+        return None
+    if pre[-1][-1:] in "”\"’'" or _finite(pre[1:]):
+        return None  # a quotation, or a clause of its own ("Talks failed, Rutte said, and ...")
+    ms = [m for m in _mentions_between(doc, comma + 1, cue.start) if _eligible(doc, m)]
+    if not ms or text[ms[-1].end : cue.start].strip():
+        return None
+    return _make_reported(doc, ms[-1], cue, s_start, s_end)
+
+
+# ", would cost billions": after the verb (and perhaps a time phrase), a comma and a predicate
+_PAREN_AFTER = re.compile(
+    r"(?:\s+(?:reporters|journalists|the\s+[A-Z][\w.]*|[A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,2}))?"
+    r"(?:\s+(?:on|in|at|last|this|late|early|to|on\s+\w+)\b[^,;“”\"]{0,40})?,\s+"
+    r"(?:would|will|could|can|must|should|may|might|was|were|is|are|has|have|had|needed|needs|did|does)\s"
+)
 
 
 _PREPOSED_TAIL = re.compile(
@@ -704,7 +775,7 @@ def _finite(words: list[str]) -> bool:
         lw = w.lower().strip(",.;:“”\"’'")
         if lw in AUXILIARIES:
             return True
-        after_noun = prev not in CLAUSE_OPENERS and not prev.endswith(("’s", "'s")) and prev != ""
+        after_noun = prev not in _NOT_NOUN and not prev.endswith(("’s", "'s")) and prev != ""
         if after_noun and len(lw) > 3 and lw.endswith(("ed", "es")) and lw not in _PLURAL_NOUNS:
             return True
         if w.endswith((",", ";")) or lw in ("and", "but", "or"):
@@ -713,6 +784,12 @@ def _finite(words: list[str]) -> bool:
     return False
 
 
+# Words after which an -ed/-es word is an adjective or noun ("the armed forces"), not a verb; a
+# name or noun before it makes it a verb ("the attack on Kyiv showed").
+_NOT_NOUN = _DETERMINER_LIKE | frozenset(
+    {"these", "those", "some", "any", "every", "each", "no", "several", "many", "more", "most", "other",
+     "another", "both", "all", "that", "to", "of", "for", "with", "by", "and", "or", "newly", "so-called"}
+)
 _PLURAL_NOUNS = frozenset({"states", "times", "forces", "issues", "sources", "measures", "defences", "services"})
 
 

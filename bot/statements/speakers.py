@@ -106,10 +106,11 @@ class Gazetteer:
                 self._titles.setdefault(_title_key(title.title), []).append((fig, title))
         titles = {v for f in self.figures for t in f.titles for v in _case_variants(t.title)}
         branches = []
-        if self._by_name:
-            branches.append(rf"(?P<name>{trie_pattern(self._by_name)})(?![\w\-])")
+        # titles first: "Putin's spokesman" is a title that starts with a name
         if titles:
             branches.append(rf"(?P<title>{trie_pattern(titles)})(?![\w\-])")
+        if self._by_name:
+            branches.append(rf"(?P<name>{trie_pattern(self._by_name)})(?![\w\-])")
         branches.append(rf"(?P<cue>{CUE_BODY})(?![\w\-])")
         branches.append(rf"(?P<anon>{ANON_BODY})(?![\w\-])")
         branches.append(r"(?P<pron>[Hh]e|[Ss]he|[Tt]hey)(?![\w\-’'])")
@@ -166,16 +167,25 @@ class Gazetteer:
                 p = m.group(0).lower()
                 out.pronouns.append(Mention(s, e, "pronoun", None, _PRONOUN_GENDER.get(p), pronoun=p))
             elif kind == "anon":
-                if not _NAME_NEXT.match(text, e):  # "spokeswoman Maria Zakharova": the name speaks
-                    out.anons.append(Mention(s, e, "anon", None, person=False))
+                if _NAME_NEXT.match(text, e):  # "spokeswoman Maria Zakharova": the name speaks
+                    continue
+                owner = _SPOKES_OWNER.search(text, max(0, s - 60), s) if text.startswith("spokes", s) else None
+                if owner is not None:
+                    # "Starmer's spokesman": the spokesman speaks, named as written
+                    o = owner.start(1)
+                    gender = "m" if text.startswith("spokesman", s) else "f" if text.startswith("spokeswoman", s) else None
+                    out.anons.append(Mention(o, e, "name", text[o:e], gender))
+                    continue
+                out.anons.append(Mention(s, e, "anon", None, person=False))
             elif kind == "name":
                 fig = self.lookup(m.group(0))
                 if fig is None or text.startswith("-", e) or _next_word(text, e) in _ATTRIBUTIVE_NEXT:
                     continue  # "Trump administration", "Trump-Putin summit": not the person
                 start = merge_from if s == merge_at else s
-                out.figures.append(
-                    Mention(start, e, "figure", fig.name, fig.gender, possessive=bool(_POSSESSIVE.match(text, e)))
-                )
+                poss = bool(_POSSESSIVE.match(text, e))
+                out.figures.append(Mention(start, e, "figure", fig.name, fig.gender, possessive=poss))
+                if poss and (body := owned_body(text, e)):
+                    out.anons.append(Mention(start, body, "name", text[start:body], person=False))
             elif kind == "title":
                 gap = _TITLE_GAP.match(text, e)
                 after = gap.end() if gap else e
@@ -226,6 +236,24 @@ class Gazetteer:
         return out
 
 
+# "Starmer's spokesman", "the Kremlin's spokesman": the owner before a spokesperson.
+_SPOKES_OWNER = re.compile(r"(?<![\w\-])((?:[A-Z][\w\-.]*[ \t]+){0,3}[A-Z][\w\-.]*)['’]s[ \t]+(?:[a-z]+[ \t]+)?$")
+# "'s defence ministry", "'s office", "'s air force": a body that speaks for its owner.
+_OWNED_BODY = re.compile(
+    r"['’]s[ \t]+(?:(?:defen[cs]e|foreign|interior|economy|finance|justice|energy|press|presidential|"
+    r"general|armed|state|security|emergency|emergencies)[ \t]+)?"
+    r"(?:ministry|office|military|army|navy|air[ \t]+force|general[ \t]+staff|armed[ \t]+forces|embassy|"
+    r"mission|foreign[ \t]+ministry|government|security[ \t]+service|intelligence[ \t]+agency|"
+    r"press[ \t]+service|spokes(?:man|woman|person))(?![\w\-])"
+)
+
+
+def owned_body(text: str, pos: int) -> int:
+    """End of "'s defence ministry" at `pos` (after a name), or 0: the body speaks, as written."""
+    m = _OWNED_BODY.match(text, pos)
+    return m.end() if m else 0
+
+
 _CAPS_RE = re.compile(rf"(?<![\w\-’'])(?=[A-ZÀ-Ý]){_CAPS_BODY}")
 _PRONOUN_GENDER = {"he": "m", "she": "f"}
 _NAME_NEXT = re.compile(r"[ \t]+[A-Z][a-z]")
@@ -271,6 +299,8 @@ def untracked_mention(
         if low in CAP_STOP or low in ROLE_WORDS or low in NATIONALITIES:
             return None
     poss = bool(_POSSESSIVE.match(text, end))
+    if poss and (body := owned_body(text, end)):
+        return Mention(start, body, "name", text[start:body], person=False)  # "Ukraine's defence ministry"
     for k in range(len(toks)):
         fig = gazetteer.lookup(" ".join(toks[k:]) if k else name)
         if fig is not None:
