@@ -31,7 +31,7 @@ Embed = dict[str, Any]
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
-_LINE_START = re.compile(r"^(\s*)([#>-])", re.M)  # headings, quotes and lists only mean something there
+_LINE_START = re.compile(r"^([ \t]*)([#>-])", re.M)  # headings, quotes and lists only mean something there
 
 
 def escape(text: str) -> str:
@@ -65,11 +65,9 @@ def _cut_point(text: str, limit: int) -> int:
         at = window.rfind(sep)
         if at >= limit // 2:
             return at + len(sep)
-    cut = limit
-    # never leave a dangling escape backslash at the end of a chunk
-    while cut > 1 and window[cut - 1] == "\\":
-        cut -= 1
-    return cut
+    # never cut between an escape backslash and the character it escapes
+    run = len(window) - len(window.rstrip("\\"))
+    return limit - 1 if run % 2 == 1 and limit > 1 else limit
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -150,7 +148,9 @@ def body_embeds(result: Result, *, ref: str | None = None) -> list[Embed]:
         if heading and n == 0:
             embed["description"] = truncate(f"**{escape(heading)}**\n{description}", DESCRIPTION_MAX)
         embeds.append(embed)
-    footer = " · ".join(p for p in (plain(result.footer) if result.footer else None, f"ref {ref}" if ref else None) if p)
+    footer = " · ".join(
+        p for p in (plain(result.footer) if result.footer else None, f"ref {ref}" if ref else None) if p
+    )
     if footer:
         embeds[-1]["footer"] = {"text": truncate(footer, FOOTER_MAX)}
     return embeds

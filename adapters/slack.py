@@ -63,7 +63,7 @@ PERMANENT_ERRORS = frozenset(
 ADMIN_CACHE_SECONDS = 600.0
 
 
-def delivery_error(exc: SlackApiError | aiohttp.ClientError | asyncio.TimeoutError) -> DeliveryError:
+def delivery_error(exc: SlackApiError | aiohttp.ClientError | TimeoutError) -> DeliveryError:
     """Map a failed Web API call to the delivery worker's vocabulary."""
     if isinstance(exc, SlackApiError):
         error = str(exc.response.get("error", "unknown_error"))
@@ -174,7 +174,7 @@ class SlackAdapter:
             info = await self.client.users_info(user=user_id)
             user = info.get("user") or {}
             admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             log.warning("slack: users.info failed for %s, treating as non-admin: %s", user_id, exc)
             return False
         self._admin_cache[user_id] = (now, admin)
@@ -215,7 +215,7 @@ class SlackAdapter:
         await self._respond_all(respond, messages, "ephemeral" if ephemeral else "in_channel")
 
     async def _on_post_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        """"Post to channel": re-run the command as asked and post the answer for everyone."""
+        """ "Post to channel": re-run the command as asked and post the answer for everyone."""
         await ack()
         self._track()
         text = str(body.get("actions", [{}])[0].get("value") or "")
@@ -238,15 +238,18 @@ class SlackAdapter:
     async def _respond_all(self, respond: AsyncRespond, messages: list[SlackMessage], response_type: str) -> bool:
         ok = True
         for msg in messages:
-            ok = await self._safe_respond(
-                respond, text=msg.text, blocks=msg.blocks, response_type=response_type, replace_original=False
-            ) and ok
+            ok = (
+                await self._safe_respond(
+                    respond, text=msg.text, blocks=msg.blocks, response_type=response_type, replace_original=False
+                )
+                and ok
+            )
         return ok
 
     async def _safe_respond(self, respond: AsyncRespond, **kwargs: Any) -> bool:
         try:
             response = await respond(**kwargs)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             log.warning("slack: response_url failed: %s", exc)
             return False
         if response.status_code >= 300:
@@ -284,7 +287,7 @@ class SlackAdapter:
                             "event_payload": {"key": idempotency_key, "part": part, "parts": len(messages)},
                         },
                     )
-                except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
                     raise delivery_error(exc) from exc
                 finally:
                     self._last_post[channel_id] = time.monotonic()
@@ -299,12 +302,15 @@ class SlackAdapter:
             response = await self.client.conversations_history(
                 channel=channel_id, limit=self.history_limit, include_all_metadata=True
             )
-        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             raise delivery_error(exc) from exc
         for message in response.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == idempotency_key:
-                if int(payload.get("part", 0)) == 0:
-                    return PostReceipt(message_id=str(message["ts"]))
+            if (
+                metadata.get("event_type") == METADATA_EVENT
+                and payload.get("key") == idempotency_key
+                and int(payload.get("part", 0)) == 0
+            ):
+                return PostReceipt(message_id=str(message["ts"]))
         return None

@@ -129,9 +129,7 @@ def body_blocks(result: Result) -> list[Block]:
     if result.suggestions:
         blocks.append(_context("Did you mean: " + ", ".join(f"`{escape(s)}`" for s in result.suggestions)))
     if result.page:
-        blocks.append(
-            _context(f"Showing {result.page.shown}. More: `/news {escape(result.page.next_command)}`")
-        )
+        blocks.append(_context(f"Showing {result.page.shown}. More: `/news {escape(result.page.next_command)}`"))
     if result.footer:
         blocks.append(_context(mrkdwn(result.footer)))
     return blocks
@@ -189,7 +187,10 @@ def render(result: Result, *, button_command: str | None = None, max_messages: i
     blocks = blocks + tail
     text = fallback_text(result)
     pages = [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
-    return [SlackMessage(text=text if n == 0 else f"{truncate(text, 200)} (part {n + 1})", blocks=page) for n, page in enumerate(pages)]
+    return [
+        SlackMessage(text=text if n == 0 else f"{truncate(text, 200)} (part {n + 1})", blocks=page)
+        for n, page in enumerate(pages)
+    ]
 
 
 def validate(blocks: list[Block]) -> list[str]:

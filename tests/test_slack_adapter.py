@@ -111,8 +111,14 @@ SAMPLE = Result(
     sections=(
         Section(
             heading="Last 7 days",
-            items=(Item(title="NATO summit", url="https://example.org/a?x=1&y=2", meta="Reuters · 2025-06-09",
-                        body="Support for Ukraine is **irreversible**"),),
+            items=(
+                Item(
+                    title="NATO summit",
+                    url="https://example.org/a?x=1&y=2",
+                    meta="Reuters · 2025-06-09",
+                    body="Support for Ukraine is **irreversible**",
+                ),
+            ),
         ),
     ),
 )
@@ -149,8 +155,9 @@ async def test_signed_command_is_acked_before_the_work_and_answered_via_response
     assert button["action_id"] == POST_ACTION_ID and button["value"] == "quotes rutte"
     text_seen, ctx = seen[0]
     assert text_seen == "quotes rutte"
-    assert ctx == Context(platform="slack", channel_id="C0NEWS", user_id="U0ALICE", is_admin=False,
-                          channel_name="newsdesk")
+    assert ctx == Context(
+        platform="slack", channel_id="C0NEWS", user_id="U0ALICE", is_admin=False, channel_name="newsdesk"
+    )
 
 
 async def test_admin_flag_comes_from_users_info(fake: FakeSlack, serve) -> None:
@@ -252,8 +259,15 @@ async def test_post_to_channel_button_reruns_and_posts_in_channel(fake: FakeSlac
         "trigger_id": "1.2.3",
         "channel": {"id": "C0NEWS", "name": "newsdesk"},
         "response_url": fake.response_url("r2"),
-        "actions": [{"type": "button", "action_id": POST_ACTION_ID, "block_id": "b", "value": "quotes rutte",
-                     "action_ts": "1700000000.1"}],
+        "actions": [
+            {
+                "type": "button",
+                "action_id": POST_ACTION_ID,
+                "block_id": "b",
+                "value": "quotes rutte",
+                "action_ts": "1700000000.1",
+            }
+        ],
     }
     body = urlencode({"payload": json.dumps(payload)})
     status, _ = await post_signed(url, body, sign(body))
@@ -289,8 +303,9 @@ async def test_post_waits_out_a_429_and_posts_exactly_once(fake: FakeSlack) -> N
 
 
 async def test_persistent_429_becomes_retry_after(fake: FakeSlack) -> None:
-    adapter = SlackAdapter(bot_token=BOT_TOKEN, signing_secret=SECRET, api_url=fake.api_url, post_interval=0,
-                           rate_limit_retries=1)
+    adapter = SlackAdapter(
+        bot_token=BOT_TOKEN, signing_secret=SECRET, api_url=fake.api_url, post_interval=0, rate_limit_retries=1
+    )
     fake.rate_limit("chat.postMessage", retry_after=0, times=2)
     with pytest.raises(DeliveryError) as err:
         await adapter.post("C0ALERTS", SAMPLE, idempotency_key="alert:1")
@@ -316,8 +331,9 @@ async def test_transient_error_is_not_permanent(fake: FakeSlack) -> None:
 
 
 async def test_unreachable_slack_is_a_transient_delivery_error() -> None:
-    adapter = SlackAdapter(bot_token=BOT_TOKEN, signing_secret=SECRET, api_url="http://127.0.0.1:9/api/",
-                           post_interval=0)
+    adapter = SlackAdapter(
+        bot_token=BOT_TOKEN, signing_secret=SECRET, api_url="http://127.0.0.1:9/api/", post_interval=0
+    )
     with pytest.raises(DeliveryError) as err:
         await adapter.post("C0NEWS", SAMPLE, idempotency_key="k")
     assert not err.value.permanent

@@ -105,8 +105,16 @@ class FakeSlack:
         return web.json_response(handler(payload))
 
     def _m_auth_test(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://newsroom.slack.com/", "team": "Newsroom", "user": "newsbot",
-                "team_id": "T0001", "user_id": "U0BOT", "bot_id": "B0BOT", "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://newsroom.slack.com/",
+            "team": "Newsroom",
+            "user": "newsbot",
+            "team_id": "T0001",
+            "user_id": "U0BOT",
+            "bot_id": "B0BOT",
+            "is_enterprise_install": False,
+        }
 
     def _m_users_info(self, payload: dict[str, Any]) -> dict[str, Any]:
         user = payload.get("user", "")
@@ -122,8 +130,14 @@ class FakeSlack:
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
         ts = f"1700000000.{next(self._ts):06d}"
-        message = {"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "ts": ts,
-                   "text": payload.get("text", ""), "blocks": blocks or []}
+        message = {
+            "type": "message",
+            "user": "U0BOT",
+            "bot_id": "B0BOT",
+            "ts": ts,
+            "text": payload.get("text", ""),
+            "blocks": blocks or [],
+        }
         if metadata:
             message["metadata"] = metadata
         self.messages[channel].append(message)
