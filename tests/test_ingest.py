@@ -356,3 +356,24 @@ async def test_two_workers_on_postgres_poll_each_feed_once(
     assert a.fetched > 0 and b.fetched > 0  # the work was really split
     assert all(farm.hits[f"/feeds/f{i}"] == 1 for i in range(40))
     assert a.new + b.new == 121 and await count(sessions, Article) == 121  # the shared item once
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_schedule_adds_one_stable_in_memory_job(sessions: async_sessionmaker[AsyncSession], config: AppConfig) -> None:
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    scheduler = AsyncIOScheduler()
+    scheduler.start(paused=True)
+    svc = service(sessions, config)
+    try:
+        svc.schedule(scheduler, every_s=30)
+        svc.schedule(scheduler, every_s=45)  # a restart or re-wire replaces, never piles up
+        jobs = scheduler.get_jobs()
+        assert [j.id for j in jobs] == ["ingest-cycle"]
+        job = jobs[0]
+        assert job.coalesce and job.max_instances == 1 and job.trigger.interval.total_seconds() == 45
+        assert isinstance(scheduler._lookup_jobstore(job._jobstore_alias), MemoryJobStore)
+    finally:
+        scheduler.shutdown(wait=False)
+        await svc.aclose()
