@@ -172,15 +172,15 @@ def _pool() -> list[str]:
     return _POOL
 
 
-def article(i: int, n: int, end: datetime) -> tuple[Any, ...]:
-    """Article number i of n (ids follow arrival), deterministic from (SEED, i).
+DISTINCT_TEXTS = 100_000
+_LAST: tuple[int, tuple[random.Random, list[str], str, str]] | None = None
 
-    ~16 pooled sentences plus ~5 of its own (fresh Zipf draws: where the rare words come from),
-    and a sentence or two of topic words for each of its topics.
-    """
+
+def _content(s: int) -> tuple[random.Random, list[str], str, str]:
+    """Topics, title and text of source text s, and its random stream (continued by `article`)."""
     v = _vocab()
     pool = _pool()
-    rng = random.Random(SEED * 1_000_003 + i)
+    rng = random.Random(SEED * 1_000_003 + s)
     topics = [t for t in TOPIC_WORDS if rng.random() < 0.3]
     sentences = rng.choices(pool, k=rng.randint(12, 20))
     for _ in range(rng.randint(3, 7)):
@@ -194,13 +194,32 @@ def article(i: int, n: int, end: datetime) -> tuple[Any, ...]:
     title_words = rng.choices(v.words[40:2000], k=rng.randint(5, 10))
     if topics and rng.random() < 0.7:
         title_words.insert(0, TOPIC_WORDS[topics[0]][rng.randrange(3)])
-    title = " ".join(title_words).capitalize()
+    return rng, topics, " ".join(title_words).capitalize(), text
+
+
+def article(i: int, n: int, end: datetime) -> tuple[Any, ...]:
+    """Article number i of n (ids follow arrival), deterministic from (SEED, i).
+
+    ~16 pooled sentences plus ~5 of its own (fresh Zipf draws: where the rare words come from),
+    and a sentence or two of topic words for each of its topics. Above 100k articles, runs of
+    n/100k consecutive articles share one text (a wire story re-published by several outlets
+    within hours), so a million articles cost the generation of 100k texts; word and phrase
+    frequencies scale with the archive as they would with distinct texts.
+    """
+    global _LAST
+    per = max(1, math.ceil(n / DISTINCT_TEXTS))
+    s = i // per
+    if _LAST is None or _LAST[0] != s:
+        _LAST = (s, _content(s))
+    rng, topics, title, text = _LAST[1]
+    if per > 1:
+        rng = random.Random(SEED * 1_000_003 + i + 10**9)
     outlet = OUTLETS[min(int(rng.paretovariate(1.2)) - 1, len(OUTLETS) - 1)]
     published = end - SPAN + SPAN * (i / n) + timedelta(minutes=rng.uniform(-90, 90))
     if rng.random() < 0.1:  # late arrivals: published up to three days before they reach us
         published -= timedelta(hours=rng.uniform(3, 72))
     published = min(published, end)
-    digest = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{outlet}\n{title}\n{text}".encode()).hexdigest()
     return (i + 1, f"https://bench.example/{i}", f"bench:{i}", title, outlet, published, " ".join(topics), text, digest)
 
 

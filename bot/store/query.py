@@ -75,7 +75,10 @@ def parse_time(value: str, now: datetime | None = None) -> datetime:
     value = value.strip()
     m = _DURATION_RE.match(value)
     if m:
-        return now - timedelta(seconds=int(m.group(1)) * _DURATION_UNITS[m.group(2).lower()])
+        try:
+            return now - timedelta(seconds=int(m.group(1)) * _DURATION_UNITS[m.group(2).lower()])
+        except OverflowError:  # since:9999y reaches before year 1
+            raise QueryError(f"'{value}' reaches too far back: use a date like 2020-01-01") from None
     if value.lower() == "today":
         return now.replace(hour=0, minute=0, second=0, microsecond=0)
     if value.lower() == "yesterday":
