@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -147,13 +148,27 @@ def _succeeded(feed: Feed, fetched: FetchResult, now: datetime, max_s: int) -> N
 async def record_not_modified(
     sessions: async_sessionmaker[AsyncSession], job: FeedJob, fetched: FetchResult, config: AppConfig
 ) -> FeedOutcome:
+    """A 304 is the common case of a steady-state cycle: one UPDATE, no row loaded."""
     limits = config.ingest
     now = utcnow()
+    interval = adaptive_interval(job.interval_s, [], 0, limits.min_interval_s, limits.max_interval_s)
+    wait = next_check_after_success(interval, fetched.max_age_s, limits.max_interval_s)
     async with sessions.begin() as session:
-        feed = await session.get(Feed, job.id, populate_existing=True)
-        if feed is not None:
-            feed.interval_s = adaptive_interval(feed.interval_s or 900, [], 0, limits.min_interval_s, limits.max_interval_s)
-            _succeeded(feed, fetched, now, limits.max_interval_s)
+        await session.execute(
+            update(Feed)
+            .where(Feed.id == job.id)
+            .values(
+                interval_s=interval,
+                next_check_at=now + timedelta(seconds=wait),
+                last_checked_at=now,
+                last_success_at=now,
+                consecutive_failures=0,
+                last_error=None,
+                lease_owner=None,
+                lease_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
     return FeedOutcome(job.url, "not_modified")
 
 
