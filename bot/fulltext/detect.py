@@ -38,7 +38,7 @@ _PAYWALL = re.compile(
     re.IGNORECASE,
 )
 _ERROR = re.compile(
-    r"\b404\b|page\s+(?:not\s+found|cannot\s+be\s+found|you\s+(?:were\s+)?(?:looking|requested))|"
+    r"\b404\b\W{0,3}(?:page\s+)?not\s+found|(?:error|http)\W{0,3}404\b|\b404\W{0,3}error|page\s+(?:not\s+found|cannot\s+be\s+found|you\s+(?:were\s+)?(?:looking|requested))|"
     r"(?:does\s+not|doesn't|no\s+longer)\s+exist|no\s+longer\s+available|(?:internal\s+)?server\s+error|"
     r"access\s+denied|something\s+went\s+wrong|are\s+you\s+a\s+robot|verify\s+you\s+are\s+(?:a\s+)?human",
     re.IGNORECASE,
@@ -140,7 +140,8 @@ def judge_page(raw_text: str, clean_text: str, *, summary: str | None = None) ->
     `raw_text` is the extractor's output before cleaning (so that wall and teaser phrases, which
     the cleaner would drop, are still visible); `clean_text` is what would be stored.
     """
-    if _has_marker(_ERROR, raw_text) and len(clean_text) < MARKER_WINDOW:
+    # An error page says so in its heading, or says little else; a story may mention "404".
+    if _ERROR.search(raw_text[:200]) or (_ERROR.search(raw_text) and len(clean_text) < PAGE_MIN_CHARS):
         return "error page"
     # A consent wall names several of its phrases and has little else to say: a story that mentions
     # cookies, or carries a banner the cleaner drops, still has its own paragraphs.

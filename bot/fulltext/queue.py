@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter, defaultdict, deque
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from bot.store.models import Article, utcnow
 from bot.topics import tag_topics
 
 if TYPE_CHECKING:
-    from bot.ingest.fetch import FetchResult, SafeFetcher
+    from bot.ingest.fetch import SafeFetcher
 
 log = logging.getLogger("bot.fulltext")
 
@@ -55,6 +56,7 @@ QUEUED = Gauge("newsbot_fulltext_queued", "Articles waiting for their page", reg
 
 LEASE_S = 600.0
 RETRY_BASE_S = 60.0
+WRITE_BATCH = 20  # extracted pages stored per transaction
 OUTCOMES = ("fetched", "blocked_robots", "failed", "rejected", "retried", "throttled")
 
 
@@ -77,6 +79,9 @@ class RunStats:
     rejected: int = 0  # fetched, but a consent wall, paywall teaser or error page
     retried: int = 0  # put back with a due time (429, transient error, robots.txt unreachable)
     throttled: int = 0  # 429/503 answers seen
+    extracted: int = 0  # pages fetched and extracted, before storing
+    fetch_seconds: float = 0.0  # from claim to the last page extracted
+    seconds: float = 0.0  # from claim to the last page stored
     statements: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
@@ -242,51 +247,71 @@ class FullTextService:
         return jobs
 
     async def run_pending(self, limit: int | None = None) -> RunStats:
-        """Claim due rows and process them, each origin at its own polite pace; returns the run's counts."""
+        """Claim due rows and process them, each origin at its own polite pace; returns the run's counts.
+
+        Fetching and extraction never wait for the database: extracted pages are stored once the
+        fetching is done, in small batches (one transaction each). Statement extraction is the
+        heavy part of a write and runs on the event loop; kept out of the fetch phase it cannot
+        delay a request or hold a publisher's slot. A run holds at most `batch` pages in memory.
+        """
         stats = RunStats()
         jobs = await self._claim(limit or self.config.fulltext.batch)
         stats.claimed = len(jobs)
         by_origin: dict[str, deque[Job]] = defaultdict(deque)
         for job in jobs:
             by_origin[origin_of(job.url)].append(job)
+        pages: list[tuple[Job, PageDoc]] = []
 
         async def origin_worker(pending: deque[Job]) -> None:
             while pending:
                 job = pending.popleft()
                 try:
-                    await self._process(job, stats)
+                    page = await self._process(job, stats)
                 except Exception as exc:  # one bad page never stops the run
                     log.exception("full text for article %s failed unexpectedly", job.id)
                     await self._finish(job, "failed", f"internal error: {type(exc).__name__}"[:300])
                     self._count(stats, "failed", "internal error")
+                    continue
+                if page is not None:
+                    pages.append((job, page))
 
-        workers = [
-            origin_worker(pending)
-            for pending in by_origin.values()
-            for _ in range(min(self.config.fulltext.per_host_concurrency, len(pending)))
-        ]
-        await asyncio.gather(*workers)
+        started = time.monotonic()
+        try:
+            await asyncio.gather(
+                *(
+                    origin_worker(pending)
+                    for pending in by_origin.values()
+                    for _ in range(min(self.config.fulltext.per_host_concurrency, len(pending)))
+                )
+            )
+            stats.fetch_seconds = round(time.monotonic() - started, 3)
+        finally:
+            # Pages already read are stored even when the run is cancelled part-way.
+            for i in range(0, len(pages), WRITE_BATCH):
+                await asyncio.shield(self._store_batch(pages[i : i + WRITE_BATCH], stats))
+        stats.seconds = round(time.monotonic() - started, 3)
         if jobs:
             log.info("full-text run: %s", stats.as_dict())
         return stats
 
-    async def _process(self, job: Job, stats: RunStats) -> None:
+    async def _process(self, job: Job, stats: RunStats) -> PageDoc | None:
+        """Robots, fetch, extract, judge: the page to store, or None when the row was settled here."""
         origin = origin_of(job.url)
         verdict = await self.robots.check(job.url)
         if verdict == "disallow":
             await self._finish(job, "blocked", "robots.txt disallows")
             self._count(stats, "blocked_robots")
-            return
+            return None
         if verdict == "unreachable":
             await self._retry(job, stats, "robots.txt unreachable", max(self.limiter.blocked_for(origin), 600.0))
-            return
+            return None
         async with self.limiter.slot(origin):
             res = await self.fetcher.get(job.url, accept=HTML_ACCEPT)
         if res.status in (429, 503):
             self._count(stats, "throttled")
             wait = self.limiter.back_off(origin, res.retry_after_s)
             await self._retry(job, stats, f"HTTP {res.status}", wait)
-            return
+            return None
         if res.error:
             transient = res.status == 0 or res.status >= 500 or res.status == 408
             if transient:
@@ -294,61 +319,80 @@ class FullTextService:
             else:
                 await self._finish(job, "failed", res.error)
                 self._count(stats, "failed", res.error.split(" (")[0])
-            return
+            return None
         if res.content_type not in HTML_TYPES:
             await self._finish(job, "failed", f"not an HTML page ({res.content_type})")
             self._count(stats, "failed", "not HTML")
-            return
+            return None
         page = await asyncio.get_running_loop().run_in_executor(self._executor, extract_page, res.body, res.url)
         reason = "no article text found" if page is None else judge_page(page.raw_text, page.text, summary=job.summary)
         if page is None or reason:
             await self._finish(job, "failed", reason)
             self._count(stats, "failed", reason)
             self._count(stats, "rejected")
-            return
-        stats.statements += await self._store(job, page, res)
-        self._count(stats, "fetched")
+            return None
+        stats.extracted += 1
+        return page
 
-    async def _store(self, job: Job, page: PageDoc, res: FetchResult) -> int:
+    async def _store_batch(self, batch: list[tuple[Job, PageDoc]], stats: RunStats) -> None:
+        """Several pages in one transaction; if any fails, each again on its own so one bad page costs only itself."""
+        try:
+            async with self._write_lock, self.sessions.begin() as session:
+                new = [await self._store(session, job, page) for job, page in batch]
+        except Exception:
+            if len(batch) == 1:
+                job = batch[0][0]
+                log.exception("storing the page of article %s failed", job.id)
+                await self._finish(job, "failed", "internal error while storing")
+                self._count(stats, "failed", "internal error")
+                return
+            for item in batch:
+                await self._store_batch([item], stats)
+            return
+        for n in new:
+            if n is not None:  # None: the row was settled elsewhere meanwhile
+                stats.statements += n
+                self._count(stats, "fetched")
+
+    async def _store(self, session: AsyncSession, job: Job, page: PageDoc) -> int | None:
         """The page's text replaces the summary through the one write path, then extraction runs again."""
-        async with self._write_lock, self.sessions.begin() as session:
-            article = await session.get(Article, job.id, populate_existing=True)
-            if article is None or article.fulltext_status != "queued":
-                return 0  # deleted or finished by someone else meanwhile
-            keywords = self.config.topic_keywords()
-            title = article.title or page.title
-            topics = tag_topics(f"{title or ''}\n{page.text}", keywords, extra=article.topics.split())
-            stored = await store_article(
-                session,
-                ArticleIn(
-                    text=page.text,
-                    title=title,
-                    guid=article.guid,
-                    url=article.url,
-                    outlet=article.outlet or page.outlet,
-                    author=page.author,
-                    published_at=page.published_at(),
-                    topics=tuple(topics),
-                    feed_id=article.feed_id,
-                    origin="page",
-                    summary_only=False,
-                ),
-            )
-            row = stored.article
-            if row.id != article.id:  # the page is another stored article's (same canonical text)
-                article.fulltext_status = "failed"
-                article.fulltext_note = f"same text as article {row.id}"
-                return 0
-            if article.published_inferred and page.published:
-                article.published_at = page.published_at()
-                article.published_inferred = False
-            article.outlet = article.outlet or page.outlet
-            article.summary_only = False
-            article.fulltext_status = "fetched"
-            article.fulltext_note = None
-            article.fulltext_next_at = None
-            article.fulltext_attempts = job.attempts + 1
-            return await after_store(session, stored, self.config)
+        article = await session.get(Article, job.id, populate_existing=True)
+        if article is None or article.fulltext_status != "queued":
+            return None  # deleted or finished by someone else meanwhile
+        keywords = self.config.topic_keywords()
+        title = article.title or page.title
+        topics = tag_topics(f"{title or ''}\n{page.text}", keywords, extra=article.topics.split())
+        stored = await store_article(
+            session,
+            ArticleIn(
+                text=page.text,
+                title=title,
+                guid=article.guid,
+                url=article.url,
+                outlet=article.outlet or page.outlet,
+                author=page.author,
+                published_at=page.published_at(),
+                topics=tuple(topics),
+                feed_id=article.feed_id,
+                origin="page",
+                summary_only=False,
+            ),
+        )
+        row = stored.article
+        if row.id != article.id:  # the page is another stored article's (same canonical text)
+            article.fulltext_status = "failed"
+            article.fulltext_note = f"same text as article {row.id}"
+            return None
+        if article.published_inferred and page.published:
+            article.published_at = page.published_at()
+            article.published_inferred = False
+        article.outlet = article.outlet or page.outlet
+        article.summary_only = False
+        article.fulltext_status = "fetched"
+        article.fulltext_note = None
+        article.fulltext_next_at = None
+        article.fulltext_attempts = job.attempts + 1
+        return await after_store(session, stored, self.config)
 
     async def _finish(self, job: Job, status: str, note: str | None) -> None:
         """A final outcome without new text: the feed's summary stays and is marked summary only."""

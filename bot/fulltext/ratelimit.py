@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 
@@ -32,12 +32,19 @@ def origin_of(url: str) -> str:
 class _Origin:
     sem: asyncio.Semaphore
     last_start: float = float("-inf")  # when the last request to this origin started
+    last_done: float = float("-inf")  # when a request to this origin last finished
+    inflight: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
     blocked_until: float = 0.0  # Retry-After
     min_interval: float = 0.0  # Crawl-delay, when longer than ours
 
 
 class HostLimiter:
-    """Spaces request starts per origin, caps requests in flight per origin and in all.
+    """Spaces requests per origin and caps requests in flight per origin and in all.
+
+    A publisher never sees two of our requests closer together than the interval: the next one
+    starts an interval after the previous one was answered, so in practice one origin has one
+    request in flight at a time (within the configured "2 at once").
 
     A start is recorded at the moment the request is let go (not reserved in advance), after the
     global cap is held, so waiting for a global slot can never squeeze two starts to one origin
@@ -70,7 +77,11 @@ class HostLimiter:
         return st
 
     def _ready_at(self, st: _Origin) -> float:
-        return max(st.last_start + max(self.interval, st.min_interval), st.blocked_until)
+        # Spaced from the previous request's answer (and start): the publisher sees a request
+        # arrive somewhere between our start and its answer, so this keeps its gaps >= the
+        # interval even when our event loop was slow to send the earlier request.
+        gap = max(self.interval, st.min_interval)
+        return max(st.last_start + gap, st.last_done + gap, st.blocked_until)
 
     def blocked_for(self, origin: str) -> float:
         """Seconds until the origin's Retry-After runs out (0 when it is not blocked)."""
@@ -95,17 +106,25 @@ class HostLimiter:
         st = self._get(origin)
         async with st.sem:
             while True:
+                if st.inflight:  # the spacing is counted from its answer: wait for it
+                    st.idle.clear()
+                    await st.idle.wait()
+                    continue
                 delay = self._ready_at(st) - self._clock()
                 if delay > 0:
                     await self._sleep(delay)
                     continue
                 await self._total.acquire()
                 # No await between this check and recording the start: asyncio makes it atomic.
-                if self._clock() >= self._ready_at(st):
+                if not st.inflight and self._clock() >= self._ready_at(st):
                     st.last_start = self._clock()
+                    st.inflight += 1
                     break
                 self._total.release()  # another request to this origin went first; wait again
             try:
                 yield
             finally:
+                st.last_done = max(st.last_done, self._clock())
+                st.inflight -= 1
+                st.idle.set()
                 self._total.release()
