@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,7 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 ADMIN_CACHE_SECONDS = 600.0
+MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[:,]?")  # the leading "@newsbot" of an app_mention
 
 
 def delivery_error(exc: SlackApiError | aiohttp.ClientError | TimeoutError) -> DeliveryError:
@@ -109,6 +111,7 @@ class SlackAdapter:
         )
         self.app.command(COMMAND)(self._on_command)
         self.app.action(POST_ACTION_ID)(self._on_post_button)
+        self.app.event("app_mention")(self._on_mention)
         self._handle: CommandHandler | None = None
         self._socket: Any = None
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -234,6 +237,29 @@ class SlackAdapter:
         messages = render(result, max_messages=RESPONSE_URL_REPLIES - 1)
         if await self._respond_all(respond, messages, "in_channel"):
             await self._safe_respond(respond, delete_original=True)
+
+    async def _on_mention(self, event: dict[str, Any]) -> None:
+        """An "@newsbot quotes rutte" mention: the same command, answered in a thread (or only to the asker)."""
+        self._track()
+        text = MENTION.sub("", str(event.get("text") or ""), count=1).strip()
+        user_id, channel_id = str(event.get("user", "")), str(event.get("channel", ""))
+        ctx = Context(platform="slack", channel_id=channel_id, user_id=user_id, is_admin=await self._is_admin(user_id))
+        result = await self._run(text, ctx)
+        if result is None:
+            return
+        thread = event.get("thread_ts") or event.get("ts")
+        try:
+            for msg in render(result, max_messages=RESPONSE_URL_REPLIES):
+                if result.ephemeral:
+                    await self.client.chat_postEphemeral(
+                        channel=channel_id, user=user_id, text=msg.text, blocks=msg.blocks, thread_ts=thread
+                    )
+                else:
+                    await self.client.chat_postMessage(
+                        channel=channel_id, text=msg.text, blocks=msg.blocks, thread_ts=thread, unfurl_links=False
+                    )
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            log.warning("slack: answering a mention in %s failed: %s", channel_id, exc)
 
     async def _respond_all(self, respond: AsyncRespond, messages: list[SlackMessage], response_type: str) -> bool:
         ok = True

@@ -350,3 +350,66 @@ async def test_posts_to_one_channel_are_paced_in_order(fake: FakeSlack) -> None:
 def test_http_mode_needs_a_signing_secret() -> None:
     with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
         SlackAdapter(bot_token=BOT_TOKEN)
+
+
+def mention_body(text: str) -> str:
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": "T0001",
+            "api_app_id": "A0NEWS",
+            "type": "event_callback",
+            "event_id": "Ev0001",
+            "event_time": 1700000001,
+            "event": {
+                "type": "app_mention",
+                "user": "U0ALICE",
+                "text": text,
+                "ts": "1700000001.000100",
+                "channel": "C0NEWS",
+                "event_ts": "1700000001.000100",
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("ephemeral", [True, False])
+async def test_app_mention_runs_the_command_and_answers_in_thread(fake: FakeSlack, serve, ephemeral: bool) -> None:
+    seen: list[str] = []
+
+    async def record(text: str, ctx: Context) -> Result:
+        seen.append(text)
+        return Result(kind="quotes", title="Quotes", text="said **this**", ephemeral=ephemeral)
+
+    _, url = await serve(record)
+    body = mention_body("<@U0BOT> quotes rutte")
+    headers = {**sign(body), "Content-Type": "application/json"}
+    assert (await post_signed(url, body, headers))[0] == 200
+    if ephemeral:
+        await wait_for(lambda: len(fake.ephemeral["C0NEWS"]) == 1)
+        sent = fake.ephemeral["C0NEWS"][0]
+        assert sent["user"] == "U0ALICE"
+    else:
+        await wait_for(lambda: len(fake.messages["C0NEWS"]) == 1)
+        sent = fake.calls("chat.postMessage")[0].payload
+    assert sent["thread_ts"] == "1700000001.000100"
+    assert "said *this*" in json.dumps(sent["blocks"])
+    assert seen == ["quotes rutte"]
+
+
+def test_manifest_declares_what_the_adapter_serves() -> None:
+    import yaml
+
+    from tests.conftest import ROOT
+
+    manifest = yaml.safe_load((ROOT / "config" / "slack-app-manifest.yaml").read_text())
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == "/news" and command["url"].endswith("/slack/events")
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    # post, find_posted (history), admin check, the slash command, mentions
+    assert {"commands", "chat:write", "channels:history", "groups:history", "users:read", "app_mentions:read"} <= scopes
+    settings = manifest["settings"]
+    assert settings["interactivity"]["is_enabled"] and settings["interactivity"]["request_url"].endswith(
+        "/slack/events"
+    )
+    assert settings["event_subscriptions"]["bot_events"] == ["app_mention"]

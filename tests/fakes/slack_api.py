@@ -33,6 +33,7 @@ class FakeSlack:
     requests: list[Recorded] = field(default_factory=list)
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    ephemeral: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     admins: set[str] = field(default_factory=set)
     _failures: dict[str, deque[tuple[str, float | None]]] = field(default_factory=lambda: defaultdict(deque))
     _ts = itertools.count(1)
@@ -142,6 +143,10 @@ class FakeSlack:
             message["metadata"] = metadata
         self.messages[channel].append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_chat_postEphemeral(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.ephemeral[payload["channel"]].append(payload)
+        return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
 
     def _m_conversations_history(self, payload: dict[str, Any]) -> dict[str, Any]:
         channel = payload["channel"]
