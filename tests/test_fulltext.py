@@ -253,3 +253,20 @@ async def test_statement_sources_point_into_the_full_text(
     async with sessions() as s:
         src = (await s.execute(select(StatementSource).where(StatementSource.article_id == art_id, StatementSource.kind == "direct"))).scalars().first()
     assert src is not None and row.text[src.start : src.end] == src.text and a.quote.startswith(src.text[:30])
+
+
+async def test_backfilled_entries_store_statements_without_alerts(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, site: NewsSite, fetcher: SafeFetcher
+) -> None:
+    config = fast(app_config)
+    async with sessions.begin() as s:
+        await sync_config_channels(s, config)
+    a = make_article(0)
+    async with sessions.begin() as s:
+        stored = await store_article(s, ArticleIn(text=a.summary, title=a.title, guid="old", url=site.url(a), outlet="Feed Outlet", summary_only=True))
+        assert mark_for_full_text(stored, "auto", alerts=False)
+    service = FullTextService(sessions, config, fetcher=fetcher)
+    stats = await service.run_pending()
+    assert stats.fetched == 1 and stats.statements >= 1
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Delivery)) == 0

@@ -68,6 +68,7 @@ class Job:
     url: str
     summary: str
     attempts: int
+    backfill: bool = False  # queued from a feed's first fetch: statements stored, never alerted
 
 
 @dataclass
@@ -91,11 +92,16 @@ class RunStats:
         return out
 
 
-def mark_for_full_text(stored: Stored, feed_full_text_mode: str) -> bool:
+BACKFILL_NOTE = "backfill"
+
+
+def mark_for_full_text(stored: Stored, feed_full_text_mode: str, *, alerts: bool = True) -> bool:
     """For the ingester, right after `store_article`: queue the entry's page when it is a summary.
 
     Pure bookkeeping on the article row (same transaction): a new entry whose text is a summary
     (or whose feed says `full_text: always`) and that links a page becomes `queued`.
+    `alerts=False` (a feed's backfill) is remembered on the row, so statements found in the page
+    later are stored without alerting old news, as the ingester does for the entry itself.
     """
     article = stored.article
     if stored.outcome != "new" or not article.url or article.fulltext_status is not None:
@@ -104,6 +110,7 @@ def mark_for_full_text(stored: Stored, feed_full_text_mode: str) -> bool:
         return False
     article.fulltext_status = "queued"
     article.fulltext_next_at = None
+    article.fulltext_note = None if alerts else BACKFILL_NOTE
     if needs_full_text(article.text, "auto"):
         article.summary_only = True
     return True
@@ -200,7 +207,7 @@ class FullTextService:
         async with self._write_lock, self.sessions.begin() as session:
             rows = (
                 await session.execute(
-                    select(Article.id, Article.url, Article.text, Article.fulltext_attempts)
+                    select(Article.id, Article.url, Article.text, Article.fulltext_attempts, Article.fulltext_note)
                     .where(_due(now))
                     .order_by(Article.id)
                     .limit(limit)
@@ -210,7 +217,7 @@ class FullTextService:
             jobs: list[Job] = []
             deferred: dict[str, list[int]] = defaultdict(list)
             lease = now + timedelta(seconds=self.lease_s)
-            for art_id, url, text, attempts in rows:
+            for art_id, url, text, attempts, note in rows:
                 if not url:
                     await session.execute(
                         update(Article)
@@ -228,7 +235,8 @@ class FullTextService:
                 )
                 if getattr(claimed, "rowcount", 1) == 1:
                     taken[origin] += 1
-                    jobs.append(Job(art_id, url, text or "", attempts or 0))
+                    backfill = bool(note and note.startswith(BACKFILL_NOTE))
+                    jobs.append(Job(art_id, url, text or "", attempts or 0, backfill))
             for ids in deferred.values():
                 # The origin is busy for this run; come back when its share of the rate frees up.
                 later = now + timedelta(seconds=per_origin_cap / ft.rate_per_s)
@@ -392,7 +400,7 @@ class FullTextService:
         article.fulltext_note = None
         article.fulltext_next_at = None
         article.fulltext_attempts = job.attempts + 1
-        return await after_store(session, stored, self.config)
+        return await after_store(session, stored, self.config, alerts=not job.backfill)
 
     async def _finish(self, job: Job, status: str, note: str | None) -> None:
         """A final outcome without new text: the feed's summary stays and is marked summary only."""
@@ -422,7 +430,7 @@ class FullTextService:
                 .values(
                     fulltext_next_at=utcnow() + timedelta(seconds=delay_s),
                     fulltext_attempts=job.attempts + 1,
-                    fulltext_note=note[:300],
+                    fulltext_note=(f"{BACKFILL_NOTE}; {note}" if job.backfill else note)[:300],
                 )
             )
         self._count(stats, "retried", note.split(" (")[0])

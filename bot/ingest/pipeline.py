@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.archive import ArticleIn, Stored, store_articles
 from bot.config import AppConfig
+from bot.fulltext.queue import mark_for_full_text
 from bot.ingest.fetch import FetchResult, SafeFetcher
 from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
@@ -113,6 +114,7 @@ async def _store(
     backfill = not feed.backfilled
     stored: list[Stored] = await store_articles(session, articles_of(job, parsed, now))
     for s in stored:
+        mark_for_full_text(s, feed.full_text, alerts=not backfill)  # issue #6: a summary queues its page
         out.statements += await after_store(session, s, config, alerts=not backfill)
         if s.outcome == "new":
             out.new += 1
