@@ -13,7 +13,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 import pytest
@@ -24,7 +24,7 @@ from adapters.base import DeliveryError
 from adapters.slack import SlackAdapter
 from adapters.slack_blocks import POST_ACTION_ID, validate
 from bot.commands.results import Context, Item, Result, Section
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
@@ -413,3 +413,27 @@ def test_manifest_declares_what_the_adapter_serves() -> None:
         "/slack/events"
     )
     assert settings["event_subscriptions"]["bot_events"] == ["app_mention"]
+
+
+async def test_socket_mode_receives_a_command_acks_the_envelope_and_answers(fake: FakeSlack) -> None:
+    seen: list[tuple[str, Context]] = []
+
+    async def record(text: str, ctx: Context) -> Result:
+        seen.append((text, ctx))
+        return SAMPLE
+
+    adapter = SlackAdapter(bot_token=BOT_TOKEN, app_token=APP_TOKEN, api_url=fake.api_url, post_interval=0)
+    assert adapter.socket_mode
+    await adapter.start(record)
+    try:
+        await wait_for(lambda: fake.socket_connected)
+        command = dict(parse_qsl(command_body(fake, "quotes rutte", token="s1")))
+        await fake.socket_send(
+            {"envelope_id": "env-1", "type": "slash_commands", "payload": command, "accepts_response_payload": True}
+        )
+        await wait_for(lambda: len(fake.responses["s1"]) == 1)
+        assert [a["envelope_id"] for a in fake.socket_acks] == ["env-1"]
+        assert fake.responses["s1"][0]["response_type"] == "ephemeral"
+        assert seen[0][0] == "quotes rutte" and seen[0][1].channel_id == "C0NEWS"
+    finally:
+        await adapter.stop()

@@ -15,9 +15,10 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
 
 
 @dataclass
@@ -37,6 +38,8 @@ class FakeSlack:
     admins: set[str] = field(default_factory=set)
     _failures: dict[str, deque[tuple[str, float | None]]] = field(default_factory=lambda: defaultdict(deque))
     _ts = itertools.count(1)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -61,11 +64,21 @@ class FakeSlack:
     def response_url(self, token: str = "r1") -> str:
         return f"http://127.0.0.1:{self.port}/response/{token}"
 
+    async def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Push a Socket Mode envelope (slash_commands, interactive, events_api) to connected apps."""
+        for ws in list(self._sockets):
+            await ws.send_str(json.dumps(envelope))
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
     # --- server ----------------------------------------------------------------------------
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{token}", self._response)
+        app.router.add_get("/link/", self._socket)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -91,6 +104,10 @@ class FakeSlack:
         payload = await self._payload(request)
         self.requests.append(Recorded(method, payload, dict(request.headers)))
         auth = request.headers.get("Authorization", "")
+        if method == "apps.connections.open":  # the one method that takes the app-level token
+            if auth != f"Bearer {APP_TOKEN}":
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket=t1"})
         if auth != f"Bearer {self.token}" and payload.get("token") != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if self._failures[method]:
@@ -155,6 +172,28 @@ class FakeSlack:
         newest_first = list(reversed(self.messages[channel]))[:limit]
         out = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
         return {"ok": True, "messages": out, "has_more": False}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "connection_info": {"app_id": "A0NEWS"},
+                    "debug_info": {"host": "fake", "approximate_connection_time": 3600},
+                }
+            )
+        )
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    self.socket_acks.append(json.loads(msg.data))
+        finally:
+            self._sockets.remove(ws)
+        return ws
 
     async def _response(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
