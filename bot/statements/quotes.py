@@ -186,12 +186,14 @@ def split_sentences(text: str, start: int, end: int, quotes: list[Quote]) -> lis
     # quotations in a paragraph do not overlap, so a boundary is inside one when it falls between
     # the opening mark of the last quotation that opened before it and that quotation's close
     opens = [q.open for q in quotes]
+    # an unclosed quotation runs to the paragraph end: no boundary after the first one opens
+    first_unclosed = next((q.open for q in quotes if not q.closed), end)
     for m in _BOUNDARY.finditer(text, start, end):
         punct_end = m.end(2)
+        if punct_end - 1 > first_unclosed:
+            continue
         k = bisect_left(opens, punct_end - 1) - 1
         if k >= 0 and (not quotes[k].closed or punct_end - 1 < quotes[k].close):
-            continue
-        if any(not q.closed and q.open < punct_end - 1 for q in quotes[:k]):
             continue
         if m.group(1) == ".":
             w = _PREV_WORD.search(text, max(start, m.start() - 12), m.start())

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 MATCH_THRESHOLD = 0.5
 _TOKEN = re.compile(r"\w+(?:'\w+)?")
@@ -90,12 +91,15 @@ def same_speaker(a: str | None, b: str | None) -> bool:
     return norm(a) == norm(b)
 
 
-class _Pred:
+class _Pred(Protocol):
     """What scoring needs from a prediction (bot.statements.Statement satisfies it)."""
 
-    kind: str
-    speaker: str | None
-    text: str
+    @property
+    def kind(self) -> str: ...
+    @property
+    def speaker(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
 
 
 def score(predicted: Iterable[_Pred], gold: Sequence[Gold], label: str = "") -> Scores:

@@ -106,11 +106,12 @@ class Gazetteer:
                 self._titles.setdefault(_title_key(title.title), []).append((fig, title))
         titles = {v for f in self.figures for t in f.titles for v in _case_variants(t.title)}
         branches = []
-        # titles first: "Putin's spokesman" is a title that starts with a name
-        if titles:
-            branches.append(rf"(?P<title>{trie_pattern(titles)})(?![\w\-])")
         if self._by_name:
             branches.append(rf"(?P<name>{trie_pattern(self._by_name)})(?![\w\-])")
+        if titles:
+            branches.append(rf"(?P<title>{trie_pattern(titles)})(?![\w\-])")
+        # a title that starts with a name ("Putin's spokesman") is tried where a name is possessive
+        self._title_re = re.compile(rf"(?:{trie_pattern(titles)})(?![\w\-])") if titles else None
         branches.append(rf"(?P<cue>{CUE_BODY})(?![\w\-])")
         branches.append(rf"(?P<anon>{ANON_BODY})(?![\w\-])")
         branches.append(r"(?P<pron>[Hh]e|[Ss]he|[Tt]hey)(?![\w\-’'])")
@@ -156,15 +157,20 @@ class Gazetteer:
         search = self._scan_re.search
         while (m := search(text, pos)) is not None:
             s, e = m.start(), m.end()
-            pos = e
             kind = m.lastgroup
+            matched = m.group(0)
+            if kind == "name" and text.startswith(_APOSTROPHES, e) and self._title_re is not None:
+                tm = self._title_re.match(text, s)
+                if tm is not None and tm.end() > e:
+                    kind, e, matched = "title", tm.end(), tm.group(0)
+            pos = e
             before = text[s - 1] if s else " "
             if before in "-’'" and kind != "pron":
                 continue  # "pro-Trump", "al-Assad" inner parts, "o’clock"
             if kind == "cue":
-                out.cues.append((s, e, " ".join(m.group(0).lower().split())))
+                out.cues.append((s, e, " ".join(matched.lower().split())))
             elif kind == "pron":
-                p = m.group(0).lower()
+                p = matched.lower()
                 out.pronouns.append(Mention(s, e, "pronoun", None, _PRONOUN_GENDER.get(p), pronoun=p))
             elif kind == "anon":
                 if _NAME_NEXT.match(text, e):  # "spokeswoman Maria Zakharova": the name speaks
@@ -178,7 +184,7 @@ class Gazetteer:
                     continue
                 out.anons.append(Mention(s, e, "anon", None, person=False))
             elif kind == "name":
-                fig = self.lookup(m.group(0))
+                fig = self.lookup(matched)
                 if fig is None or text.startswith("-", e) or _next_word(text, e) in _ATTRIBUTIVE_NEXT:
                     continue  # "Trump administration", "Trump-Putin summit": not the person
                 start = merge_from if s == merge_at else s
@@ -201,7 +207,7 @@ class Gazetteer:
                     out.anons.append(Mention(s, e, "anon", None, person=False))
                     continue
                 former = prev in ("former", "ex", "then") or text[max(0, s - 3) : s] == "ex-"
-                fig = self.by_title(m.group(0), day, "former" if former else "")
+                fig = self.by_title(matched, day, "former" if former else "")
                 if fig is None:
                     out.anons.append(Mention(s, e, "anon", None, person=True, possessive=poss))
                 else:
@@ -222,7 +228,7 @@ class Gazetteer:
             pos = e
             first = m.group(0).split(None, 1)
             low = first[0].casefold()
-            if low in CAP_STOP or low in ROLE_WORDS or low in NATIONALITIES or low.endswith("ing"):
+            if low in _NOT_A_NAME or low.endswith("ing"):
                 if len(first) > 1:
                     # "The NATO chief", "Chancellor Olaf Scholz": scan again after the first word
                     pos = text.index(first[1], s + len(first[0]))
@@ -254,7 +260,10 @@ def owned_body(text: str, pos: int) -> int:
     return m.end() if m else 0
 
 
-_CAPS_RE = re.compile(rf"(?<![\w\-’'])(?=[A-ZÀ-Ý]){_CAPS_BODY}")
+# the lookahead first: a capital letter is rarer than a word boundary, so fewer lookbehind checks
+_CAPS_RE = re.compile(rf"(?=[A-ZÀ-Ý])(?<![\w\-’']){_CAPS_BODY}")
+_APOSTROPHES = ("'", "’")
+_NOT_A_NAME = CAP_STOP | ROLE_WORDS | NATIONALITIES
 _PRONOUN_GENDER = {"he": "m", "she": "f"}
 _NAME_NEXT = re.compile(r"[ \t]+[A-Z][a-z]")
 _TITLE_GAP = re.compile(r"[ \t]*,?[ \t]*")
