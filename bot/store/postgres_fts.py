@@ -2,6 +2,12 @@
 
 User words reach PostgreSQL only as values of `plainto_tsquery`/`phraseto_tsquery`, so no query
 text is ever parsed as tsquery syntax.
+
+A GIN index cannot be read in id order, so "the newest `window` matches" is found in id windows:
+first the newest `window * 16` ids, widening eightfold until enough matches are found or the
+window reaches the `since:` bound (or the oldest article). Each step is a bitmap AND of the GIN
+posting list with the primary-key range, so only matching rows inside the range touch the heap.
+Only those candidates are scored with `ts_rank_cd`, and `ts_headline` runs on the returned page.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from bot.store.query import Query, Term
 from bot.store.search import HIGHLIGHT, SearchHit, display_title
 
 CONFIG = "english"
+FIRST_SPAN = 16  # the first id window is window * FIRST_SPAN ids
+GROWTH = 8
 
 
 def _term_sql(term: Term, params: dict[str, Any]) -> str:
@@ -71,29 +79,94 @@ def _hit(row: Any) -> SearchHit:
     )
 
 
+COLS = "a.id, a.title, a.outlet, a.published_at, a.url, a.topics, substr(a.text, 1, 400) AS head"
+
+
+async def _id_bounds(session: AsyncSession, q: Query) -> tuple[int, int] | None:
+    """(lowest id that can pass the date filter, newest id), or None for an empty range.
+
+    One round trip. The `OFFSET 0` fence keeps the planner on the published_at index: a plain
+    `min(id) … WHERE published_at >= x` may walk the primary key from the oldest row instead.
+    """
+    since = "(SELECT min(id) FROM (SELECT id FROM articles WHERE published_at >= :since OFFSET 0) s)"
+    row = (
+        await session.execute(
+            text(f"SELECT (SELECT max(id) FROM articles) AS hi, {since if q.since else '1'} AS lo"),
+            {"since": q.since} if q.since else {},
+        )
+    ).one()
+    if row.hi is None or row.lo is None:
+        return None
+    return int(row.lo) - 1, int(row.hi)
+
+
+# Bitmap AND of the GIN index and the id range, never a walk of the heap testing every row (the
+# planner underrates detoasting each tsvector), and bitmaps large enough to stay exact, not lossy.
+_HINTS = {"enable_indexscan": "off", "enable_seqscan": "off", "work_mem": "32MB"}
+
+
+async def _set_local(session: AsyncSession, values: dict[str, str]) -> dict[str, str]:
+    """Set planner settings for this transaction only; returns the previous values (one round trip)."""
+    names = list(values)
+    cols = ", ".join(f"current_setting(:n{i}) AS o{i}, set_config(:n{i}, :v{i}, true) AS s{i}" for i in range(len(names)))
+    params = {f"n{i}": n for i, n in enumerate(names)} | {f"v{i}": values[n] for i, n in enumerate(names)}
+    row = (await session.execute(text(f"SELECT {cols}"), params)).one()
+    return {n: row[2 * i] for i, n in enumerate(names)}
+
+
+async def _candidates(
+    session: AsyncSession, tsq: str, filters: str, params: dict[str, Any], window: int, lo: int, hi: int
+) -> list[int]:
+    """The ids of the newest `window` matches, found in widening id windows (newest first)."""
+    span = window * FIRST_SPAN
+    while True:
+        start = max(lo, hi - span)
+        ids = [
+            int(r[0])
+            for r in (
+                await session.execute(
+                    text(
+                        f"SELECT a.id FROM articles a WHERE a.id > :lo AND a.id <= :hi AND a.tsv @@ {tsq}{filters}"
+                        " ORDER BY a.id DESC LIMIT :w"
+                    ),
+                    {**params, "lo": start, "hi": hi, "w": window},
+                )
+            ).all()
+        ]
+        if len(ids) >= window or start <= lo:
+            return ids
+        span *= GROWTH
+
+
 async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, window: int) -> list[SearchHit]:
     params: dict[str, Any] = {}
     tsq = tsquery_sql(q, params)
     filters = _filters(q, params)
-    params.update(limit=limit, offset=offset, w=window)
-    cols = "a.id, a.title, a.outlet, a.published_at, a.url, a.topics, substr(a.text, 1, 400) AS head"
     if tsq is None:
         sql = (
-            f"SELECT {cols}, 0.0 AS score, NULL AS snip FROM articles a WHERE true{filters}"
-            " ORDER BY coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC LIMIT :limit OFFSET :offset"
+            f"SELECT {COLS}, 0.0 AS score, NULL AS snip FROM articles a WHERE true{filters}"
+            " ORDER BY a.published_at DESC NULLS LAST, a.id DESC LIMIT :limit OFFSET :offset"
         )
-        return [_hit(r) for r in (await session.execute(text(sql), params)).all()]
-    # The CTE is materialised: the newest `window` matches by id, then only those are scored.
+        rows = (await session.execute(text(sql), {**params, "limit": limit, "offset": offset})).all()
+        return [_hit(r) for r in rows]
+    bounds = await _id_bounds(session, q)
+    if bounds is None:
+        return []
+    previous = await _set_local(session, _HINTS)
+    ids = await _candidates(session, tsq, filters, params, window, *bounds)
+    await _set_local(session, previous)  # (on an error the rollback undoes SET LOCAL anyway)
+    if not ids:
+        return []
     sql = (
         f"WITH q AS (SELECT {tsq} AS tsq),"
-        " recent AS MATERIALIZED ("
-        f"  SELECT a.id FROM articles a, q WHERE a.tsv @@ q.tsq{filters} ORDER BY a.id DESC LIMIT :w),"
         " ranked AS ("
-        f"  SELECT {cols}, a.text, ts_rank_cd(a.tsv, q.tsq) AS score FROM articles a JOIN recent USING (id), q"
+        f"  SELECT {COLS}, a.text, ts_rank_cd(a.tsv, q.tsq) AS score FROM articles a, q"
+        "   WHERE a.id = ANY(CAST(:ids AS bigint[]))"
         "   ORDER BY score DESC, a.published_at DESC NULLS LAST, a.id DESC LIMIT :limit OFFSET :offset)"
         " SELECT r.id, r.title, r.outlet, r.published_at, r.url, r.topics, r.head, r.score,"
         f"  ts_headline('{CONFIG}', r.text, q.tsq,"
         f"   'StartSel={HIGHLIGHT[0]},StopSel={HIGHLIGHT[1]},MaxWords=35,MinWords=15,MaxFragments=1') AS snip"
         " FROM ranked r, q ORDER BY r.score DESC, r.published_at DESC NULLS LAST, r.id DESC"
     )
-    return [_hit(r) for r in (await session.execute(text(sql), params)).all()]
+    rows = (await session.execute(text(sql), {**params, "ids": ids, "limit": limit, "offset": offset})).all()
+    return [_hit(r) for r in rows]

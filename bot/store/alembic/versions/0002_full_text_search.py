@@ -43,6 +43,8 @@ POSTGRES_UP = [
     "ALTER TABLE articles ADD COLUMN topic_list text[] GENERATED ALWAYS AS (string_to_array(topics, ' ')) STORED",
     "CREATE INDEX ix_articles_tsv ON articles USING gin (tsv)",
     "CREATE INDEX ix_articles_topic_list ON articles USING gin (topic_list)",
+    # "newest first, undated last" for filter-only lookups (`topic:nato`), walked without a sort
+    "CREATE INDEX ix_articles_published_desc ON articles (published_at DESC NULLS LAST, id DESC)",
 ]
 
 
@@ -58,6 +60,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         op.execute("DROP TABLE IF EXISTS articles_fts")
     else:
+        op.execute("DROP INDEX IF EXISTS ix_articles_published_desc")
         op.execute("DROP INDEX IF EXISTS ix_articles_topic_list")
         op.execute("DROP INDEX IF EXISTS ix_articles_tsv")
         op.execute("ALTER TABLE articles DROP COLUMN IF EXISTS topic_list")
