@@ -1,0 +1,150 @@
+"""Resident memory of `newsbot run` with both adapters and 1,000 feeds (target: steady state < 200 MB).
+
+The real command runs against loopback stand-ins: a fake Slack Web API (HTTP mode), a fake
+Discord (REST + gateway), and the feed farm serving `--feeds` feeds of `--items` entries. RSS is
+sampled from /proc every 0.25 s: during the first full ingest cycle (peak) and then for
+`--steady` seconds while the bot idles between cycles and answers its health checks (steady). The
+main process and its parse workers are reported apart and together. Figures only.
+
+    .venv/bin/python benchmarks/memory.py [--feeds 1000] [--items 20] [--steady 30] [--db sqlite|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import yaml  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from bot.store.db import make_engine  # noqa: E402
+from bot.store.models import Article, Feed  # noqa: E402
+from tests.fakes.discord_api import BOT_TOKEN as DISCORD_TOKEN  # noqa: E402
+from tests.fakes.discord_api import FakeDiscord  # noqa: E402
+from tests.fakes.slack_api import BOT_TOKEN as SLACK_TOKEN  # noqa: E402
+from tests.fakes.slack_api import FakeSlack  # noqa: E402
+from tests.feedfarm import FarmFeed, FeedFarm, farm_items  # noqa: E402
+from tests.reliability.helpers import Bot, bot_env, free_port  # noqa: E402
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                for c in (task / "children").read_text().split():
+                    out.append(int(c))
+                    out.extend(children(int(c)))
+    return out
+
+
+def sample(pid: int) -> tuple[float, float, int]:
+    """(main MB, main + children MB, number of children)."""
+    kids = children(pid)
+    main = rss_kb(pid) / 1024
+    return main, main + sum(rss_kb(k) for k in kids) / 1024, len(kids)
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="newsbot-mem-") as tmp:
+        d = Path(tmp)
+        db_url = args.db_url or f"sqlite:///{d}/newsbot.db"
+        async with FeedFarm() as farm:
+            slack = await FakeSlack().start()
+            discord = await FakeDiscord().start()
+            try:
+                urls = [farm.put(f"m{i}", FarmFeed(title=f"Mem {i}", items=farm_items(f"m{i}", args.items)))
+                        for i in range(args.feeds)]
+                config = d / "newsbot.yaml"
+                config.write_text(yaml.safe_dump({
+                    "feeds": [{"url": u, "full_text": "never"} for u in urls],
+                    "channels": [
+                        {"platform": "slack", "id": "C0MEM", "alerts": {"figures": ["Mark Rutte"]}},
+                        {"platform": "discord", "id": "444444444444444444", "alerts": {"figures": ["Mark Rutte"]}},
+                    ],
+                }))
+                env = bot_env(
+                    db_url, config, free_port(), NEWSBOT_INGEST_EVERY_S="10",
+                    SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET="0123456789abcdef0123456789abcdef",
+                    NEWSBOT_SLACK_API_URL=slack.api_url, DISCORD_BOT_TOKEN=DISCORD_TOKEN,
+                    NEWSBOT_DISCORD_API_URL=discord.api_url, NEWSBOT_DISCORD_GATEWAY_URL=discord.gateway_url,
+                )
+                bot = await Bot(env, d / "bot.log").start()
+                assert bot.proc is not None
+                pid = bot.proc.pid
+                t0 = time.monotonic()
+                body = await bot.wait_healthy(180)
+                healthy_s = time.monotonic() - t0
+                engine = make_engine(db_url)
+                peak_main = peak_total = 0.0
+                kids_max = 0
+                try:
+                    while True:  # the first full cycle
+                        m, t, k = sample(pid)
+                        peak_main, peak_total, kids_max = max(peak_main, m), max(peak_total, t), max(kids_max, k)
+                        async with engine.connect() as c:
+                            polled = (await c.execute(select(func.count()).where(Feed.last_checked_at.is_not(None)))).scalar_one()
+                        if polled >= args.feeds:
+                            break
+                        bot.check_alive()
+                        if time.monotonic() - t0 > 900:
+                            raise SystemExit(f"only {polled} feeds polled in 15 min: {bot.log_tail()}")
+                        await asyncio.sleep(0.25)
+                    cycle_s = time.monotonic() - t0
+                    steady: list[tuple[float, float]] = []
+                    t1 = time.monotonic()
+                    while time.monotonic() - t1 < args.steady:
+                        m, t, _ = sample(pid)
+                        steady.append((m, t))
+                        if len(steady) % 8 == 0:
+                            await bot.health()
+                        await asyncio.sleep(0.25)
+                    async with engine.connect() as c:
+                        articles = (await c.execute(select(func.count()).select_from(Article))).scalar_one()
+                finally:
+                    await engine.dispose()
+                    rc = await bot.stop(60)
+            finally:
+                await slack.stop()
+                await discord.stop()
+    steady_main = max(m for m, _ in steady)
+    steady_total = max(t for _, t in steady)
+    print(f"adapters: {body.get('adapters')}   feeds: {args.feeds} x {args.items} items   db: {db_url.split(':')[0]}")
+    print(f"start-up to healthy            {healthy_s:7.1f} s")
+    print(f"first full cycle done after    {cycle_s:7.1f} s   articles stored: {articles}")
+    print(f"peak RSS during the cycle      main {peak_main:6.1f} MB   with {kids_max} parse workers {peak_total:6.1f} MB")
+    print(f"steady RSS ({args.steady:.0f} s after)         main {steady_main:6.1f} MB   with parse workers {steady_total:6.1f} MB")
+    print(f"target: steady state under 200 MB -> {'met' if steady_total < 200 else 'NOT met'} (main + workers); exit code {rc}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--items", type=int, default=20)
+    ap.add_argument("--steady", type=float, default=30.0)
+    ap.add_argument("--db-url", default=None, help="default: a temporary SQLite file")
+    args = ap.parse_args()
+    print(f"cpus: {os.cpu_count()}   load average at start: {os.getloadavg()[0]:.2f}")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
