@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, literal, select
+from sqlalchemy import String, cast, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
 from bot.statements import Gazetteer, extract_with
 from bot.statements import Statement as Found
-from bot.statements.dedup import normalise_quote, same_statement, statement_fingerprint
+from bot.statements.dedup import find_same, normalise_quote, statement_fingerprint
 from bot.store.models import Article, Channel, Delivery, Statement, StatementSource, Subscription, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,88 +51,29 @@ def corroboration(kind: str, outlets: int) -> str:
     return f"{how}, reported by {outlets} outlets"
 
 
-async def _match(session: AsyncSession, found: Found) -> Statement | None:
-    """The stored statement these words belong to: same speaker, same kind, same or containing words.
-
-    A paraphrase is never merged into a direct quote (or the other way round): what a person was
-    quoted as saying and what an outlet says they meant are different claims.
-    """
-    fp = statement_fingerprint(found.speaker, found.text)
-    exact = (await session.execute(select(Statement).where(Statement.fingerprint == fp))).scalar_one_or_none()
-    if exact is not None or found.speaker is None:
-        return exact
-    since = utcnow() - CANDIDATE_WINDOW
+async def _alert_rules(session: AsyncSession) -> list[tuple[int, str, str]]:
+    """Every active alert subscription as (channel id, kind, casefolded value)."""
     rows = (
-        await session.execute(
-            select(Statement)
-            .where(Statement.speaker == found.speaker, Statement.kind == found.kind, Statement.first_seen_at >= since)
-            .order_by(Statement.first_seen_at.desc())
-            .limit(MAX_CANDIDATES)
-        )
-    ).scalars()
-    for row in rows:
-        if same_statement(row.text, found.text):
-            return row
-    return None
-
-
-async def _recount(session: AsyncSession, statement: Statement) -> None:
-    outlet_key = func.coalesce(Article.outlet, literal("article:") + cast(Article.id, String))
-    outlets, sources = (
-        await session.execute(
-            select(func.count(func.distinct(outlet_key)), func.count(func.distinct(StatementSource.article_id)))
-            .select_from(StatementSource)
-            .join(Article, Article.id == StatementSource.article_id)
-            .where(StatementSource.statement_id == statement.id)
-        )
-    ).one()
-    statement.outlets = max(int(outlets or 0), 1)
-    statement.sources = max(int(sources or 0), 1)
-
-
-async def _insert_statement(session: AsyncSession, found: Found, article: Article) -> tuple[Statement, bool]:
-    row = Statement(
-        fingerprint=statement_fingerprint(found.speaker, found.text),
-        speaker=found.speaker,
-        figure=found.figure,
-        kind=found.kind,
-        text=found.text,
-        normalised=normalise_quote(found.text),
-        first_article_id=article.id,
-    )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-        return row, True
-    except IntegrityError:
-        # Another worker stored the same words a moment ago: join it.
-        existing = (
-            await session.execute(select(Statement).where(Statement.fingerprint == row.fingerprint))
-        ).scalar_one()
-        return existing, False
-
-
-async def subscribed_channels(session: AsyncSession, statement: Statement, topics: Sequence[str]) -> list[int]:
-    """Channels owed an alert for this statement: by figure, by topic (tracked figures only), by keyword."""
-    subs = (
         await session.execute(
             select(Subscription.channel_id, Subscription.kind, Subscription.value)
             .join(Channel, Channel.id == Subscription.channel_id)
             .where(Subscription.alerts.is_(True), Channel.paused.is_(False))
         )
     ).all()
+    return [(cid, kind, value.casefold()) for cid, kind, value in rows]
+
+
+def channels_for(rules: Sequence[tuple[int, str, str]], statement: Statement, topics: Sequence[str]) -> list[int]:
+    """Channels owed an alert for this statement: by figure, by topic (tracked figures only), by keyword."""
     speaker = (statement.speaker or "").casefold()
     text = statement.text.casefold()
-    wanted: set[int] = set()
-    for channel_id, kind, value in subs:
-        v = value.casefold()
-        if (
-            (kind == "figure" and speaker and v == speaker)
-            or (kind == "topic" and statement.figure and v in topics)
-            or (kind == "keyword" and v and v in text)
-        ):
-            wanted.add(channel_id)
+    wanted = {
+        cid
+        for cid, kind, value in rules
+        if (kind == "figure" and speaker and value == speaker)
+        or (kind == "topic" and statement.figure and value in topics)
+        or (kind == "keyword" and value and value in text)
+    }
     return sorted(wanted)
 
 
@@ -154,62 +95,169 @@ def alert_payload(statement: Statement, article: Article) -> dict[str, Any]:
     }
 
 
-async def queue_alerts(session: AsyncSession, statement: Statement, article: Article) -> int:
-    channels = await subscribed_channels(session, statement, article.topics.split())
-    if not channels:
-        return 0
-    payload = alert_payload(statement, article)
+def _insert(session: AsyncSession) -> Any:
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+
+
+async def queue_alerts(session: AsyncSession, statements: Sequence[Statement], article: Article) -> int:
+    """Outbox rows for new statements, one per (statement, channel); a repeated key is a no-op."""
+    rules = await _alert_rules(session)
+    topics = article.topics.split()
+    now = utcnow()
     rows = [
         {
-            "idempotency_key": f"alert:{statement.id}:{cid}",
+            "idempotency_key": f"alert:{st.id}:{cid}",
             "channel_id": cid,
             "kind": "alert",
-            "statement_id": statement.id,
-            "payload": payload,
+            "statement_id": st.id,
+            "payload": alert_payload(st, article),
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": utcnow(),
-            "created_at": utcnow(),
+            "next_attempt_at": now,
+            "created_at": now,
         }
-        for cid in channels
+        for st in statements
+        for cid in channels_for(rules, st, topics)
     ]
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    stmt = insert(Delivery).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    if not rows:
+        return 0
+    stmt = _insert(session)(Delivery).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
     result = await session.execute(stmt)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+@dataclass
+class _Known:
+    """A stored (or just inserted) statement as the matcher sees it."""
+
+    id: int | None
+    speaker: str | None
+    kind: str
+    text: str
+    normalised: str
+    fingerprint: str
+
+
+def _find(known: Sequence[_Known], item: Found, fingerprint: str) -> _Known | None:
+    for k in known:
+        if k.fingerprint == fingerprint:
+            return k
+    if item.speaker is None:
+        return None
+    same = [k for k in known if k.speaker == item.speaker and k.kind == item.kind]
+    i = find_same(item.text, [k.normalised for k in same])
+    return None if i is None else same[i]
+
+
+async def _known_statements(session: AsyncSession, found: Sequence[Found], fingerprints: set[str]) -> list[_Known]:
+    """Candidates for every statement of the article in two queries: same words, or same speaker lately.
+
+    A paraphrase is never merged into a direct quote (or the other way round): what a person was
+    quoted as saying and what an outlet says they meant are different claims.
+    """
+    cols = (Statement.id, Statement.speaker, Statement.kind, Statement.text, Statement.normalised, Statement.fingerprint)
+    rows = list((await session.execute(select(*cols).where(Statement.fingerprint.in_(fingerprints)))).all())
+    speakers = {f.speaker for f in found if f.speaker}
+    if speakers:
+        since = utcnow() - CANDIDATE_WINDOW
+        rows += (
+            await session.execute(
+                select(*cols)
+                .where(Statement.speaker.in_(speakers), Statement.first_seen_at >= since)
+                .order_by(Statement.first_seen_at.desc())
+                .limit(MAX_CANDIDATES * len(speakers))
+            )
+        ).all()
+    return [_Known(*r) for r in rows]
+
+
+async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Distinct outlets and articles per statement, in one grouped query."""
+    outlet_key = func.coalesce(Article.outlet, literal("article:") + cast(Article.id, String))
+    rows = await session.execute(
+        select(
+            StatementSource.statement_id,
+            func.count(func.distinct(outlet_key)),
+            func.count(func.distinct(StatementSource.article_id)),
+        )
+        .join(Article, Article.id == StatementSource.article_id)
+        .where(StatementSource.statement_id.in_(ids))
+        .group_by(StatementSource.statement_id)
+    )
+    return {sid: (max(int(o), 1), max(int(n), 1)) for sid, o, n in rows.all()}
+
+
 async def record_statements(session: AsyncSession, article: Article, config: AppConfig, *, alerts: bool = True) -> int:
-    """Extract and store the article's statements; returns how many statements are new."""
+    """Extract and store the article's statements; returns how many statements are new.
+
+    Batched: a handful of queries per article whatever the number of statements, because this runs
+    for every stored article inside the ingest transaction.
+    """
     published = article.published_at.date() if article.published_at else None
-    found = extract_with(article.text, gazetteer_for(config), published)
+    found = [f for f in extract_with(article.text, gazetteer_for(config), published) if f.text.strip()]
     # An edited article is re-read whole: its old sources go, the statements they joined stay.
     await session.execute(delete(StatementSource).where(StatementSource.article_id == article.id))
-    new = 0
-    seen: set[tuple[int, int]] = set()
-    for item in found:
-        if not item.text.strip():
-            continue
-        row = await _match(session, item)
-        created = False
-        if row is None:
-            row, created = await _insert_statement(session, item, article)
-        elif len(item.text) > len(row.text) and same_statement(row.text, item.text):
-            row.text = item.text  # the longer wording wins; the partial quote joins it
-            row.normalised = normalise_quote(item.text)
-        if (row.id, item.start) in seen:
-            continue
-        seen.add((row.id, item.start))
-        session.add(
-            StatementSource(
-                statement_id=row.id, article_id=article.id, kind=item.kind, text=item.text,
-                start=item.start, end=item.end, cue=item.cue,
+    if not found:
+        return 0
+    prints = [statement_fingerprint(f.speaker, f.text) for f in found]
+    known = await _known_statements(session, found, set(prints))
+    pending: list[_Known] = []  # new in this article, not yet inserted
+    links: list[tuple[_Known, Found]] = []
+    longer: dict[int, str] = {}
+    for item, fp in zip(found, prints, strict=True):
+        match = _find(known, item, fp) or _find(pending, item, fp)
+        if match is None:
+            match = _Known(None, item.speaker, item.kind, item.text, normalise_quote(item.text), fp)
+            pending.append(match)
+        elif match.id is not None and len(item.text) > len(match.text):
+            longer[match.id] = item.text  # the longer wording wins; the partial quote joins it
+            match.text, match.normalised = item.text, normalise_quote(item.text)
+        links.append((match, item))
+
+    created: set[int] = set()
+    if pending:
+        now = utcnow()
+        firsts = {id(p): next(f for k, f in links if k is p) for p in pending}
+        values = [
+            {
+                "fingerprint": p.fingerprint, "speaker": p.speaker, "figure": firsts[id(p)].figure, "kind": p.kind,
+                "text": p.text, "normalised": p.normalised, "first_article_id": article.id, "first_seen_at": now,
+                "outlets": 1, "sources": 1,
+            }
+            for p in pending
+        ]
+        stmt = _insert(session)(Statement).values(values).on_conflict_do_nothing(index_elements=["fingerprint"])
+        inserted = await session.execute(stmt.returning(Statement.id, Statement.fingerprint))
+        ids = {fp: sid for sid, fp in inserted.all()}
+        created = set(ids.values())
+        missing = [p.fingerprint for p in pending if p.fingerprint not in ids]
+        if missing:  # another worker stored the same words a moment ago: join it
+            ids.update(
+                {fp: sid for sid, fp in await session.execute(
+                    select(Statement.id, Statement.fingerprint).where(Statement.fingerprint.in_(missing)))}
             )
+        for p in pending:
+            p.id = ids[p.fingerprint]
+
+    for sid, text in longer.items():
+        await session.execute(
+            update(Statement).where(Statement.id == sid).values(text=text, normalised=normalise_quote(text))
         )
-        await session.flush()
-        await _recount(session, row)
-        if created:
-            new += 1
-            if alerts and row.figure and len(row.text.split()) >= MIN_WORDS:
-                await queue_alerts(session, row, article)
-    return new
+    sources: dict[tuple[int, int], dict[str, Any]] = {}
+    for k, item in links:
+        assert k.id is not None
+        sources.setdefault((k.id, item.start), {
+            "statement_id": k.id, "article_id": article.id, "kind": item.kind, "text": item.text,
+            "start": item.start, "end": item.end, "cue": item.cue, "seen_at": utcnow(),
+        })
+    await session.execute(insert(StatementSource), list(sources.values()))
+    touched = sorted({sid for sid, _ in sources})
+    counts = await _recount(session, touched)
+    await session.execute(
+        update(Statement),
+        [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in counts.items()],
+    )
+    if alerts and created:
+        rows = (await session.execute(select(Statement).where(Statement.id.in_(created)))).scalars().all()
+        await queue_alerts(session, [r for r in rows if r.figure and len(r.text.split()) >= MIN_WORDS], article)
+    return len(created)

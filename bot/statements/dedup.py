@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 _QUOTES = str.maketrans(
     {
@@ -20,6 +22,7 @@ _QUOTES = str.maketrans(
     }
 )
 _SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"[\w']+")
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 _MIN_CONTAINED_WORDS = 3
 _FUZZY_THRESHOLD = 90.0
@@ -51,8 +54,37 @@ def same_statement(a_text: str, b_text: str) -> bool:
     return fuzz.ratio(a, b) >= _FUZZY_THRESHOLD
 
 
+@lru_cache(maxsize=8192)
 def _words(text: str) -> str:
-    return " ".join(re.findall(r"[\w']+", text))
+    return " ".join(_WORD.findall(text))
+
+
+def find_same(text: str, candidates: Sequence[str]) -> int | None:
+    """Index of a candidate that is the same statement as `text`, or None.
+
+    `candidates` are already normalised (as stored). The same rules as `same_statement`, in one
+    pass: equality, then containment of a partial quotation, then the fuzzy ratio, scored in C by
+    rapidfuzz, since an article's statements are checked against hundreds of stored ones.
+    """
+    a = normalise_quote(text)
+    if not a or not candidates:
+        return None
+    for i, c in enumerate(candidates):
+        if c == a:
+            return i
+    aw = _words(a)
+    a_long = len(a.split()) >= _MIN_CONTAINED_WORDS
+    for i, c in enumerate(candidates):
+        if not c:
+            continue
+        cw = _words(c)
+        if len(a) <= len(c):
+            if a_long and f" {aw} " in f" {cw} ":
+                return i
+        elif len(c.split()) >= _MIN_CONTAINED_WORDS and f" {cw} " in f" {aw} ":
+            return i
+    best = process.extractOne(a, candidates, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
+    return int(best[2]) if best else None
 
 
 def statement_fingerprint(speaker: str | None, text: str) -> str:
