@@ -117,6 +117,7 @@ async def run_app(
     running = Running()
     runner = None
     ingest: Any = None
+    fulltext: Any = None
     try:
         await upgrade(engine)
         sessions = session_factory(engine)
@@ -225,13 +226,25 @@ async def run_app(
                 running.ingest = True
             except Exception:
                 log.exception("ingest could not start; serving the archive only")
+            else:
+                # Linked pages for summary-only entries: a background queue, never in the feed cycle.
+                from bot.fulltext.queue import FullTextService
+
+                fulltext = FullTextService(sessions, config, settings, fetcher=ingest.fetcher)
+                fulltext.schedule(scheduler)
         if chat_on:
             await refresh_digests()
             worker.start()
 
         handler = make_handler(deps)
         for platform, adapter in running.adapters.items():
-            await adapter.start(handler)
+            try:
+                await adapter.start(handler)
+            except Exception as exc:
+                # A platform that is down or refuses the token must not take the archive, the
+                # ingester or the other adapters with it: /healthz shows it red meanwhile.
+                log.error("adapter %s did not start: %s", platform, exc)
+                continue
             running.started.add(platform)
             log.info("adapter %s started", platform)
 
@@ -259,6 +272,8 @@ async def run_app(
                 log.exception("ingest did not stop cleanly (its leases expire by themselves)")
         if running.worker is not None:
             await running.worker.stop()
+        if fulltext is not None:
+            await fulltext.aclose()
         if ingest is not None:
             try:
                 await asyncio.wait_for(ingest.aclose(), 15)

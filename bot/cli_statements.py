@@ -29,9 +29,12 @@ def describe(source: str, doc: CleanDoc, config: AppConfig) -> dict[str, Any]:
 
 
 async def _fetch_doc(url: str, rt: Any) -> CleanDoc:
-    from bot.fulltext.extract import fetch_and_extract  # the full-text path: safe fetcher + trafilatura
+    from bot.fulltext.extract import PageError, fetch_and_extract  # the full-text path: safe fetcher + trafilatura
 
-    return await fetch_and_extract(url, rt.settings, rt.config)
+    try:
+        return await fetch_and_extract(url, rt.settings, rt.config)
+    except PageError as exc:
+        raise Failure(str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -626,6 +626,7 @@ async def _remove_feed(ref: str, deps: Deps) -> Result:
 
 
 async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
+    from bot.fulltext.queue import queue_counts
     from bot.status import FAILING_AFTER, archive_stats
 
     now = deps.now()
@@ -650,6 +651,7 @@ async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
             )
         ).all()
         paused = list((await s.execute(select(Channel).where(Channel.paused.is_(True)).limit(5))).scalars())
+        pages = await queue_counts(s)
     archive = Item(
         title="Archive",
         fields=(("articles", str(counts["articles"])), ("statements", str(counts["statements"])),
@@ -670,7 +672,8 @@ async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         fields=(("pending", str(pending)), ("retrying", str(int(by_status.get("failed", 0)))),
                 ("sent", str(int(by_status.get("sent", 0)))), ("dead", str(int(by_status.get("dead", 0))))),
     )
-    sections = [Section(items=(archive, cycle_item, deliveries))]
+    fulltext = Item(title="Full-text pages", fields=tuple((k.replace("_", " "), str(v)) for k, v in pages.items()))
+    sections = [Section(items=(archive, cycle_item, deliveries, fulltext))]
     if failing:
         sections.append(Section(heading="Failing feeds", items=tuple(feed_item(f, now) for f in failing)))
     if dead:
