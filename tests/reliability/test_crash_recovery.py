@@ -28,7 +28,7 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.feedfarm import FarmFeed, FarmItem, FeedFarm, prose
 from tests.reliability.helpers import Bot, bot_env, free_port
 
-CHANNELS = ("C0ALERTS1", "C0ALERTS2", "C0ALERTS3")
+CHANNELS = ("C0ALERTS1", "C0ALERTS2")  # Slack paces ~1 post/s per channel: kept small for speed
 N_FEEDS = 6
 
 
@@ -123,14 +123,14 @@ async def test_kill_9_twenty_times_loses_nothing_and_posts_nothing_twice(tmp_pat
             markers: list[str] = []
             seq = Counter[str]()
             for _round in range(kills):
-                for feed in rng.sample([f"f{i}" for i in range(N_FEEDS)], 2):
+                for feed in rng.sample([f"f{i}" for i in range(N_FEEDS)], 1):
                     seq[feed] += 1
                     item, marker = quote_item(feed, seq[feed])
                     farm.feeds[feed].items.insert(0, item)
                     farm.changed(feed)
                     markers.append(marker)
                 bot = await Bot(env, log).start()
-                await asyncio.sleep(rng.uniform(0.3, 8.0))
+                await asyncio.sleep(rng.uniform(0.3, 5.0))
                 bot.kill9()
                 await bot.wait()
 
