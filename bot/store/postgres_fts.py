@@ -4,14 +4,17 @@ User words reach PostgreSQL only as values of `plainto_tsquery`/`phraseto_tsquer
 text is ever parsed as tsquery syntax.
 
 A GIN index cannot be read in id order, so "the newest `window` matches" is found in id windows:
-first the newest `window * 16` ids, widening eightfold until enough matches are found or the
-window reaches the `since:` bound (or the oldest article). Each step is a bitmap AND of the GIN
+first the newest `window * 4` ids, widened as far as the matches seen so far predict (at most
+16-fold a step) until enough are found or the window reaches the `since:` bound (or the oldest
+article). A small first window matters for phrases: every row in it that has the phrase's words is
+rechecked against the positions in its tsvector. Each step is a bitmap AND of the GIN
 posting list with the primary-key range, so only matching rows inside the range touch the heap.
 Only those candidates are scored with `ts_rank_cd`, and `ts_headline` runs on the returned page.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy import text
@@ -21,8 +24,8 @@ from bot.store.query import Query, Term
 from bot.store.search import HIGHLIGHT, SearchHit, display_title
 
 CONFIG = "english"
-FIRST_SPAN = 16  # the first id window is window * FIRST_SPAN ids
-GROWTH = 8
+FIRST_SPAN = 4  # the first id window is window * FIRST_SPAN ids
+GROWTH = 16  # the most a window widens in one step
 
 
 def _term_sql(term: Term, params: dict[str, Any]) -> str:
@@ -135,7 +138,9 @@ async def _candidates(
         ]
         if len(ids) >= window or start <= lo:
             return ids
-        span *= GROWTH
+        # Widen by what the matches seen so far predict, with room to spare: each step re-reads
+        # the GIN posting lists, and a phrase rechecks every row of the range that has its words.
+        span *= min(GROWTH, max(2, math.ceil(1.5 * window / max(len(ids), 1))))
 
 
 async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, window: int) -> list[SearchHit]:
