@@ -6,7 +6,10 @@ sampled from /proc every 0.25 s: during the first full ingest cycle (peak) and t
 `--steady` seconds while the bot idles between cycles and answers its health checks (steady). The
 main process and its parse workers are reported apart and together. Figures only.
 
-    .venv/bin/python benchmarks/memory.py [--feeds 1000] [--items 20] [--steady 30] [--db sqlite|postgres]
+    .venv/bin/python benchmarks/memory.py [--feeds 1000] [--items 20] [--steady 30] [--cpus 1] [--db-url URL]
+
+With `--cpus 1` the bot runs pinned to one CPU, as on the 1-core target box: it then parses in a
+thread instead of worker processes (see `bot/ingest/service.py: usable_cpus`).
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ async def run(args: argparse.Namespace) -> None:
                     NEWSBOT_SLACK_API_URL=slack.api_url, DISCORD_BOT_TOKEN=DISCORD_TOKEN,
                     NEWSBOT_DISCORD_API_URL=discord.api_url, NEWSBOT_DISCORD_GATEWAY_URL=discord.gateway_url,
                 )
-                bot = await Bot(env, d / "bot.log").start()
+                prefix = ("taskset", "-c", ",".join(str(i) for i in range(args.cpus))) if args.cpus else ()
+                bot = await Bot(env, d / "bot.log", prefix=prefix).start()
                 assert bot.proc is not None
                 pid = bot.proc.pid
                 t0 = time.monotonic()
@@ -127,7 +131,8 @@ async def run(args: argparse.Namespace) -> None:
                 await discord.stop()
     steady_main = max(m for m, _ in steady)
     steady_total = max(t for _, t in steady)
-    print(f"adapters: {body.get('adapters')}   feeds: {args.feeds} x {args.items} items   db: {db_url.split(':')[0]}")
+    cpus = f"pinned to {args.cpus} CPU(s)" if args.cpus else f"{os.cpu_count()} CPUs"
+    print(f"adapters: {body.get('adapters')}   feeds: {args.feeds} x {args.items} items   db: {db_url.split(':')[0]}   {cpus}")
     print(f"start-up to healthy            {healthy_s:7.1f} s")
     print(f"first full cycle done after    {cycle_s:7.1f} s   articles stored: {articles}")
     print(f"peak RSS during the cycle      main {peak_main:6.1f} MB   with {kids_max} parse workers {peak_total:6.1f} MB")
@@ -141,6 +146,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--steady", type=float, default=30.0)
     ap.add_argument("--db-url", default=None, help="default: a temporary SQLite file")
+    ap.add_argument("--cpus", type=int, default=0, help="pin the bot to this many CPUs (1: as on the 1-core target box)")
     args = ap.parse_args()
     print(f"cpus: {os.cpu_count()}   load average at start: {os.getloadavg()[0]:.2f}")
     asyncio.run(run(args))

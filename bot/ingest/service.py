@@ -94,8 +94,25 @@ def make_fetcher(config: AppConfig, settings: Settings) -> SafeFetcher:
     )
 
 
+def usable_cpus() -> int:
+    """CPUs this process may really use: its affinity mask and a cgroup v2 quota (a container
+    limited to `cpus: 1` still sees every host CPU in os.cpu_count()). Issue #8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]  # noqa: SIM115
+        if quota != "max":
+            cpus = min(cpus, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
 def default_parse_processes() -> int:
-    cpus = os.cpu_count() or 1
+    """Parse workers only where there is a second core to run them (each costs ~60 MB)."""
+    cpus = usable_cpus()
     return min(cpus, 4) if cpus > 1 else 0
 
 

@@ -58,6 +58,7 @@ class Bot:
     env: dict[str, str]
     log_path: Path
     args: Sequence[str] = ("run",)
+    prefix: Sequence[str] = ()  # e.g. ("taskset", "-c", "0") to run as on a 1-core box
     proc: asyncio.subprocess.Process | None = None
     _log: Any = field(default=None, repr=False)
 
@@ -68,7 +69,7 @@ class Bot:
     async def start(self) -> Bot:
         self._log = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - closed in wait()
         self.proc = await asyncio.create_subprocess_exec(
-            NEWSBOT, *self.args, env=self.env, cwd=str(ROOT),
+            *self.prefix, NEWSBOT, *self.args, env=self.env, cwd=str(ROOT),
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, start_new_session=True,
         )
         return self
