@@ -262,14 +262,15 @@ async def run_app(
                 await asyncio.wait_for(running.adapters[platform].stop(), 10)
             except Exception:
                 log.exception("adapter %s did not stop cleanly", platform)
-        if running.scheduler is not None and running.scheduler.running:
-            running.scheduler.shutdown(wait=False)
         if ingest is not None:
-            # Finish in-flight feed polls within the deadline, hand the rest of the leases back.
+            # Before the scheduler: its shutdown cancels running jobs outright. Finish in-flight
+            # feed polls within the deadline, hand the rest of the leases back.
             try:
                 await ingest.stop(SHUTDOWN_DEADLINE_S)
             except Exception:
                 log.exception("ingest did not stop cleanly (its leases expire by themselves)")
+        if running.scheduler is not None and running.scheduler.running:
+            running.scheduler.shutdown(wait=False)
         if running.worker is not None:
             await running.worker.stop()
         if fulltext is not None:
