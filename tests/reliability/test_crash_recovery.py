@@ -155,6 +155,7 @@ async def test_kill_9_twenty_times_loses_nothing_and_posts_nothing_twice(tmp_pat
 
     counts = await db_counts(db_url)
     assert set(counts["by_status"]) == {"sent"}
+    assert "database is locked" not in log.read_text(errors="replace")
     by_channel = posted(slack)
     sent_keys = {k for k, _ in counts["keys"]}
     for channel, keys in by_channel.items():
