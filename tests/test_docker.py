@@ -200,3 +200,8 @@ def test_the_image_entrypoint_starts_healthy_and_stops_on_sigterm(tmp_path: Path
     lines = [json.loads(line) for line in (tmp_path / "bot.log").read_text().splitlines() if line.startswith("{")]
     assert lines and {"event", "level", "timestamp"} <= set(lines[0]), "logs are not JSON lines"
     assert any(rec["event"] == "shutting down" for rec in lines)
+
+
+def test_an_unknown_role_is_a_usage_error() -> None:
+    proc = subprocess.run([str(VENV_BIN / "newsbot"), "run", "--role", "everything"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--role" in proc.stderr
