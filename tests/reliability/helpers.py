@@ -279,6 +279,18 @@ async def run_scaleout(admin_url: str, workdir: Path, processes: int, n_feeds: i
                     raise AssertionError(f"only {done}/{n_feeds} feeds polled; {bots[0].log_tail()}")
                 await asyncio.sleep(0.05)
             seconds = time.monotonic() - t0
+            # Every feed has been polled; let each process finish and record its cycle before
+            # stopping it, so the per-worker counts are complete (a loaded machine lags here).
+            settle = time.monotonic() + 120
+            while time.monotonic() < settle:
+                async with engine.connect() as c:
+                    recorded = sum(
+                        int((stats or {}).get("fetched", 0))
+                        for (stats,) in (await c.execute(select(IngestCycle.stats))).all()
+                    )
+                if recorded >= n_feeds:
+                    break
+                await asyncio.sleep(0.2)
             for b in bots:
                 rc = await b.stop(60)
                 assert rc == 0, b.log_tail()
