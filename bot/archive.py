@@ -7,8 +7,6 @@ Callers get back what happened so they can count it and run extraction on what c
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -16,7 +14,10 @@ from typing import Literal
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.ingest.digest import content_hash
 from bot.store.models import Article, ArticleRevision, utcnow
+
+__all__ = ["ArticleIn", "Outcome", "Stored", "content_hash", "find_existing", "store_article", "store_articles"]
 
 Outcome = Literal["new", "updated", "unchanged"]
 
@@ -35,6 +36,7 @@ class ArticleIn:
     feed_id: int | None = None
     origin: str = "feed"
     summary_only: bool = False
+    digest: str | None = None  # content_hash(title, text) when the caller computed it already
 
 
 @dataclass
@@ -43,12 +45,6 @@ class Stored:
     outcome: Outcome
     changed_text: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-def content_hash(title: str | None, text: str) -> str:
-    """Hash of what a reader sees; whitespace and case changes are not edits."""
-    norm = re.sub(r"\s+", " ", f"{title or ''}\n{text}").strip().casefold()
-    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
 async def find_existing(session: AsyncSession, item: ArticleIn, digest: str) -> Article | None:
@@ -93,13 +89,14 @@ async def _existing_for(session: AsyncSession, items: list[ArticleIn], digests: 
     return list(found.values())
 
 
-async def store_articles(session: AsyncSession, items: list[ArticleIn]) -> list[Stored]:
-    """`store_article` for a batch (a feed's entries): the same rules, a handful of queries.
+async def store_articles(session: AsyncSession, items: list[ArticleIn], *, flush: bool = True) -> list[Stored]:
+    """`store_article` for a batch (a feed's entries, or several feeds'): the same rules, a handful of queries.
 
     Items in the batch are matched against each other too, so a feed listing one story twice (or
-    two feeds' copies in one batch) still stores it once.
+    two feeds' copies in one batch) still stores it once. `flush=False` leaves the new rows
+    pending, so the caller can still set columns that then go into the same INSERT.
     """
-    digests = [content_hash(i.title, i.text) for i in items]
+    digests = [i.digest or content_hash(i.title, i.text) for i in items]
     by_guid: dict[str, Article] = {}
     by_url: dict[str, Article] = {}
     by_hash: dict[tuple[str, str], Article] = {}
@@ -130,7 +127,8 @@ async def store_articles(session: AsyncSession, items: list[ArticleIn]) -> list[
         else:
             out.append(_update(session, existing, item, digest))
             index(existing)
-    await session.flush()
+    if flush:
+        await session.flush()
     return out
 
 

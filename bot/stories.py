@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.ingest.minhash import band_keys, signature, similarity
 from bot.store.models import Article, Story, StoryBand, utcnow
@@ -24,6 +25,9 @@ __all__ = ["assign_stories", "assign_story", "band_keys", "signature", "similari
 THRESHOLD = 0.5
 WINDOW = timedelta(days=3)
 STORY_LOCK_KEY = 0x6E657773  # 'news'
+_BANDS: Table = StoryBand.__table__  # type: ignore[assignment]
+_ARTICLES: Table = Article.__table__  # type: ignore[assignment]
+_SET_STORY = update(_ARTICLES).where(_ARTICLES.c.id == bindparam("b_id")).values(story_id=bindparam("b_story"))
 
 
 async def _candidates(session: AsyncSession, keys: set[int]) -> dict[int, bytes]:
@@ -61,8 +65,8 @@ async def assign_stories(
         for key, sid in rows.all():
             by_key.setdefault(key, []).append(sid)
     out: list[Story] = []
-    grown: dict[int, int] = {}
     new_stories: list[tuple[Story, list[int]]] = []
+    new_by_key: dict[int, list[int]] = {}  # band key -> index into new_stories (no pairwise scan)
     now = utcnow()
     for article, sig, keys in zip(articles, signatures, keys_of, strict=True):
         best: Story | None = None
@@ -75,28 +79,35 @@ async def assign_stories(
                     best_score, best_id = score, sid
                     best = stories.get(best_id) or await session.get(Story, best_id)
                     stories[best_id] = best
-            # stories created earlier in this batch
-            for story, skeys in new_stories:
-                if story.signature and set(skeys) & set(keys):
-                    score = similarity(sig, story.signature)
-                    if score >= best_score:
-                        best_score, best = score, story
+            # stories created earlier in this batch, found through their band keys
+            for i in sorted({i for k in keys for i in new_by_key.get(k, ())}):
+                score = similarity(sig, new_stories[i][0].signature or b"")
+                if score >= best_score:
+                    best_score, best = score, new_stories[i][0]
         if best is None:
             best = Story(title=article.title, article_count=0, signature=sig, created_at=now, updated_at=now)
+            for k in set(keys):
+                new_by_key.setdefault(k, []).append(len(new_stories))
             new_stories.append((best, keys))
         best.article_count = (best.article_count or 0) + 1
         best.updated_at = now
-        if best.id is not None:
-            grown[best.id] = grown.get(best.id, 0) + 1
         out.append(best)
     if new_stories:
         session.add_all([s for s, _ in new_stories])
         await session.flush()
         rows_to_add = [{"key": k, "story_id": s.id} for s, keys in new_stories for k in set(keys)]
-        if rows_to_add:
-            await session.execute(insert(StoryBand), rows_to_add)
-    for a, s in zip(articles, out, strict=True):
-        a.story_id = s.id
+        if rows_to_add:  # plain executemany: no ORM bookkeeping for thousands of key rows
+            await session.execute(insert(_BANDS), rows_to_add)
+    # One executemany sets story_id on rows already in the database; the objects get the value as
+    # loaded state, so the session has nothing left to flush for them.
+    persisted = [(a, st) for a, st in zip(articles, out, strict=True) if a.id is not None and a.story_id != st.id]
+    if persisted:
+        await session.execute(_SET_STORY, [{"b_id": a.id, "b_story": st.id} for a, st in persisted])
+        for a, st in persisted:
+            set_committed_value(a, "story_id", st.id)
+    for a, st in zip(articles, out, strict=True):
+        if a.id is None:
+            a.story_id = st.id
     await session.flush()
     return out
 

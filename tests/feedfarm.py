@@ -217,6 +217,14 @@ class FeedFarm:
     def url(self, path: str, host: str | None = None) -> str:
         return f"http://{host or self.host}:{self.port}{path}"
 
+    def vhost_url(self, path: str, n: int) -> str:
+        """The same farm under virtual host number `n` (see `farm_resolver`).
+
+        A real fleet of feeds lives on many publishers' hosts, and the fetcher is polite per host;
+        serving 1,000 feeds from one host:port would measure that politeness limit, not the engine.
+        """
+        return self.url(path, host=vhost(n))
+
     def _rendered(self, name: str) -> tuple[bytes, str, str, str]:
         got = self._cache.get(name)
         if got is None:
@@ -372,6 +380,20 @@ class FeedFarm:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+VHOST_SUFFIX = ".farm.test"
+
+
+def vhost(n: int) -> str:
+    return f"pub{n}{VHOST_SUFFIX}"
+
+
+async def farm_resolver(host: str, port: int) -> list[str]:
+    """A `SafeFetcher` resolver that sends the farm's virtual hosts to 127.0.0.1 (and nothing else)."""
+    if host.lower().endswith(VHOST_SUFFIX):
+        return ["127.0.0.1"]
+    raise OSError(f"farm resolver: unknown host {host}")
 
 
 def farm_items(feed_key: str, n: int, *, start: datetime | None = None, words: int = 80, step_min: int = 37) -> list[FarmItem]:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from bot.ingest.clean import clean_text, html_to_text
+from bot.ingest.digest import content_hash
 from bot.ingest.jsonfeed import NotJsonFeed, parse_json_feed
 from bot.ingest.minhash import signature
 from bot.ingest.rawentry import RawEntry, RawFeed
@@ -54,6 +55,7 @@ class Entry:
     summary_only: bool
     topics: tuple[str, ...]
     signature: bytes | None
+    digest: str = ""  # content_hash(title, text), computed here so the writer does not
 
 
 @dataclass
@@ -217,6 +219,7 @@ def prepare_entry(
         summary_only=raw.summary_only,
         topics=topics,
         signature=signature(title, text),
+        digest=content_hash(title, text),
     )
 
 

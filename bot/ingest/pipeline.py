@@ -1,20 +1,25 @@
-"""One feed, start to finish: fetch (no transaction held) -> parse (off the loop) -> store (one transaction).
+"""A feed poll in two stages: fetch + parse (many at once, no transaction held), then write.
 
-Everything a poll learns lands on the feed row in the same transaction as its articles: the
-conditional-GET validators, the next check time (adaptive, or backed off after an error), and the
-health columns. An error is a value: logged, counted, written to the feed, and the cycle goes on.
+`fetch_and_parse` never touches the database. `write_batch` stores what several polls learnt in
+ONE transaction: their articles (one `store_articles` call, one story assignment), the 304s and
+failures (one executemany each), and every feed row's validators, next check time (adaptive, or
+backed off after an error) and health columns, committed together with the feed's articles. Why
+batches: on SQLite there is one writer, and per-feed transactions spend the cycle on round trips
+to the database thread rather than on work. An error is a value: logged, counted, written to the
+feed, and the cycle goes on; a batch that cannot be written is retried feed by feed, so one bad
+feed never costs the others their articles.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,7 +31,7 @@ from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
 from bot.ingest.urls import host_of
 from bot.pipeline_hooks import after_store
-from bot.store.models import Feed, utcnow
+from bot.store.models import Article, Feed, utcnow
 from bot.stories import assign_stories
 
 log = logging.getLogger("bot.ingest")
@@ -98,39 +103,179 @@ def articles_of(job: FeedJob, parsed: ParsedFeed, now: datetime) -> list[Article
             feed_id=job.id,
             origin="feed",
             summary_only=e.summary_only,
+            digest=e.digest or None,
         )
         for e in parsed.entries
     ]
 
 
-async def _store(
-    session: AsyncSession, job: FeedJob, parsed: ParsedFeed, fetched: FetchResult, config: AppConfig, now: datetime
-) -> FeedOutcome:
+@dataclass
+class Polled:
+    """What fetching and parsing one feed learnt, waiting to be written."""
+
+    job: FeedJob
+    status: str  # parsed | not_modified | failed
+    fetched: FetchResult | None = None
+    parsed: ParsedFeed | None = None
+    error: str | None = None
+    retry_after_s: float | None = None
+    seen_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def size(self) -> int:
+        return len(self.parsed.entries) if self.parsed is not None else 0
+
+
+async def fetch_and_parse(job: FeedJob, fetcher: SafeFetcher, parse: ParseFn) -> Polled:
+    """Fetch and parse one leased feed; never raises, never opens a transaction."""
+    try:
+        fetched = await fetcher.get(job.url, etag=job.etag, last_modified=job.last_modified)
+        if fetched.error:
+            return Polled(job, "failed", error=fetched.error, retry_after_s=fetched.retry_after_s)
+        if fetched.not_modified:
+            return Polled(job, "not_modified", fetched=fetched)
+        parsed = await parse(fetched.body, fetched.url, fetched.content_type)
+        fetched.body = b""  # the bytes are not needed past this point; free them early
+        if parsed.error:
+            return Polled(job, "failed", error=parsed.error)
+        return Polled(job, "parsed", fetched=fetched, parsed=parsed)
+    except Exception as exc:  # a bug on one feed must not end the cycle
+        log.exception("feed %s: unexpected error", job.url)
+        return Polled(job, "failed", error=f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _success_values(job: FeedJob, interval: int, fetched: FetchResult, now: datetime, max_s: int) -> dict[str, object]:
+    wait = next_check_after_success(interval, fetched.max_age_s, max_s)
+    return {
+        "b_id": job.id,
+        "b_interval": interval,
+        "b_next": now + timedelta(seconds=wait),
+        "b_now": now,
+    }
+
+
+_FEEDS: Table = Feed.__table__  # type: ignore[assignment]
+
+# Core executemany statements (one round trip for a whole batch; a feed removed meanwhile simply
+# matches no row).
+_NOT_MODIFIED = (
+    update(_FEEDS)
+    .where(_FEEDS.c.id == bindparam("b_id"))
+    .values(
+        interval_s=bindparam("b_interval"),
+        next_check_at=bindparam("b_next"),
+        last_checked_at=bindparam("b_now"),
+        last_success_at=bindparam("b_now"),
+        consecutive_failures=0,
+        last_error=None,
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_FAILED = (
+    update(_FEEDS)
+    .where(_FEEDS.c.id == bindparam("b_id"))
+    .values(
+        consecutive_failures=bindparam("b_failures"),
+        last_error=bindparam("b_error"),
+        last_error_at=bindparam("b_now"),
+        last_checked_at=bindparam("b_now"),
+        next_check_at=bindparam("b_next"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+
+
+def _failure_values(p: Polled, config: AppConfig) -> dict[str, object]:
     limits = config.ingest
-    out = FeedOutcome(job.url, "fetched", entries=len(parsed.entries))
-    feed = await session.get(Feed, job.id, populate_existing=True)
-    if feed is None:  # removed while we fetched
-        return out
-    backfill = not feed.backfilled
-    stored: list[Stored] = await store_articles(session, articles_of(job, parsed, now))
-    for s in stored:
-        mark_for_full_text(s, feed.full_text, alerts=not backfill)  # issue #6: a summary queues its page
-        out.statements += await after_store(session, s, config, alerts=not backfill)
-        if s.outcome == "new":
-            out.new += 1
-        elif s.outcome == "updated":
-            out.updated += 1
-    fresh = [(s.article, e.signature) for s, e in zip(stored, parsed.entries, strict=True) if s.outcome == "new"]
+    # The failure count read at lease time is current: the lease keeps every other worker away.
+    failures = p.job.failures + 1
+    delay = next_check_after_failure(failures, p.retry_after_s, limits.min_interval_s, limits.max_interval_s)
+    return {
+        "b_id": p.job.id,
+        "b_failures": failures,
+        "b_error": (p.error or "unknown error")[:2000],
+        "b_now": p.seen_at,
+        "b_next": p.seen_at + timedelta(seconds=delay),
+    }
+
+
+async def _write(session: AsyncSession, batch: Sequence[Polled], config: AppConfig) -> list[FeedOutcome]:
+    """Everything a batch of polls learnt, in the caller's transaction."""
+    limits = config.ingest
+    outcomes: list[FeedOutcome] = []
+    quiet = [p for p in batch if p.status == "not_modified"]
+    if quiet:
+        rows = []
+        for p in quiet:
+            assert p.fetched is not None
+            interval = adaptive_interval(p.job.interval_s, [], 0, limits.min_interval_s, limits.max_interval_s)
+            rows.append(_success_values(p.job, interval, p.fetched, p.seen_at, limits.max_interval_s))
+            outcomes.append(FeedOutcome(p.job.url, "not_modified"))
+        await session.execute(_NOT_MODIFIED, rows)
+    failed = [p for p in batch if p.status == "failed"]
+    if failed:
+        for p in failed:
+            log.warning("feed failed: %s: %s", p.job.url, p.error)
+            outcomes.append(FeedOutcome(p.job.url, "failed", error=p.error))
+        await session.execute(_FAILED, [_failure_values(p, config) for p in failed])
+    parsed = [p for p in batch if p.status == "parsed"]
+    if parsed:
+        outcomes += await _store_parsed(session, parsed, config)
+    return outcomes
+
+
+async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: AppConfig) -> list[FeedOutcome]:
+    limits = config.ingest
+    ids = [p.job.id for p in batch]
+    feeds = {
+        f.id: f
+        for f in (
+            await session.execute(select(Feed).where(Feed.id.in_(ids)).execution_options(populate_existing=True))
+        ).scalars()
+    }
+    outcomes: list[FeedOutcome] = []
+    live: list[tuple[Polled, Feed, FeedOutcome, slice]] = []
+    items: list[ArticleIn] = []
+    for p in batch:
+        assert p.parsed is not None
+        out = FeedOutcome(p.job.url, "fetched", entries=len(p.parsed.entries))
+        outcomes.append(out)
+        feed = feeds.get(p.job.id)
+        if feed is None:  # removed while we fetched
+            continue
+        arts = articles_of(p.job, p.parsed, p.seen_at)
+        live.append((p, feed, out, slice(len(items), len(items) + len(arts))))
+        items += arts
+    stored: list[Stored] = await store_articles(session, items, flush=False)
+    for _p, feed, _out, part in live:
+        backfill = not feed.backfilled
+        for s in stored[part]:
+            mark_for_full_text(s, feed.full_text, alerts=not backfill)  # issue #6: a summary queues its page
+    await session.flush()  # the columns set above go into the INSERTs
+    fresh: list[tuple[Article, bytes | None]] = []
+    for p, feed, out, part in live:
+        assert p.parsed is not None and p.fetched is not None
+        backfill = not feed.backfilled
+        for s, e in zip(stored[part], p.parsed.entries, strict=True):
+            out.statements += await after_store(session, s, config, alerts=not backfill)
+            if s.outcome == "new":
+                out.new += 1
+                fresh.append((s.article, e.signature))
+            elif s.outcome == "updated":
+                out.updated += 1
+        now = p.seen_at
+        dates = [e.published_at for e in p.parsed.entries if e.published_at and not e.published_inferred]
+        feed.interval_s = adaptive_interval(feed.interval_s or 900, dates, out.new, limits.min_interval_s, limits.max_interval_s)
+        _succeeded(feed, p.fetched, now, limits.max_interval_s)
+        feed.title = feed.title or (p.parsed.title or "")[:500] or None
+        feed.backfilled = True
+        if out.new:
+            feed.last_new_at = now
     if fresh:  # last: on PostgreSQL it takes a lock held until commit
         await assign_stories(session, [a for a, _ in fresh], [sig for _, sig in fresh])
-    dates = [e.published_at for e in parsed.entries if e.published_at and not e.published_inferred]
-    feed.interval_s = adaptive_interval(feed.interval_s or 900, dates, out.new, limits.min_interval_s, limits.max_interval_s)
-    _succeeded(feed, fetched, now, limits.max_interval_s)
-    feed.title = feed.title or (parsed.title or "")[:500] or None
-    feed.backfilled = True
-    if out.new:
-        feed.last_new_at = now
-    return out
+    return outcomes
 
 
 def _succeeded(feed: Feed, fetched: FetchResult, now: datetime, max_s: int) -> None:
@@ -147,53 +292,52 @@ def _succeeded(feed: Feed, fetched: FetchResult, now: datetime, max_s: int) -> N
     feed.lease_until = None
 
 
-async def record_not_modified(
-    sessions: async_sessionmaker[AsyncSession], job: FeedJob, fetched: FetchResult, config: AppConfig
-) -> FeedOutcome:
-    """A 304 is the common case of a steady-state cycle: one UPDATE, no row loaded."""
-    limits = config.ingest
-    now = utcnow()
-    interval = adaptive_interval(job.interval_s, [], 0, limits.min_interval_s, limits.max_interval_s)
-    wait = next_check_after_success(interval, fetched.max_age_s, limits.max_interval_s)
-    async with sessions.begin() as session:
-        await session.execute(
-            update(Feed)
-            .where(Feed.id == job.id)
-            .values(
-                interval_s=interval,
-                next_check_at=now + timedelta(seconds=wait),
-                last_checked_at=now,
-                last_success_at=now,
-                consecutive_failures=0,
-                last_error=None,
-                lease_owner=None,
-                lease_until=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    return FeedOutcome(job.url, "not_modified")
+def _retryable(exc: Exception) -> bool:
+    # IntegrityError: another worker stored one of these articles between our lookup and insert;
+    # the retry finds it and links to it. A lock error: SQLite's writer lock was busy too long.
+    return isinstance(exc, IntegrityError) or (isinstance(exc, OperationalError) and "lock" in str(exc).lower())
 
 
-async def record_failure(
-    sessions: async_sessionmaker[AsyncSession], job: FeedJob, error: str, config: AppConfig, retry_after_s: float | None = None
-) -> FeedOutcome:
-    limits = config.ingest
-    now = utcnow()
-    log.warning("feed failed: %s: %s", job.url, error)
-    async with sessions.begin() as session:
-        feed = await session.get(Feed, job.id, populate_existing=True)
-        if feed is not None:
-            feed.consecutive_failures = (feed.consecutive_failures or 0) + 1
-            feed.last_error = error[:2000]
-            feed.last_error_at = now
-            feed.last_checked_at = now
-            delay = next_check_after_failure(
-                feed.consecutive_failures, retry_after_s, limits.min_interval_s, limits.max_interval_s
-            )
-            feed.next_check_at = now + timedelta(seconds=delay)
-            feed.lease_owner = None
-            feed.lease_until = None
-    return FeedOutcome(job.url, "failed", error=error)
+async def _write_once(
+    sessions: async_sessionmaker[AsyncSession], batch: Sequence[Polled], config: AppConfig, attempts: int = 3
+) -> list[FeedOutcome]:
+    for attempt in range(attempts):
+        try:
+            async with sessions.begin() as session:
+                return await _write(session, batch, config)
+        except Exception as exc:
+            if attempt == attempts - 1 or not _retryable(exc):
+                raise
+        await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+async def write_batch(
+    sessions: async_sessionmaker[AsyncSession], batch: Sequence[Polled], config: AppConfig
+) -> list[FeedOutcome]:
+    """Write a batch of polls in one transaction; if that fails, feed by feed, so one bad feed
+    (a bug, a row the database rejects) is recorded as failing and the rest are stored."""
+    try:
+        outcomes = await _write_once(sessions, batch, config)
+    except Exception as exc:
+        if len(batch) == 1 and batch[0].status != "parsed":
+            raise  # a plain feed-row update failed: the database itself is in trouble
+        log.warning("ingest: batch of %d feeds not written (%s); writing them one by one", len(batch), type(exc).__name__)
+        outcomes = []
+        for p in batch:
+            try:
+                outcomes += await _write_once(sessions, [p], config)
+            except Exception as one:
+                if p.status != "parsed":
+                    raise
+                log.exception("feed %s: could not be stored", p.job.url)
+                why = f"internal error: {type(one).__name__}: {str(one)[:200]}"
+                outcomes += await _write_once(sessions, [Polled(p.job, "failed", error=why)], config)
+    for o in outcomes:
+        FEED_POLLS.labels(o.status).inc()
+        ARTICLES.labels("new").inc(o.new)
+        ARTICLES.labels("updated").inc(o.updated)
+    return outcomes
 
 
 async def poll_feed(
@@ -203,48 +347,8 @@ async def poll_feed(
     fetcher: SafeFetcher,
     parse: ParseFn,
     config: AppConfig,
-    store_gate: asyncio.Semaphore,
 ) -> FeedOutcome:
-    """Poll one leased feed; always returns an outcome and always releases the lease."""
-    try:
-        outcome = await _poll(job, sessions, fetcher, parse, config, store_gate)
-    except Exception as exc:  # a bug or a database hiccup on one feed must not end the cycle
-        log.exception("feed %s: unexpected error", job.url)
-        outcome = await record_failure(sessions, job, f"internal error: {type(exc).__name__}: {str(exc)[:200]}", config)
-    FEED_POLLS.labels(outcome.status).inc()
-    ARTICLES.labels("new").inc(outcome.new)
-    ARTICLES.labels("updated").inc(outcome.updated)
-    return outcome
-
-
-async def _poll(
-    job: FeedJob,
-    sessions: async_sessionmaker[AsyncSession],
-    fetcher: SafeFetcher,
-    parse: ParseFn,
-    config: AppConfig,
-    store_gate: asyncio.Semaphore,
-) -> FeedOutcome:
-    fetched = await fetcher.get(job.url, etag=job.etag, last_modified=job.last_modified)
-    if fetched.error:
-        return await record_failure(sessions, job, fetched.error, config, fetched.retry_after_s)
-    if fetched.not_modified:
-        return await record_not_modified(sessions, job, fetched, config)
-    parsed = await parse(fetched.body, fetched.url, fetched.content_type)
-    fetched.body = b""  # the bytes are not needed past this point; free them early
-    if parsed.error:
-        return await record_failure(sessions, job, parsed.error, config)
-    for attempt in range(3):
-        try:
-            async with store_gate, sessions.begin() as session:
-                return await _store(session, job, parsed, fetched, config, utcnow())
-        except IntegrityError:
-            # Another worker stored one of these articles between our lookup and insert: the
-            # retry finds it and links to it instead.
-            if attempt == 2:
-                raise
-        except OperationalError as exc:
-            if attempt == 2 or "lock" not in str(exc).lower():
-                raise
-        await asyncio.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
+    """Poll one leased feed on its own (fetch, parse, write); always returns an outcome and
+    always releases the lease. The service pipelines many of these through `write_batch`."""
+    polled = await fetch_and_parse(job, fetcher, parse)
+    return (await write_batch(sessions, [polled], config))[0]

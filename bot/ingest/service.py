@@ -2,8 +2,12 @@
 
 One shared `SafeFetcher`, a parse pool (worker processes on a multi-core machine: feedparser is
 pure Python, and parsing beside storing is what keeps a cycle close to parsing alone), and a
-store gate (SQLite has one writer; PostgreSQL takes a few). Every cycle leases due feeds from
-the database, polls them `concurrency` at a time, and records an IngestCycle row.
+pipeline: every cycle leases due feeds from the database, fetches and parses them `concurrency`
+at a time, and hands the results through a bounded queue to the writer (one on SQLite, which
+has one writer anyway; two on PostgreSQL), which stores whatever has piled up, many feeds per
+transaction, while fetching and parsing go on. The queue's bound is the back-pressure: when the
+writer falls behind, fetching waits instead of piling parsed feeds up in memory. Each cycle
+records an IngestCycle row.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import AppConfig, Settings
 from bot.ingest.feeds import sync_config_feeds
-from bot.ingest.fetch import SafeFetcher
+from bot.ingest.fetch import Resolver, SafeFetcher
 from bot.ingest.parse import ParsedFeed, parse_feed
-from bot.ingest.pipeline import FeedJob, FeedOutcome, poll_feed
+from bot.ingest.pipeline import FeedJob, FeedOutcome, Polled, fetch_and_parse, write_batch
 from bot.ingest.schedule import lease_due_feeds, lease_seconds
 from bot.metrics import ARTICLES_STORED, CYCLE_SECONDS, FEEDS_FAILED, FEEDS_POLLED, STATEMENTS_STORED
 from bot.store.models import Feed, IngestCycle, utcnow
@@ -37,6 +41,8 @@ from bot.store.models import Feed, IngestCycle, utcnow
 log = logging.getLogger("bot.ingest")
 JOB_ID = "ingest-cycle"
 JOBSTORE = "ingest-memory"
+BATCH_FEEDS = 64  # at most this many feeds' results per write transaction ...
+BATCH_ENTRIES = 240  # ... and about this many entries, so SQLite's write lock is never held long
 
 
 @dataclass
@@ -82,7 +88,7 @@ def _count(o: FeedOutcome) -> None:
     STATEMENTS_STORED.inc(o.statements)
 
 
-def make_fetcher(config: AppConfig, settings: Settings) -> SafeFetcher:
+def make_fetcher(config: AppConfig, settings: Settings, *, resolver: Resolver | None = None) -> SafeFetcher:
     lim = config.ingest
     return SafeFetcher(
         user_agent=lim.user_agent,
@@ -91,6 +97,7 @@ def make_fetcher(config: AppConfig, settings: Settings) -> SafeFetcher:
         per_host_concurrency=lim.per_host_concurrency,
         allow_private=settings.allow_private_feeds,
         max_connections=max(lim.concurrency * 2, 20),
+        resolver=resolver,
     )
 
 
@@ -138,7 +145,7 @@ class IngestService:
         self._synced = False
         bind = sessions.kw.get("bind")
         self._postgres = bind is not None and bind.dialect.name == "postgresql"
-        self._store_gate = asyncio.Semaphore(4 if self._postgres else 1)
+        self._writers = 2 if self._postgres else 1
         self._topics = config.topic_keywords()
         self._stopping = False  # issue #8: graceful shutdown
         self._cycle_task: asyncio.Task[Any] | None = None
@@ -190,28 +197,37 @@ class IngestService:
             session.add(cycle)
         conc = self.config.ingest.concurrency
         lease_s = lease_seconds(self.config.ingest.timeout_s)
+        queue: asyncio.Queue[Polled | None] = asyncio.Queue(maxsize=max(conc * 2, BATCH_FEEDS))
+        writers = {asyncio.create_task(self._writer(queue, stats)) for _ in range(self._writers)}
         pending: list[FeedJob] = []
-        running: set[asyncio.Task[FeedOutcome]] = set()
+        running: set[asyncio.Task[None]] = set()
         exhausted = False
         try:
             while True:
                 while len(running) < conc and (pending or not exhausted) and not self._stopping:
                     if not pending:
-                        pending = await self._lease(conc, lease_s, started, ignore_schedule)
+                        # A few rounds' worth per lease: fewer write transactions competing
+                        # with the writer for SQLite's lock.
+                        pending = await self._lease(conc * 4, lease_s, started, ignore_schedule)
                         if not pending:
                             exhausted = True
                             break
                     job = pending.pop(0)
-                    running.add(asyncio.create_task(self._poll(job)))
+                    running.add(asyncio.create_task(self._fetch_into(job, queue)))
                 if not running:
                     break
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(running | writers, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    outcome = task.result()
-                    stats.add(outcome)
-                    _count(outcome)
+                    if task in writers:  # a writer only ends early by failing: the database is down
+                        task.result()
+                        raise RuntimeError("ingest writer stopped early")
+                    running.discard(task)
+                    task.result()
+            for _ in writers:
+                await queue.put(None)
+            await asyncio.gather(*writers)
         finally:
-            for task in running:
+            for task in running | writers:
                 task.cancel()
         stats.duration_s = time.monotonic() - t0
         CYCLE_SECONDS.observe(stats.duration_s)
@@ -237,15 +253,32 @@ class IngestService:
             )
             return [FeedJob.of(f) for f in feeds]
 
-    async def _poll(self, job: FeedJob) -> FeedOutcome:
-        return await poll_feed(
-            job,
-            sessions=self.sessions,
-            fetcher=self.fetcher,
-            parse=self.parse,
-            config=self.config,
-            store_gate=self._store_gate,
-        )
+    async def _fetch_into(self, job: FeedJob, queue: asyncio.Queue[Polled | None]) -> None:
+        polled = await fetch_and_parse(job, self.fetcher, self.parse)
+        await queue.put(polled)  # waits while the writer is behind: the back-pressure
+
+    async def _writer(self, queue: asyncio.Queue[Polled | None], stats: CycleStats) -> None:
+        """Write whatever polls have piled up, many feeds per transaction, until told to stop."""
+        while True:
+            first = await queue.get()
+            if first is None:
+                return
+            batch, size, last = [first], first.size, False
+            while len(batch) < BATCH_FEEDS and size < BATCH_ENTRIES:
+                try:
+                    nxt = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if nxt is None:
+                    last = True
+                    break
+                batch.append(nxt)
+                size += nxt.size
+            for outcome in await write_batch(self.sessions, batch, self.config):
+                stats.add(outcome)
+                _count(outcome)
+            if last:
+                return
 
     # -- wiring -----------------------------------------------------------------------------
     def schedule(self, scheduler: AsyncIOScheduler, every_s: int = 60) -> None:
