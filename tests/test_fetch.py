@@ -15,7 +15,7 @@ from bot.ingest.fetch import (
     parse_retry_after,
     system_resolver,
 )
-from tests.feedfarm import FarmFeed, FeedFarm, farm_items
+from tests.feedfarm import FarmFeed, FeedFarm, farm_items, farm_resolver
 
 CAP = 256 * 1024
 
@@ -168,5 +168,28 @@ async def test_per_host_concurrency(farm: FeedFarm) -> None:
         results = await asyncio.gather(*(f.get(farm.url("/h/slow")) for _ in range(6)))
         assert all(r.error is None for r in results)
         assert farm.max_inflight["/h/slow"] == 2
+    finally:
+        await f.aclose()
+
+
+async def test_politeness_is_per_virtual_host(farm: FeedFarm) -> None:
+    """The benchmark spreads feeds over farm virtual hosts: each host keeps its own limit, and the
+    farm resolver sends only `*.farm.test` names to the loopback farm."""
+    farm.slow_s = 0.3
+    f = SafeFetcher(
+        user_agent="newsbot-test",
+        timeout_s=10.0,
+        max_body_bytes=CAP,
+        per_host_concurrency=1,
+        allow_private=True,
+        resolver=farm_resolver,
+    )
+    try:
+        urls = [farm.vhost_url("/h/slow", n) for n in (0, 1, 2) for _ in range(2)]
+        results = await asyncio.gather(*(f.get(u) for u in urls))
+        assert [r.error for r in results] == [None] * 6
+        assert farm.max_inflight["/h/slow"] == 3  # one per host, three hosts at once
+        other = await f.get(f"http://elsewhere.test:{farm.port}/feeds/f0")
+        assert other.error is not None and other.error.startswith("connection failed")
     finally:
         await f.aclose()
