@@ -21,4 +21,4 @@ async def after_store(session: AsyncSession, stored: Stored, config: AppConfig, 
     """
     if not stored.changed_text:
         return 0
-    return await record_statements(session, stored.article, config, alerts=alerts)
+    return await record_statements(session, stored.article, config, alerts=alerts, fresh=stored.outcome == "new")

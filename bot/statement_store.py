@@ -187,16 +187,23 @@ async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple
     return {sid: (max(int(o), 1), max(int(n), 1)) for sid, o, n in rows.all()}
 
 
-async def record_statements(session: AsyncSession, article: Article, config: AppConfig, *, alerts: bool = True) -> int:
+async def record_statements(
+    session: AsyncSession, article: Article, config: AppConfig, *, alerts: bool = True, fresh: bool = False
+) -> int:
     """Extract and store the article's statements; returns how many statements are new.
 
     Batched: a handful of queries per article whatever the number of statements, because this runs
-    for every stored article inside the ingest transaction.
+    for every stored article inside the ingest transaction. `fresh`: the article was just
+    inserted, so it has no earlier sources to clear.
     """
     published = article.published_at.date() if article.published_at else None
     found = [f for f in extract_with(article.text, gazetteer_for(config), published) if f.text.strip()]
-    # An edited article is re-read whole: its old sources go, the statements they joined stay.
-    await session.execute(delete(StatementSource).where(StatementSource.article_id == article.id))
+    if not fresh:
+        # An edited article is re-read whole: its old sources go, the statements they joined stay.
+        await session.execute(
+            delete(StatementSource).where(StatementSource.article_id == article.id),
+            execution_options={"synchronize_session": False},
+        )
     if not found:
         return 0
     prints = [statement_fingerprint(f.speaker, f.text) for f in found]

@@ -193,7 +193,10 @@ def prepare_entry(
     raw: RawEntry, feed_url: str, base: str, topic_keywords: dict[str, list[str]], now: datetime
 ) -> Entry | None:
     title = _title_text(raw.title)
-    doc = clean_text(raw.html or "", title=title, take_title=False)
+    published, inferred = raw.published, False
+    if published is not None and published > now + timedelta(days=2):
+        published = None  # a date in the future is a publisher's bug; do not let it pin the top
+    doc = clean_text(raw.html or "", title=title, take_title=False, infer_date=published is None)
     text = doc.text
     url = canonical_url(raw.link, base) if raw.link else None
     guid = stable_guid(raw.guid, feed_url) or url
@@ -201,9 +204,6 @@ def prepare_entry(
         return None
     if not guid and not url:
         return None
-    published, inferred = raw.published, False
-    if published is not None and published > now + timedelta(days=2):
-        published = None  # a date in the future is a publisher's bug; do not let it pin the top
     if published is None and doc.published is not None:
         published = datetime(doc.published.year, doc.published.month, doc.published.day, tzinfo=UTC)
         inferred = True
