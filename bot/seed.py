@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.archive import ArticleIn, store_article
 from bot.config import AppConfig
 from bot.ingest.clean import clean_text
+from bot.ingest.dates import start_of_day
 from bot.pipeline_hooks import after_store
 from bot.topics import tag_topics
 
@@ -29,7 +29,7 @@ class SeedCounts:
 def seed_item(path: Path, config: AppConfig) -> ArticleIn:
     doc = clean_text(path.read_text(encoding="utf-8", errors="replace"))
     published = (
-        datetime(doc.published.year, doc.published.month, doc.published.day, tzinfo=UTC) if doc.published else None
+        start_of_day(doc.published) if doc.published else None
     )
     return ArticleIn(
         text=doc.text,

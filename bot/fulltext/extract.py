@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from bot.fulltext.detect import judge_page
 from bot.ingest.clean import CleanDoc, clean_text
+from bot.ingest.dates import start_of_day
 
 if TYPE_CHECKING:
     from bot.config import AppConfig, Settings
@@ -48,7 +49,7 @@ class PageDoc:
     def published_at(self) -> datetime | None:
         if self.published is None:
             return None
-        return datetime(self.published.year, self.published.month, self.published.day, tzinfo=UTC)
+        return start_of_day(self.published)
 
     def as_clean_doc(self) -> CleanDoc:
         return CleanDoc(title=self.title, text=self.text, published=self.published, published_inferred=False)

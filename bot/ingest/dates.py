@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 _MONTHS = {
     m: i + 1
@@ -34,6 +34,11 @@ _PATTERNS = [
     re.compile(rf"\b{_DAY}(?:\s*[-–]\s*[0-3]?\d)?\s+{_MON}(?:,?\s+{_YEAR})?\b", re.IGNORECASE),
 ]
 _YEAR_ONLY = re.compile(r"\b(?:in|since|of|from|by)\s+(?:\w+\s+)?((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\b")
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight UTC of a day: how a date read from text is stored as a publication time."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _make(year: int, month: int, day: int) -> date | None:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from bot.ingest.clean import clean_text, html_to_text
+from bot.ingest.dates import start_of_day
 from bot.ingest.digest import content_hash
 from bot.ingest.jsonfeed import NotJsonFeed, parse_json_feed
 from bot.ingest.minhash import signature
@@ -205,7 +206,7 @@ def prepare_entry(
     if not guid and not url:
         return None
     if published is None and doc.published is not None:
-        published = datetime(doc.published.year, doc.published.month, doc.published.day, tzinfo=UTC)
+        published = start_of_day(doc.published)
         inferred = True
     topics = tuple(tag_topics(f"{title or ''}\n{text}", topic_keywords))
     return Entry(
