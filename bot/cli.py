@@ -211,7 +211,3 @@ def main() -> None:
             raise
         typer.echo(f"newsbot: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
