@@ -125,10 +125,17 @@ def test_run_serves_console_http_alerts_and_stops_on_sigterm(env: dict[str, str]
                 (cid, json.dumps(payload)),
             )
         out.wait_for("Rutte: “the alliance is ready” — Reuters, also reported by 2 outlets")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            metrics = resp.read().decode()
+        # The post is printed before the delivery is recorded and counted: poll for the counter.
+        delivered = 'newsbot_deliveries_total{kind="alert",outcome="delivered"} 1.0'
+        deadline = time.monotonic() + 30
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                metrics = resp.read().decode()
+            if delivered in metrics or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert 'newsbot_commands_total{outcome="ok",subcommand="quotes"} 1.0' in metrics
-        assert 'newsbot_deliveries_total{kind="alert",outcome="delivered"} 1.0' in metrics
+        assert delivered in metrics
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
