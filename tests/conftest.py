@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -164,3 +165,35 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @pytest.fixture(scope="session")
 def app_config() -> AppConfig:
     return load_config(ROOT / "config" / "newsbot.yaml")
+
+
+@pytest.fixture
+def restore_discord_urls() -> Iterator[None]:
+    """The Discord adapter points discord.py's global REST and gateway URLs at the fake: put them back."""
+    import discord
+
+    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    yield
+    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[Any]:
+    from tests.fakes.slack_api import FakeSlack
+
+    server = await FakeSlack().start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def fake_discord(restore_discord_urls: None) -> AsyncIterator[Any]:
+    from tests.fakes.discord_api import FakeDiscord
+
+    server = await FakeDiscord().start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -21,9 +21,7 @@ from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import BOT_TOKEN as SLACK_TOKEN
 from tests.fakes.slack_api import FakeSlack
 from tests.test_slack_adapter import SECRET
-from tests.test_slack_e2e import DISCORD_CHANNEL, _no_commands, fake_discord, fake_slack
-
-__all__ = ["fake_discord", "fake_slack"]  # fixtures shared with the end-to-end module
+from tests.test_slack_e2e import DISCORD_CHANNEL, _no_commands
 
 STORY = (
     "NATO Secretary General Mark Rutte said on Monday that allies would send more air defence to Ukraine. "

@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import discord
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
@@ -46,25 +45,7 @@ async def wait_for(predicate: Callable[[], bool], deadline: float = 20.0) -> Non
         await asyncio.sleep(0.02)
 
 
-@pytest.fixture(autouse=True)
-def restore_discord_urls() -> Iterator[None]:
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    server = await FakeDiscord().start()
-    yield server
-    await server.stop()
+pytestmark = pytest.mark.usefixtures("restore_discord_urls")
 
 
 async def test_signed_news_quotes_rutte_is_acked_and_answered_from_the_archive(
