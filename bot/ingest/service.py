@@ -8,6 +8,12 @@ has one writer anyway; two on PostgreSQL), which stores whatever has piled up, m
 transaction, while fetching and parsing go on. The queue's bound is the back-pressure: when the
 writer falls behind, fetching waits instead of piling parsed feeds up in memory. Each cycle
 records an IngestCycle row.
+
+Memory (issue #8): the parse workers (`bot/ingest/parsepool.py`, lean processes that import the
+parser only) start with a cycle's first parse and stop when the cycle is over, unless the next
+cycle is due within `KEEP_WARM_S`: idle workers would hold ~30-45 MB each for nothing between
+cycles, and starting one costs ~0.2 s of CPU, nothing next to a minute's interval. Between
+cycles the ingester is its main process alone.
 """
 
 from __future__ import annotations
@@ -15,11 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +37,7 @@ from bot.config import AppConfig, Settings
 from bot.ingest.feeds import sync_config_feeds
 from bot.ingest.fetch import Resolver, SafeFetcher
 from bot.ingest.parse import ParsedFeed, parse_feed
+from bot.ingest.parsepool import ParsePool, WorkerUsage
 from bot.ingest.pipeline import FeedJob, FeedOutcome, Polled, fetch_and_parse, write_batch
 from bot.ingest.schedule import lease_due_feeds, lease_seconds
 from bot.metrics import ARTICLES_STORED, CYCLE_SECONDS, FEEDS_FAILED, FEEDS_POLLED, STATEMENTS_STORED
@@ -43,6 +48,7 @@ JOB_ID = "ingest-cycle"
 JOBSTORE = "ingest-memory"
 BATCH_FEEDS = 64  # at most this many feeds' results per write transaction ...
 BATCH_ENTRIES = 240  # ... and about this many entries, so SQLite's write lock is never held long
+KEEP_WARM_S = 30  # parse workers outlive a cycle only when the next one starts sooner than this
 
 
 @dataclass
@@ -118,9 +124,11 @@ def usable_cpus() -> int:
 
 
 def default_parse_processes() -> int:
-    """Parse workers only where there is a second core to run them (each costs ~60 MB)."""
+    """One parse worker per core beside the one the event loop needs (fetching, storing and the
+    database driver keep it busy), at most 4; none on one core, where parsing in a thread beside
+    the loop is as fast and a worker would only add its memory."""
     cpus = usable_cpus()
-    return min(cpus, 4) if cpus > 1 else 0
+    return min(cpus - 1, 4) if cpus > 1 else 0
 
 
 class IngestService:
@@ -141,7 +149,10 @@ class IngestService:
         self.fetcher = fetcher or make_fetcher(config, settings)
         self._own_fetcher = fetcher is None
         self._processes = default_parse_processes() if parse_processes is None else parse_processes
-        self._pool: Executor | None = None
+        self._pool: ParsePool | None = None  # worker processes, only while a cycle needs them
+        self._thread: ThreadPoolExecutor | None = None  # parsing beside the loop on one core
+        self._usage = WorkerUsage()  # of the pools already closed
+        self._every_s: float | None = None  # the interval once scheduled
         self._synced = False
         bind = sessions.kw.get("bind")
         self._postgres = bind is not None and bind.dialect.name == "postgresql"
@@ -151,25 +162,41 @@ class IngestService:
         self._cycle_task: asyncio.Task[Any] | None = None
 
     # -- parsing off the event loop ---------------------------------------------------------
-    def _executor(self) -> Executor:
-        if self._pool is None:
-            if self._processes > 0:
-                self._pool = ProcessPoolExecutor(self._processes, mp_context=multiprocessing.get_context("spawn"))
-            else:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="feedparse")
-        return self._pool
-
     async def parse(self, body: bytes, url: str, content_type: str) -> ParsedFeed:
+        if self._processes > 0:
+            if self._pool is None:
+                self._pool = ParsePool(self._processes, self._topics)
+            return await self._pool.parse(body, url, content_type)
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="feedparse")
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor(), parse_feed, body, url, content_type, self._topics)
-        except BrokenProcessPool:
-            # A worker died (e.g. killed for memory on a hostile body): start a fresh pool and
-            # report this feed, rather than failing every later one.
-            pool, self._pool = self._pool, None
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-            return ParsedFeed(error="parse error: parser process died")
+        return await loop.run_in_executor(self._thread, parse_feed, body, url, content_type, self._topics)
+
+    @property
+    def parse_pids(self) -> list[int]:
+        """Parse worker processes running now."""
+        return self._pool.pids if self._pool is not None else []
+
+    @property
+    def parse_usage(self) -> WorkerUsage:
+        """Parse workers started so far, their CPU seconds and the largest peak RSS of one."""
+        live = self._pool.usage if self._pool is not None else WorkerUsage()
+        return WorkerUsage(
+            started=self._usage.started + live.started,
+            cpu_s=self._usage.cpu_s + live.cpu_s,
+            peak_rss_mb=max(self._usage.peak_rss_mb, live.peak_rss_mb),
+        )
+
+    async def release_parse_workers(self) -> None:
+        """Stop the parse workers (the next parse starts them again)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
+            self._usage = WorkerUsage(
+                started=self._usage.started + pool.usage.started,
+                cpu_s=self._usage.cpu_s + pool.usage.cpu_s,
+                peak_rss_mb=max(self._usage.peak_rss_mb, pool.usage.peak_rss_mb),
+            )
 
     # -- one cycle --------------------------------------------------------------------------
     async def run_cycle(self, *, ignore_schedule: bool = False) -> CycleStats:
@@ -229,6 +256,8 @@ class IngestService:
         finally:
             for task in running | writers:
                 task.cancel()
+            if self._every_s is None or self._every_s >= KEEP_WARM_S:
+                await self.release_parse_workers()
         stats.duration_s = time.monotonic() - t0
         CYCLE_SECONDS.observe(stats.duration_s)
         async with self.sessions.begin() as session:
@@ -283,6 +312,7 @@ class IngestService:
     # -- wiring -----------------------------------------------------------------------------
     def schedule(self, scheduler: AsyncIOScheduler, every_s: int = 60) -> None:
         """Add the interval job (stable id, one instance, missed runs coalesced, in-memory store)."""
+        self._every_s = every_s
         with contextlib.suppress(ValueError):  # already added by an earlier call
             scheduler.add_jobstore(MemoryJobStore(), alias=JOBSTORE)
         scheduler.add_job(
@@ -335,6 +365,7 @@ class IngestService:
     async def aclose(self) -> None:
         if self._own_fetcher:
             await self.fetcher.aclose()
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
+        await self.release_parse_workers()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await asyncio.to_thread(thread.shutdown, True, cancel_futures=True)
