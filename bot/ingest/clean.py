@@ -52,7 +52,8 @@ _BOILERPLATE_LINES += [
 ]
 _BOILERPLATE_RE = re.compile(r"^(?:[•·▪►>*\-–—\s]*)(?:" + "|".join(_BOILERPLATE_LINES) + r")\s*$", re.IGNORECASE)
 _BYLINE_RE = re.compile(r"^by\s*(\|.*)?$|^by\s+[\w .'-]{2,60}\s*(\|.*)?$", re.IGNORECASE)
-_SPACES_RE = re.compile(r"[ \t\u00a0\u2009\u202f\u200b]+")
+_ODD_SPACES = ("  ", "\t", "\u00a0", "\u2009", "\u202f", "\u200b")
+_ODD_SPACES_RE = re.compile(r"[ \t\u00a0\u2009\u202f\u200b]{2,}|[\t\u00a0\u2009\u202f\u200b]")
 _BLOCK_TAGS = (
     "p",
     "div",
@@ -87,27 +88,63 @@ class CleanDoc:
 
 
 def looks_like_html(raw: str) -> bool:
-    head = raw[:2000].lower()
-    return bool(re.search(r"<(html|body|p|div|br|article|span|a|h[1-6])[\s>/]", head))
+    return bool(_HTML_HINT.search(raw[:2000].lower()))
+
+
+_DROP_SELECTOR = ",".join(_DROP_TAGS)
+_BLOCK_SELECTOR = ",".join(_BLOCK_TAGS)
+# A dropped element can only exist if its start tag is written out ("<script", "<svg", ...).
+_DROP_HINT = re.compile("<(?:" + "|".join(_DROP_TAGS) + ")", re.IGNORECASE)
+_HTML_HINT = re.compile(r"<(html|body|p|div|br|article|span|a|h[1-6])[\s>/]")
 
 
 def html_to_text(markup: str) -> str:
-    """HTML to paragraphs of text, one block element a line, scripts and forms dropped."""
+    """HTML to paragraphs of text, one block element a line, scripts and forms dropped.
+
+    One CSS query per step (not one per tag: each query walks the whole tree), and the drop step
+    only when a droppable start tag is written at all. Dropping stays one tag at a time, so an
+    element inside another dropped one is never touched after its ancestor is gone.
+    """
     tree = HTMLParser(markup)
-    for tag in _DROP_TAGS:
-        for node in tree.css(tag):
-            node.decompose()
+    if _DROP_HINT.search(markup):
+        for tag in _DROP_TAGS:
+            for node in tree.css(tag):
+                node.decompose()
     root = tree.body or tree.root
     if root is None:
         return ""
-    for tag in _BLOCK_TAGS:
-        for node in root.css(tag):
-            if tag == "br":
-                node.replace_with("\n")
-            else:
-                node.insert_before("\n\n")
-                node.insert_after("\n\n")
+    for node in root.css(_BLOCK_SELECTOR):
+        if node.tag == "br":
+            node.replace_with("\n")
+        else:
+            node.insert_before("\n\n")
+            node.insert_after("\n\n")
     return html.unescape(root.text(separator="", strip=False))
+
+
+# Markup made of nothing but text, <p> and <br> (what most feeds carry): lower-case p/br tags
+# without attributes, and no entity, NUL, CR, BOM or lone surrogate (lexbor drops or rewrites
+# those). Anything else goes through lexbor.
+_SIMPLE_TAGS = (("<p>", "\n\n"), ("</p>", "\n\n"), ("<br>", "\n"), ("<br/>", "\n"), ("<br />", "\n"))
+_ODD_CHARS = ("&", "\x00", "\r", "\ufeff")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _simple_markup_text(markup: str) -> str | None:
+    """What `clean_text` makes of simple markup without building a DOM (None: not simple).
+
+    Not character for character what `html_to_text` returns: lexbor drops leading whitespace and
+    writes "\n\n" around each <p> element where this writes it at each p tag, so runs of blank
+    lines differ, and `clean_text` turns both into the same lines and paragraphs (tests compare
+    the two on generated markup). Plain `str` scans: a regex over the markup cost more.
+    """
+    if markup.count("<") != sum(markup.count(tag) for tag, _ in _SIMPLE_TAGS):
+        return None  # some "<" starts another tag (each allowed tag holds exactly one "<")
+    if any(ch in markup for ch in _ODD_CHARS) or (not markup.isascii() and _SURROGATE.search(markup)):
+        return None
+    for tag, br in _SIMPLE_TAGS:
+        markup = markup.replace(tag, br)
+    return markup
 
 
 def is_boilerplate(line: str) -> bool:
@@ -116,9 +153,19 @@ def is_boilerplate(line: str) -> bool:
 
 
 def normalise_whitespace(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    lines = [_SPACES_RE.sub(" ", ln).strip() for ln in text.split("\n")]
-    return "\n".join(lines)
+    text = unicodedata.normalize("NFC", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Runs of two or more, and single odd spaces, become one space; a lone " " is left alone, so
+    # ordinary prose is not rewritten space by space. None of these characters is a line break,
+    # so one pass over the whole text equals one per line.
+    if any(odd in text for odd in _ODD_SPACES):  # a substring test is far cheaper than `sub`
+        text = _ODD_SPACES_RE.sub(" ", text)
+    return "\n".join([ln.strip() for ln in text.split("\n")])
+
+
+_SENTENCE_END = tuple(".!?:;”\"’')]…")
+_QUOTE_START = tuple("“\"‘'")
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -131,7 +178,7 @@ def _paragraphs(text: str) -> list[str]:
                 out.append(buf)
                 buf = ""
             continue
-        if buf and not re.search(r"[.!?:;”\"’')\]…]$", buf) and (line[:1].islower() or line[:1] in "“\"‘'"):
+        if buf and not buf.endswith(_SENTENCE_END) and (line[:1].islower() or line.startswith(_QUOTE_START)):
             buf = f"{buf} {line}"
         else:
             if buf:
@@ -159,12 +206,16 @@ def clean_text(raw: str, title: str | None = None, *, take_title: bool = True, i
     `infer_date=False` skips reading a date from the words, for entries whose feed already dates
     them (it is a fifth of the cost of preparing an entry).
     """
-    text = html_to_text(raw) if looks_like_html(raw) else raw
+    text = raw
+    if looks_like_html(raw):
+        simple = _simple_markup_text(raw)
+        text = html_to_text(raw) if simple is None else simple
     text = normalise_whitespace(text)
-    kept = [ln for ln in text.split("\n") if not is_boilerplate(ln)]
-    pars = _paragraphs("\n".join(kept))
-    bylines = [p for p in pars if _BYLINE_RE.match(p)]
-    pars = [p for p in pars if not _BYLINE_RE.match(p)]
+    kept = [ln for ln in text.split("\n") if not (ln and _BOILERPLATE_RE.match(ln))]
+    pars: list[str] = []
+    bylines: list[str] = []
+    for p in _paragraphs("\n".join(kept)):
+        (bylines if _BYLINE_RE.match(p) else pars).append(p)
     if take_title and title is None and len(pars) > 1 and _is_title(pars[0]):
         title = pars.pop(0)
     body = "\n\n".join(pars)

@@ -23,11 +23,32 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _PACK = struct.Struct(f"<{NUM_PERM}I")
 
 
+# Characters that are never part of a `\w` word: ASCII punctuation and the common typographic
+# marks (dashes, curly quotes, ellipsis, guillemets, NBSP, ...). Mapped to spaces for `words`.
+_SEPARATORS = {
+    c: " "
+    for c in (*range(0x80), *range(0xA0, 0xC0), 0xD7, 0xF7, *range(0x2000, 0x2070))
+    if not (chr(c).isalnum() or chr(c) == "_")
+}
+
+
+def words(text: str) -> list[str]:
+    """`re.findall(r"\\w+", text)`, cheaper: separators become spaces and `str.split` does the rest.
+
+    When anything but word characters is left in the words (a rarer symbol, an underscore) the
+    regex decides, so the result is the same for every text.
+    """
+    parts = text.translate(_SEPARATORS).split()
+    if "".join(parts).isalnum():
+        return parts
+    return _WORD.findall(text)
+
+
 def shingles(title: str | None, text: str) -> list[str]:
-    words = _WORD.findall(f"{title or ''} {text}".casefold())[:MAX_WORDS]
-    if len(words) < SHINGLE:
-        return words
-    return [" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+    ws = words(f"{title or ''} {text}".casefold())[:MAX_WORDS]
+    if len(ws) < SHINGLE:
+        return ws
+    return [f"{a} {b} {c}" for a, b, c in zip(ws, ws[1:], ws[2:], strict=False)]  # SHINGLE words
 
 
 def signature(title: str | None, text: str) -> bytes | None:
