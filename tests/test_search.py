@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.archive import ArticleIn, store_article
 from bot.store.models import Article
 from bot.store.query import Query, QueryError, parse_query
-from bot.store.search import search
+from bot.store.search import SearchHit, search
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FILLER = "officials met on tuesday to discuss the budget and the weather in the capital"
@@ -65,7 +65,7 @@ async def _archive(sessions: async_sessionmaker[AsyncSession]) -> None:
             await store_article(s, it)
 
 
-def _nums(page_hits: tuple) -> list[int]:  # type: ignore[type-arg]
+def _nums(page_hits: tuple[SearchHit, ...]) -> list[int]:
     return [int(h.title.split()[-1]) if h.title.startswith("Report") else 0 for h in page_hits]
 
 
@@ -193,3 +193,75 @@ async def test_any_text_searches_without_error(sessions: async_sessionmaker[Asyn
             return
         page = await search(s, q, limit=3)
         assert len(page.hits) <= 3
+
+
+# ---------------------------------------------------------------------------- date bounds
+
+async def _disordered_archive(sessions: async_sessionmaker[AsyncSession]) -> dict[int, tuple[int, datetime]]:
+    """The 120-day archive, plus articles whose ids do not follow their dates: an undated article
+    stored first and dated 1.5 days ago later (a low id, a recent date), and a feed backfilled
+    last with articles 200, 150 and 110 days old (the highest ids, old dates).
+
+    Returns {article number: (arrival rank, published)} for the rows that say "meridian".
+    """
+    same = f"{FILLER} budget meridian surplus."
+    async with sessions.begin() as s:
+        await store_article(s, ArticleIn(text=same, title="Report 300", guid="t300", url="https://example.org/300", outlet="AP"))
+    await _archive(sessions)
+    backfill = [(200, 200.5), (201, 150.5), (202, 110.5)]
+    async with sessions.begin() as s:
+        for n, age in backfill:
+            await store_article(s, _item(n, text=same, days_ago=age))
+        # an edit (same length, same words searched for) that also brings the missing date
+        await store_article(s, _item(300, text=same.replace("weather", "harbour"), days_ago=1.5, outlet="AP"))
+    rows = {n: (n + 1, NOW - timedelta(days=119 - n + 0.5)) for n in range(3, 120)}  # "zephyrine" in 0-2
+    rows[300] = (0, NOW - timedelta(days=1.5))
+    rows |= {n: (200 + k, NOW - timedelta(days=age)) for k, (n, age) in enumerate(backfill)}
+    return rows
+
+
+def _expected(rows: dict[int, tuple[int, datetime]], since: datetime | None, before: datetime | None, window: int) -> list[int]:
+    """The newest `window` matches by arrival that pass the dates, shown newest published first
+    (every row is equally relevant)."""
+    passing = [n for n, (_, p) in rows.items() if (since is None or p >= since) and (before is None or p < before)]
+    newest = sorted(passing, key=lambda n: rows[n][0], reverse=True)[:window]
+    return sorted(newest, key=lambda n: rows[n][1], reverse=True)
+
+
+@pytest.mark.parametrize(("limit", "window"), [(2, 3), (100, 500)])
+async def test_before_and_since_keep_exactly_the_rows_of_their_dates(
+    sessions: async_sessionmaker[AsyncSession], limit: int, window: int
+) -> None:
+    """Every kind of bound (walked past from the newest or oldest id, or read from the dates kept)
+    gives the same rows, in the same order, as filtering every row by date would."""
+    rows = await _disordered_archive(sessions)
+    day = NOW.replace(hour=0, minute=0, second=0)
+    cases: list[tuple[int | None, int | None]] = [
+        (None, 1), (None, 3), (None, 60), (None, 100), (None, 115), (None, 130), (None, 199), (None, 400),
+        (None, -2), (3, None), (30, None), (105, None), (160, None), (500, None), (90, 60), (115, 100),
+        (140, 120), (2, 1), (10, 20),
+    ]
+    async with sessions() as s:
+        for since_days, before_days in cases:
+            since = day - timedelta(days=since_days) if since_days is not None else None
+            before = day - timedelta(days=before_days) if before_days is not None else None
+            text = "meridian" + (f" since:{since.date()}" if since else "") + (f" before:{before.date()}" if before else "")
+            page = await search(s, text, limit=limit, window=window)  # ranks the newest max(window, limit + 1)
+            assert _nums(page.hits) == _expected(rows, since, before, max(window, limit + 1))[:limit], text
+            assert all((since is None or h.published >= since) and (before is None or h.published < before)
+                       for h in page.hits if h.published)
+
+
+async def test_before_pages_through_the_ranked_list(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await _archive(sessions)
+    before = (NOW - timedelta(days=30)).date().isoformat()
+    async with sessions() as s:
+        full = await search(s, f"budget before:{before}", limit=20, window=21)
+        assert len(full.hits) == 20 and full.has_more
+        # equally relevant: the newest before the date first (the filter-only listing says which)
+        newest = await search(s, f"before:{before}", limit=20)
+        assert [h.id for h in full.hits] == [h.id for h in newest.hits]
+        paged = []
+        for offset in range(0, 20, 5):
+            paged += list((await search(s, f"budget before:{before}", limit=5, offset=offset, window=21)).hits)
+        assert [h.id for h in paged] == [h.id for h in full.hits]

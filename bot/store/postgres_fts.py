@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.query import Query, Term
-from bot.store.search import HIGHLIGHT, SearchHit, display_title
+from bot.store.search import HIGHLIGHT, SearchHit, display_title, id_bounds
 
 CONFIG = "english"
 FIRST_SPAN = 4  # the first id window is window * FIRST_SPAN ids
@@ -85,24 +85,6 @@ def _hit(row: Any) -> SearchHit:
 COLS = "a.id, a.title, a.outlet, a.published_at, a.url, a.topics, substr(a.text, 1, 400) AS head"
 
 
-async def _id_bounds(session: AsyncSession, q: Query) -> tuple[int, int] | None:
-    """(lowest id that can pass the date filter, newest id), or None for an empty range.
-
-    One round trip. The `OFFSET 0` fence keeps the planner on the published_at index: a plain
-    `min(id) … WHERE published_at >= x` may walk the primary key from the oldest row instead.
-    """
-    since = "(SELECT min(id) FROM (SELECT id FROM articles WHERE published_at >= :since OFFSET 0) s)"
-    row = (
-        await session.execute(
-            text(f"SELECT (SELECT max(id) FROM articles) AS hi, {since if q.since else '1'} AS lo"),
-            {"since": q.since} if q.since else {},
-        )
-    ).one()
-    if row.hi is None or row.lo is None:
-        return None
-    return int(row.lo) - 1, int(row.hi)
-
-
 # Bitmap AND of the GIN index and the id range, never a walk of the heap testing every row (the
 # planner underrates detoasting each tsvector), and bitmaps large enough to stay exact, not lossy.
 _HINTS = {"enable_indexscan": "off", "enable_seqscan": "off", "work_mem": "32MB"}
@@ -154,11 +136,11 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
         )
         rows = (await session.execute(text(sql), {**params, "limit": limit, "offset": offset})).all()
         return [_hit(r) for r in rows]
-    bounds = await _id_bounds(session, q)
+    bounds = await id_bounds(session, q, {k: v for k, v in (("since", q.since), ("before", q.before)) if v})
     if bounds is None:
         return []
     previous = await _set_local(session, _HINTS)
-    ids = await _candidates(session, tsq, filters, params, window, *bounds)
+    ids = await _candidates(session, tsq, filters, params, window, bounds[0] - 1, bounds[1])
     await _set_local(session, previous)  # (on an error the rollback undoes SET LOCAL anyway)
     if not ids:
         return []
