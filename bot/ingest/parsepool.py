@@ -81,8 +81,9 @@ class ParsePool:
 
         if self._closed:
             raise RuntimeError("parse pool is closed")
-        request = pickle.dumps((body, url, content_type, self.topics), protocol=pickle.HIGHEST_PROTOCOL)
         async with self._slots:
+            # Pickled only once a worker is free: the fetches waiting here hold their body once, not twice.
+            request = pickle.dumps((body, url, content_type, self.topics), protocol=pickle.HIGHEST_PROTOCOL)
             proc = self._idle.pop() if self._idle else await self._start()
             ok = False
             try:
