@@ -44,6 +44,7 @@ _TRACKING_EXACT = frozenset(
 )
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "_hs")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_SLASHES = re.compile(r"/{2,}")
 
 
 def is_tracking_param(name: str) -> bool:
@@ -74,10 +75,15 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)], doseq=True
-    )
-    path = re.sub(r"/{2,}", "/", parts.path) or "/"
+    query = ""
+    if parts.query:  # most links have none; parsing and re-encoding nothing is still dear
+        query = urlencode(
+            [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)], doseq=True
+        )
+    path = parts.path
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    path = path or "/"
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
