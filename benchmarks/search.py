@@ -349,7 +349,7 @@ def build_sqlite(path: Path, n: int, measured: int) -> Built:
 def _pg_server_class() -> Any:
     from tests.conftest import PgServer, _pg_bin, free_port
 
-    class BenchPg(PgServer):  # type: ignore[misc]
+    class BenchPg(PgServer):
         """The tests' throwaway server, kept in a folder so a built archive can be reused."""
 
         def __init__(self, folder: Path) -> None:
