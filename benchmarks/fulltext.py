@@ -31,7 +31,7 @@ from sqlalchemy import select  # noqa: E402
 from bot.archive import ArticleIn, store_article  # noqa: E402
 from bot.config import DEFAULT_CONFIG, FullTextLimits, load_config  # noqa: E402
 from bot.fulltext.extract import extract_page  # noqa: E402
-from bot.fulltext.queue import FullTextService, mark_for_full_text  # noqa: E402
+from bot.fulltext.queue import FullTextService, for_full_text  # noqa: E402
 from bot.ingest.fetch import SafeFetcher  # noqa: E402
 from bot.store.db import make_engine, session_factory  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
@@ -84,10 +84,8 @@ async def end_to_end(n_pages: int, n_hosts: int, rate: float, pool: str) -> None
     arts = [make_article(n) for n in range(n_pages)]
     async with sessions.begin() as s:
         for a in arts:
-            stored = await store_article(
-                s, ArticleIn(text=a.summary, title=a.title, guid=f"bench:{a.n}", url=site.url(a), outlet="Bench Feed", summary_only=True)
-            )
-            mark_for_full_text(stored, "auto")
+            item = ArticleIn(text=a.summary, title=a.title, guid=f"bench:{a.n}", url=site.url(a), outlet="Bench Feed", summary_only=True)
+            await store_article(s, for_full_text(item, "auto"))
     executor: Executor = ProcessPoolExecutor(2) if pool == "process" else ThreadPoolExecutor(2)
     executor.submit(_extract_one, render(arts[0])).result()  # warm the workers before the clock starts
     service = FullTextService(sessions, config, fetcher=fetcher, executor=executor)

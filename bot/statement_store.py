@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.archive import ArticleRow
 from bot.config import AppConfig
 from bot.statements import Gazetteer, extract_with
 from bot.statements import Statement as Found
@@ -77,7 +78,7 @@ def channels_for(rules: Sequence[tuple[int, str, str]], statement: Statement, to
     return sorted(wanted)
 
 
-def alert_payload(statement: Statement, article: Article) -> dict[str, Any]:
+def alert_payload(statement: Statement, article: ArticleRow) -> dict[str, Any]:
     return {
         "statement_id": statement.id,
         "speaker": statement.speaker,
@@ -99,7 +100,7 @@ def _insert(session: AsyncSession) -> Any:
     return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
 
 
-async def queue_alerts(session: AsyncSession, statements: Sequence[Statement], article: Article) -> int:
+async def queue_alerts(session: AsyncSession, statements: Sequence[Statement], article: ArticleRow) -> int:
     """Outbox rows for new statements, one per (statement, channel); a repeated key is a no-op."""
     rules = await _alert_rules(session)
     topics = article.topics.split()
@@ -188,7 +189,7 @@ async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple
 
 
 async def record_statements(
-    session: AsyncSession, article: Article, config: AppConfig, *, alerts: bool = True, fresh: bool = False
+    session: AsyncSession, article: ArticleRow, config: AppConfig, *, alerts: bool = True, fresh: bool = False
 ) -> int:
     """Extract and store the article's statements; returns how many statements are new.
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.archive import ArticleIn, store_article
 from bot.channels import sync_config_channels
 from bot.config import AppConfig, ChannelConfig, FullTextLimits
-from bot.fulltext.queue import FullTextService, mark_for_full_text, queue_counts
+from bot.fulltext.queue import FullTextService, for_full_text, queue_counts
 from bot.ingest.fetch import SafeFetcher
 from bot.store.models import Article, ArticleRevision, Delivery, Statement, StatementSource, utcnow
 from bot.store.search import search
@@ -55,10 +55,8 @@ async def fetcher() -> AsyncIterator[SafeFetcher]:
 async def add_entry(sessions: async_sessionmaker[AsyncSession], url: str, summary: str, title: str, mode: str = "auto") -> int:
     """What the ingester does with a summary-only feed entry."""
     async with sessions.begin() as s:
-        stored = await store_article(
-            s, ArticleIn(text=summary, title=title, guid=f"guid:{url}", url=url, outlet="Feed Outlet", summary_only=True)
-        )
-        mark_for_full_text(stored, mode)
+        item = ArticleIn(text=summary, title=title, guid=f"guid:{url}", url=url, outlet="Feed Outlet", summary_only=True)
+        stored = await store_article(s, for_full_text(item, mode))
         return stored.article.id
 
 
@@ -263,8 +261,9 @@ async def test_backfilled_entries_store_statements_without_alerts(
         await sync_config_channels(s, config)
     a = make_article(0)
     async with sessions.begin() as s:
-        stored = await store_article(s, ArticleIn(text=a.summary, title=a.title, guid="old", url=site.url(a), outlet="Feed Outlet", summary_only=True))
-        assert mark_for_full_text(stored, "auto", alerts=False)
+        item = ArticleIn(text=a.summary, title=a.title, guid="old", url=site.url(a), outlet="Feed Outlet", summary_only=True)
+        stored = await store_article(s, for_full_text(item, "auto", alerts=False))
+        assert stored.article.fulltext_status == "queued"
     service = FullTextService(sessions, config, fetcher=fetcher)
     stats = await service.run_pending()
     assert stats.fetched == 1 and stats.statements >= 1

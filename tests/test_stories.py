@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.archive import ArticleIn, store_articles
-from bot.store.models import Story, StoryBand
-from bot.stories import assign_story, band_keys, signature, similarity
+from bot.store.models import Article, Story, StoryBand
+from bot.stories import band_keys, signature, similarity
 from tests.feedfarm import prose
 
 
@@ -32,15 +32,26 @@ async def test_assign_story_groups_near_duplicates(sessions: async_sessionmaker[
         ("Outlet C", "Unrelated budget vote", prose("budget", 180)),
     ]
     async with sessions.begin() as s:
-        stored = await store_articles(
-            s, [ArticleIn(text=t, title=title, url=f"https://{i}.example/x", outlet=o) for i, (o, title, t) in enumerate(texts)]
-        )
-        stories = [await assign_story(s, st.article) for st in stored]
-        assert stories[0].id == stories[1].id != stories[2].id
-        assert stories[0].article_count == 2 and stories[2].article_count == 1
-        again = await assign_story(s, stored[0].article)  # already assigned: unchanged
-        assert again.id == stories[0].id and again.article_count == 2
+        items = [ArticleIn(text=t, title=title, url=f"https://{i}.example/x", outlet=o) for i, (o, title, t) in enumerate(texts)]
+        stored = await store_articles(s, items[:1], stories=True)
+        stored += await store_articles(s, items[1:], stories=True)  # the second copy meets the stored story
+        again = await store_articles(s, items, stories=True)  # stored already: no story grows
+    ids = [st.article.story_id for st in stored]
+    assert ids[0] is not None and ids[0] == ids[1] != ids[2]
+    assert [st.outcome for st in again] == ["unchanged"] * 3
     async with sessions() as s:
-        assert len(list((await s.execute(select(Story))).scalars())) == 2
+        counts = dict((await s.execute(select(Story.id, Story.article_count))).all())
+        assert counts == {ids[0]: 2, ids[2]: 1}
+        assert dict((await s.execute(select(Article.id, Article.story_id))).all()) == {st.article.id: st.article.story_id for st in stored}
         bands = list((await s.execute(select(StoryBand))).scalars())
-        assert {b.story_id for b in bands} == {stories[0].id, stories[2].id}
+        assert {b.story_id for b in bands} == {ids[0], ids[2]}
+
+
+async def test_copies_in_one_batch_share_a_story(sessions: async_sessionmaker[AsyncSession]) -> None:
+    wire = prose("one batch", 160)
+    items = [ArticleIn(text=f"{wire} ({o})", title="Talks", url=f"https://{o}.example/y", outlet=o) for o in ("A", "B", "C")]
+    async with sessions.begin() as s:
+        stored = await store_articles(s, items, stories=True)
+    assert len({st.article.story_id for st in stored}) == 1
+    async with sessions() as s:
+        assert (await s.execute(select(Story.article_count))).scalar_one() == 3

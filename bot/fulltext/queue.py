@@ -21,7 +21,7 @@ import logging
 import time
 from collections import Counter, defaultdict, deque
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from prometheus_client import Gauge
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.archive import ArticleIn, Stored, store_article
+from bot.archive import ArticleIn, store_article
 from bot.config import AppConfig, Settings
 from bot.fulltext.detect import judge_page, needs_full_text
 from bot.fulltext.extract import HTML_ACCEPT, HTML_TYPES, PageDoc, extract_page, user_agent
@@ -95,25 +95,23 @@ class RunStats:
 BACKFILL_NOTE = "backfill"
 
 
-def mark_for_full_text(stored: Stored, feed_full_text_mode: str, *, alerts: bool = True) -> bool:
-    """For the ingester, right after `store_article`: queue the entry's page when it is a summary.
+def for_full_text(item: ArticleIn, feed_full_text_mode: str, *, alerts: bool = True) -> ArticleIn:
+    """For the ingester, before storing an entry: queue its page when the entry is only a summary.
 
-    Pure bookkeeping on the article row (same transaction): a new entry whose text is a summary
-    (or whose feed says `full_text: always`) and that links a page becomes `queued`.
-    `alerts=False` (a feed's backfill) is remembered on the row, so statements found in the page
-    later are stored without alerting old news, as the ingester does for the entry itself.
+    A pure function of the entry, so the mark goes into the article's INSERT: an entry whose text
+    is a summary (or whose feed says `full_text: always`) and that links a page is stored `queued`.
+    It only takes effect on a new article (an edit never re-queues). `alerts=False` (a feed's
+    backfill) is remembered on the row, so statements found in the page later are stored without
+    alerting old news, as the ingester does for the entry itself.
     """
-    article = stored.article
-    if stored.outcome != "new" or not article.url or article.fulltext_status is not None:
-        return False
-    if not needs_full_text(article.text, feed_full_text_mode):
-        return False
-    article.fulltext_status = "queued"
-    article.fulltext_next_at = None
-    article.fulltext_note = None if alerts else BACKFILL_NOTE
-    if needs_full_text(article.text, "auto"):
-        article.summary_only = True
-    return True
+    if not item.url or item.fulltext_status is not None or not needs_full_text(item.text, feed_full_text_mode):
+        return item
+    return replace(
+        item,
+        fulltext_status="queued",
+        fulltext_note=None if alerts else BACKFILL_NOTE,
+        summary_only=item.summary_only or needs_full_text(item.text, "auto"),
+    )
 
 
 async def queue_counts(session: AsyncSession) -> dict[str, int]:
@@ -466,4 +464,4 @@ async def run_once(sessions: async_sessionmaker[AsyncSession], config: AppConfig
         await service.aclose()
 
 
-__all__ = ["FullTextService", "Job", "RunStats", "mark_for_full_text", "queue_counts", "run_once"]
+__all__ = ["FullTextService", "Job", "RunStats", "for_full_text", "queue_counts", "run_once"]

@@ -272,7 +272,10 @@ class SafeFetcher:
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=max_connections,
-            max_keepalive_connections=min(max_connections, 50),
+            # Few idle connections: httpcore checks every pooled connection (a socket poll each) on
+            # every request, which cost more CPU than the reuse saved (measured: 6.8 s -> 3.9 s of
+            # CPU for 1,000 loopback feeds); feeds on one host still reuse a warm connection.
+            max_keepalive_connections=min(max_connections, 8),
             keepalive_expiry=5.0,
             network_backend=backend,
         )

@@ -1,7 +1,7 @@
 """A feed poll in two stages: fetch + parse (many at once, no transaction held), then write.
 
 `fetch_and_parse` never touches the database. `write_batch` stores what several polls learnt in
-ONE transaction: their articles (one `store_articles` call, one story assignment), the 304s and
+ONE transaction: their articles (one `store_articles` call, stories included), the 304s and
 failures (one executemany each), and every feed row's validators, next check time (adaptive, or
 backed off after an error) and health columns, committed together with the feed's articles. Why
 batches: on SQLite there is one writer, and per-feed transactions spend the cycle on round trips
@@ -25,14 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.archive import ArticleIn, Stored, store_articles
 from bot.config import AppConfig
-from bot.fulltext.queue import mark_for_full_text
+from bot.fulltext.queue import for_full_text
 from bot.ingest.fetch import FetchResult, SafeFetcher
 from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
 from bot.ingest.urls import host_of
 from bot.pipeline_hooks import after_store
-from bot.store.models import Article, Feed, utcnow
-from bot.stories import assign_stories
+from bot.store.models import Feed, utcnow
 
 log = logging.getLogger("bot.ingest")
 
@@ -87,10 +86,11 @@ def _outlet(job: FeedJob, parsed: ParsedFeed) -> str:
     return name[:200]
 
 
-def articles_of(job: FeedJob, parsed: ParsedFeed, now: datetime) -> list[ArticleIn]:
+def articles_of(job: FeedJob, parsed: ParsedFeed, now: datetime, *, full_text: str = "never", alerts: bool = True) -> list[ArticleIn]:
+    """The feed's entries as the archive takes them; a summary's page is queued per the feed's `full_text`."""
     outlet = _outlet(job, parsed)
     return [
-        ArticleIn(
+        for_full_text(ArticleIn(
             text=e.text,
             title=e.title,
             guid=e.guid,
@@ -104,7 +104,8 @@ def articles_of(job: FeedJob, parsed: ParsedFeed, now: datetime) -> list[Article
             origin="feed",
             summary_only=e.summary_only,
             digest=e.digest or None,
-        )
+            signature=e.signature,
+        ), full_text, alerts=alerts)
         for e in parsed.entries
     ]
 
@@ -245,24 +246,17 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
         feed = feeds.get(p.job.id)
         if feed is None:  # removed while we fetched
             continue
-        arts = articles_of(p.job, p.parsed, p.seen_at)
+        arts = articles_of(p.job, p.parsed, p.seen_at, full_text=feed.full_text, alerts=feed.backfilled)
         live.append((p, feed, out, slice(len(items), len(items) + len(arts))))
         items += arts
-    stored: list[Stored] = await store_articles(session, items, flush=False)
-    for _p, feed, _out, part in live:
-        backfill = not feed.backfilled
-        for s in stored[part]:
-            mark_for_full_text(s, feed.full_text, alerts=not backfill)  # issue #6: a summary queues its page
-    await session.flush()  # the columns set above go into the INSERTs
-    fresh: list[tuple[Article, bytes | None]] = []
+    stored: list[Stored] = await store_articles(session, items, stories=True)
     for p, feed, out, part in live:
         assert p.parsed is not None and p.fetched is not None
         backfill = not feed.backfilled
-        for s, e in zip(stored[part], p.parsed.entries, strict=True):
+        for s in stored[part]:
             out.statements += await after_store(session, s, config, alerts=not backfill)
             if s.outcome == "new":
                 out.new += 1
-                fresh.append((s.article, e.signature))
             elif s.outcome == "updated":
                 out.updated += 1
         now = p.seen_at
@@ -273,8 +267,6 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
         feed.backfilled = True
         if out.new:
             feed.last_new_at = now
-    if fresh:  # last: on PostgreSQL it takes a lock held until commit
-        await assign_stories(session, [a for a, _ in fresh], [sig for _, sig in fresh])
     return outcomes
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -75,3 +75,25 @@ async def engine_for(url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert `rows` into a table with an integer `id` key; their new ids, in order, in one or two statements.
+
+    Why not `INSERT … RETURNING` with `sort_by_parameter_order`: SQLite does not promise RETURNING
+    order for a multi-row INSERT, so SQLAlchemy falls back to one INSERT per row (measured: 4,000
+    round trips to the driver thread for 4,000 articles). On SQLite the first row's INSERT takes
+    the database's single write lock and gets the next rowid; no other writer can add rows until
+    commit, so the rest take the following ids and go in as one executemany. PostgreSQL orders
+    RETURNING itself in batched INSERTs.
+    """
+    if not rows:
+        return []
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list((await session.execute(stmt, list(rows))).scalars().all())
+    first = int((await session.execute(insert(table).values(rows[0]).returning(table.c.id))).scalar_one())
+    rest = [{**row, "id": first + i} for i, row in enumerate(rows[1:], start=1)]
+    if rest:
+        await session.execute(insert(table), rest)
+    return [first + i for i in range(len(rows))]
