@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.archive import ArticleIn, store_article
 from bot.store.models import Article
@@ -265,3 +265,34 @@ async def test_before_pages_through_the_ranked_list(sessions: async_sessionmaker
         for offset in range(0, 20, 5):
             paged += list((await search(s, f"budget before:{before}", limit=5, offset=offset, window=21)).hits)
         assert [h.id for h in paged] == [h.id for h in full.hits]
+
+
+async def test_postgres_row_walk_finds_what_the_index_finds(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads the newest rows one by one instead of the GIN index when ANALYZE says the
+    words are common enough (large archives); forced here, it must find the same pages."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's choice between the GIN index and a walk of the newest rows")
+    from bot.store import postgres_fts
+
+    await _disordered_archive(sessions)
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE articles"))
+    day = NOW.replace(hour=0, minute=0, second=0)
+    queries = [
+        "budget", "meridian", "zephyrine", "deficit OR zephyrine topic:nato", "budget source:ap",
+        '"budget meridian"', '"zephyrine budget"', "deficit -zephyrine", 'budget -"budget meridian"',
+        f"meridian before:{(day - timedelta(days=100)).date()}", f"deficit since:{(day - timedelta(days=45)).date()}",
+    ]
+    pages = {}
+    async with sessions() as s:
+        for query in queries:
+            for window in (3, 50):
+                pages[query, window] = [h.id for h in (await search(s, query, limit=2, window=window)).hits]
+    monkeypatch.setattr(postgres_fts, "WALK_COST", 0)  # walk whenever the statistics know the words
+    async with sessions() as s:
+        assert await postgres_fts._walk_span(s, parse_query("budget"), 10) is not None
+        for query in queries:
+            for window in (3, 50):
+                assert [h.id for h in (await search(s, query, limit=2, window=window)).hits] == pages[query, window], query
