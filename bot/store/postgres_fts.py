@@ -28,12 +28,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.query import Query, Term
-from bot.store.search import HIGHLIGHT, SearchHit, display_title, id_bounds
+from bot.store.search import HIGHLIGHT, PHRASE_CHECKS, SearchHit, display_title, id_bounds
 
 CONFIG = "english"
 FIRST_SPAN = 4  # the first id window is window * FIRST_SPAN ids
 GROWTH = 16  # the most a window widens in one step
-PHRASE_CHECKS = 4_000  # rows holding all of a phrase's words checked for the phrase, newest first
 # Reading one row's tsvector to test it costs about this many GIN posting-list entries (measured at
 # 100k and 1M articles: ~25 µs against ~0.25 µs, both on a busy machine).
 WALK_COST = 100
