@@ -43,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import feedparser
-    from ingest import build_farm  # type: ignore[import-not-found]
+    from ingest import build_farm
 
     from bot.config import load_config
     from bot.ingest.clean import clean_text

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.figures import Figure
-from bot.statements.extract import extract_with
+from bot.statements.extract import extract_with, may_hold_statement
 from bot.statements.model import Statement
 from bot.statements.speakers import Gazetteer
 
-__all__ = ["Gazetteer", "Statement", "extract_statements", "extract_with"]
+__all__ = ["Gazetteer", "Statement", "extract_statements", "extract_with", "may_hold_statement"]
 
 
 def extract_statements(

@@ -23,7 +23,8 @@ from bot.statements.lexicon import (
     AUXILIARIES,
     CHARACTERISING,
     CLAUSE_OPENERS,
-        DIRECTIVE,
+    CUE_BODY,
+    DIRECTIVE,
     GAP_WORDS,
     OBJECT_FIRST,
     PREPOSITIONS,
@@ -43,6 +44,7 @@ _APPOSITIVE = re.compile(r"\s*,[^,“”\"]{1,90},\s*")
 _THAT = re.compile(r"\s+that\s+")
 _DIRECT_INTRO = re.compile(r"\s*[,:]?\s*[“\"‘']")
 _NEXT_CLAUSE = re.compile(r",\s*(?:while|whereas|but|and|as)\s|;\s")
+_DIRECTIVE_TO = re.compile(r"\s+((?:[^\s,.;:“”\"]+\s+){1,8}?)to\s+\w")  # "urged X to do"
 _TIME_LEAD = frozenset(
     {
         "on", "in", "at", "during", "after", "before", "last", "this", "yesterday", "today", "earlier",
@@ -93,7 +95,18 @@ class _Doc:
 
 
 def extract_with(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Statement]:
-    """Statements in `text`, speakers resolved against a prebuilt gazetteer; ordered by offset."""
+    """Statements in `text`, speakers resolved against a prebuilt gazetteer; ordered by offset.
+
+    Most articles a feed brings hold no statement; `may_hold_statement` tells them apart for a
+    fraction of the cost of laying the article out, and is never wrong about one that holds any.
+    """
+    if not may_hold_statement(text):
+        return []
+    return _extract(text, gazetteer, published)
+
+
+def _extract(text: str, gazetteer: Gazetteer, published: date | None) -> list[Statement]:
+    """The full extractor, without the pre-filter (tests compare the two)."""
     doc = _prepare(text, gazetteer, published or date.today())
     items: list[tuple[int, int, Quote | _Cue]] = [(q.open, 0, q) for q in doc.quotes]
     items.extend((c.start, 1, c) for c in doc.cues)
@@ -582,7 +595,7 @@ def _reported(doc: _Doc, cue: _Cue) -> Statement | None:
     if cue.word == ":":
         clause_start = cue.end
     elif cue.word in DIRECTIVE:
-        m = re.match(r"\s+((?:[^\s,.;:“”\"]+\s+){1,8}?)to\s+\w", rest)
+        m = _DIRECTIVE_TO.match(rest)
         if m:
             clause_start = cue.end + m.start(1)
     elif cue.word.startswith(("made", "makes", "making", "has made")):
@@ -816,3 +829,99 @@ def _make_reported(doc: _Doc, subj: Mention | None, cue: _Cue, start: int, end: 
     _note(doc, cue.start, who)
     cue_text = "according to" if cue.word == "according to" else _WS.sub(" ", text[cue.start : cue.end])
     return Statement(who[0], "reported", text[start:end], start, end, cue_text, who[1])
+
+
+# --------------------------------------------------------------------------- pre-filter
+#
+# A statement comes from a quotation, from a speech cue the lexicon knows, or from a speech noun
+# before a colon; `extract_with` has nothing else to start from. `may_hold_statement` looks for
+# each of them with the extractor's own conditions, loosened wherever it cannot know what the
+# extractor knows (sentence ends, speakers), so it only ever errs towards "maybe". Every check is
+# prefix-monotone: a pattern that matches the sentence after a cue also matches the whole rest
+# of the text, and `_finite` that is true on a sentence's words is true on a longer list that
+# starts with them. tests/test_statements_prefilter.py holds it to that.
+
+_CUE_RE = re.compile(rf"(?<!\w)(?=\w)(?:{CUE_BODY})(?![\w\-])")  # the scanner's cue branch, alone
+_QUOTE_MARKS = ("“", "”", '"', "«", "»", "„", "‘")  # quotes.py: double marks, and ‘ which may open
+_OPEN_BEFORE = frozenset(" \t\n([{—–-/:;,“\"")  # quotes._OPEN_CONTEXT
+_TRAILING_WORD = re.compile(r"(\w+)\s*$")
+_PASSIVE = ("was", "were", "is", "are", "be", "been", "being")
+_INFINITIVE = ("say", "tell", "state", "note", "add", "claim", "argue")
+
+
+def may_hold_statement(text: str) -> bool:
+    """False only when `extract_with` cannot find a statement in `text` (cheap: str scans first)."""
+    if any(mark in text for mark in _QUOTE_MARKS) or _straight_single_may_open(text):
+        return True
+    if ":" in text and _colon_may_introduce(text):
+        return True
+    comma = "," in text
+    pos = 0
+    while (m := _CUE_RE.search(text, pos)) is not None:
+        # one start at a time (not finditer): the scanner may find a cue inside a longer match
+        pos = m.start() + 1
+        if _cue_may_report(text, m.start(), m.end(), " ".join(m.group(0).lower().split()), comma):
+            return True
+    return False
+
+
+def _straight_single_may_open(text: str) -> bool:
+    """A straight ' that could open a quotation: after a space, bracket or dash, or at a line's
+    start (any whitespace: paragraphs start after stripped whitespace), before a letter."""
+    i = text.find("'")
+    while i >= 0:
+        before = text[i - 1] if i else " "
+        if (before in _OPEN_BEFORE or before.isspace()) and text[i + 1 : i + 2].isalpha():
+            return True
+        i = text.find("'", i + 1)
+    return False
+
+
+def _colon_may_introduce(text: str) -> bool:
+    """`_colon_cues`: a speech noun ends the 30 characters before a colon (its window may start
+    inside the word, so any ending of the word counts)."""
+    i = text.find(":")
+    while i >= 0:
+        m = _TRAILING_WORD.search(text[max(0, i - 30) : i])
+        if m:
+            word = m.group(1)
+            if any(word[k:].lower() in SPEECH_NOUNS for k in range(len(word))):
+                return True
+        i = text.find(":", i + 1)
+    return False
+
+
+def _cue_may_report(text: str, start: int, end: int, word: str, comma: bool) -> bool:
+    """Could `_reported` make a statement of this cue (ignoring its speaker and sentence end)?"""
+    if word in QUOTE_ONLY:
+        return False
+    prev = _prev_word(text, start)
+    if word == "according to":
+        return True
+    if prev in _PASSIVE or (prev == "to" and word in _INFINITIVE):
+        return False
+    if word.startswith(("made", "makes", "making", "has made")):
+        return True
+    if word in DIRECTIVE:
+        return _DIRECTIVE_TO.match(text, end) is not None
+    if comma or _THAT.match(text, end):
+        return True  # comma: "..., X said", "The plan, X said, would", "as X said, ..."
+    if word not in OBJECT_FIRST and word not in THATLESS:
+        return False
+    if _OBJECT_THAT.match(text, end):
+        return True  # "told ABC's “This Week” that", "said on Sunday that"
+    if word in OBJECT_FIRST:
+        return word in THATLESS  # "told reporters the ...": an object, then a clause (not judged here)
+    # `_clause_after`'s that-less clause ("said the alliance would ..."), over the rest of the text
+    rest = text[end : end + 200]
+    if rest[:1] not in (" ", "\t") or text[end:].lstrip()[:1] in "“\"‘'(":
+        return False
+    clause = [w.group(0) for w in _WORD_SPAN.finditer(rest)]
+    if len(clause) < 3:
+        return False
+    first = clause[0].lower().strip(",")
+    if first[:1] in "“\"‘'(" or first in AUXILIARIES or first in PREPOSITIONS or first in _NOT_OPENERS:
+        return False
+    if first.endswith(("ly", "ing")) and first not in CLAUSE_OPENERS:
+        return False
+    return _finite(clause[1:8])
