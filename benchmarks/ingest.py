@@ -29,7 +29,24 @@ HOSTILE = ("/h/status/500", "/h/slow", "/h/loop-a", "/h/big", "/h/bomb", "/h/jun
 WIRE_EVERY = 10  # every 10th feed also carries one shared wire story (stored once, one story)
 
 
-def build_farm(feeds: int, items: int):  # type: ignore[no-untyped-def]
+SPEAKERS = ("Rutte", "Zelensky", "Trump", "Macron", "Merz", "Lavrov", "Starmer", "von der Leyen")
+
+
+def quoted(item, n: int):  # type: ignore[no-untyped-def]
+    """The item with a paragraph of what a tracked figure said: a direct quote, then reported speech."""
+    from dataclasses import replace
+
+    from tests.feedfarm import prose
+
+    who = SPEAKERS[n % len(SPEAKERS)]
+    said = prose(f"q{item.guid}", 18).rstrip(".")
+    more = prose(f"r{item.guid}", 12).rstrip(".").lower()
+    quote = f"<p>\u201c{said},\u201d {who} told reporters on Tuesday. He said that {more}.</p>"
+    return replace(item, body=item.body + quote)
+
+
+def build_farm(feeds: int, items: int, quote_every: int = 0):  # type: ignore[no-untyped-def]
+    """The loopback farm; `quote_every=3`: every third item also quotes a tracked figure, as news does."""
     from tests.feedfarm import FarmFeed, FarmItem, FeedFarm, farm_items, prose
 
     farm = FeedFarm(cap_bytes=10 * 1024 * 1024, slow_s=60.0)
@@ -37,15 +54,17 @@ def build_farm(feeds: int, items: int):  # type: ignore[no-untyped-def]
     fmts = ("rss", "rss", "atom", "json", "rdf")
     for i in range(feeds):
         its = farm_items(f"f{i}", items)
+        if quote_every:
+            its = [quoted(it, i + k) if (i * items + k) % quote_every == 0 else it for k, it in enumerate(its)]
         if i % WIRE_EVERY == 0:
             its[-1] = FarmItem(f"urn:wire:{i}", f"Wire copy seen by feed {i}", wire_body, f"https://o{i}.example/wire", its[-1].published)
         farm.put(f"f{i}", FarmFeed(f"Outlet {i}", its, fmt=fmts[i % len(fmts)]))
     return farm
 
 
-def serve(feeds: int, items: int, conn) -> None:  # type: ignore[no-untyped-def]
+def serve(feeds: int, items: int, conn, quote_every: int = 0) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
-        farm = build_farm(feeds, items)
+        farm = build_farm(feeds, items, quote_every)
         await farm.start()
         for name in farm.feeds:  # render once up front
             farm._rendered(name)
@@ -57,12 +76,12 @@ def serve(feeds: int, items: int, conn) -> None:  # type: ignore[no-untyped-def]
     asyncio.run(main())
 
 
-def feedparser_alone(feeds: int, items: int) -> tuple[float, int]:
+def feedparser_alone(feeds: int, items: int, quote_every: int = 0) -> tuple[float, int]:
     import feedparser
 
     from tests.feedfarm import render
 
-    farm = build_farm(feeds, items)
+    farm = build_farm(feeds, items, quote_every)
     bodies = [render(f) for f in farm.feeds.values()]
     t0 = time.perf_counter()
     n = 0
@@ -75,36 +94,6 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds of other processes (from /proc)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
-
-
-def worker_pids(pool: object) -> list[int]:
-    return [p.pid for p in getattr(pool, "_processes", {}).values()]
-
-
-def child_hwm_mb(pool: object) -> float:
-    """Peak RSS of the parse worker processes (VmHWM), summed."""
-    total = 0.0
-    for proc in getattr(pool, "_processes", {}).values():
-        try:
-            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024
-        except OSError:
-            pass
-    return total
-
-
 async def run(args: argparse.Namespace, db_url: str) -> None:
     from sqlalchemy import func, select, update
 
@@ -113,7 +102,7 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
     from bot.ingest.service import IngestService, make_fetcher
     from bot.store.db import make_engine, session_factory
     from bot.store.migrate import upgrade
-    from bot.store.models import Article, Feed, Story
+    from bot.store.models import Article, Feed, Statement, Story
     from tests.feedfarm import farm_resolver, vhost
 
     if args.skip_hooks:
@@ -125,7 +114,7 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
         pipeline.after_store = no_hooks  # type: ignore[assignment]
 
     parent, child = multiprocessing.get_context("spawn").Pipe()
-    farm_proc = multiprocessing.get_context("spawn").Process(target=serve, args=(args.feeds, args.items, child), daemon=True)
+    farm_proc = multiprocessing.get_context("spawn").Process(target=serve, args=(args.feeds, args.items, child, args.quote_every), daemon=True)
     farm_proc.start()
     port = parent.recv()
     base = f"http://127.0.0.1:{port}"
@@ -147,7 +136,7 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
           f"hosts={args.hosts} parse_processes={svc._processes} cpus={os.cpu_count()} hooks={'off' if args.skip_hooks else 'on'} "
           f"load={os.getloadavg()[0]:.1f}")
 
-    fp_s, fp_entries = feedparser_alone(args.feeds, args.items)
+    fp_s, fp_entries = feedparser_alone(args.feeds, args.items, args.quote_every)
     print(f"feedparser alone: {fp_s:.2f} s for {fp_entries} entries ({fp_entries / fp_s:.0f}/s)")
 
     prof = None
@@ -159,14 +148,15 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     first = await svc.run_cycle()
     t1, main_cpu = time.perf_counter() - t0, time.process_time() - c0
-    workers_cpu = cpu_s(worker_pids(svc._pool))
+    usage = svc.parse_usage  # workers stop when a cycle is over: the service keeps their figures
+    workers_cpu, workers_mb, workers_n = usage.cpu_s, usage.peak_rss_mb, usage.started
     if prof is not None:
         prof.disable()
         prof.dump_stats(args.profile)
-    workers_mb = child_hwm_mb(svc._pool)
     async with sessions() as s:
         stored = (await s.execute(select(func.count()).select_from(Article))).scalar() or 0
         stories = (await s.execute(select(func.count()).select_from(Story))).scalar() or 0
+        statements = (await s.execute(select(func.count()).select_from(Statement))).scalar() or 0
         wire_stories = (
             await s.execute(select(func.count(func.distinct(Article.story_id))).where(Article.guid.like("urn:wire:%")))
         ).scalar()
@@ -174,9 +164,9 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
     expected = args.feeds * args.items
     print(f"cycle 1: {t1:.2f} s wall, fetched={first.fetched} new={first.new} failed={first.failed} "
           f"stored={stored} (expected {expected}: {'OK' if stored == expected else 'MISMATCH'}), "
-          f"stories={stories}, wire copies from {wire_feeds} feeds in {wire_stories} story")
+          f"stories={stories}, wire copies from {wire_feeds} feeds in {wire_stories} story, statements={statements}")
     print(f"cycle 1 / feedparser alone: {t1 / fp_s:.2f}x")
-    print(f"cycle 1 CPU: main process {main_cpu:.2f} s (fetch, store, statements), parse workers {workers_cpu:.2f} s")
+    print(f"cycle 1 CPU: main process {main_cpu:.2f} s (fetch, store, statements), {workers_n} parse worker(s) {workers_cpu:.2f} s")
     for url, reason in first.failures:
         print(f"  failing: {url.replace(base, '')}: {reason}")
 
@@ -189,7 +179,7 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
         stored2 = (await s.execute(select(func.count()).select_from(Article))).scalar() or 0
     print(f"cycle 2: {t2:.2f} s wall, not_modified={second.not_modified} fetched={second.fetched} "
           f"new={second.new} failed={second.failed} stored={stored2}, main CPU {main_cpu2:.2f} s")
-    print(f"peak RSS: main process {rss_mb():.0f} MB; parse workers {workers_mb:.0f} MB (summed)")
+    print(f"peak RSS: main process {rss_mb():.0f} MB; largest parse worker {workers_mb:.0f} MB")
     await svc.aclose()
     await engine.dispose()
     parent.send("stop")
@@ -210,6 +200,7 @@ def main() -> None:
         action="store_true",
         help="replace after_store (statement extraction + outbox, another subsystem) with a no-op, to see ingestion alone",
     )
+    ap.add_argument("--quote-every", type=int, default=3, help="every Nth item quotes a tracked figure (0: none)")
     ap.add_argument("--profile", default=None, help="write a cProfile of cycle 1 (main process) to this file")
     ap.add_argument("--timeout", type=float, default=10.0, help="fetch timeout (the slow hostile feed waits this long)")
     args = ap.parse_args()

@@ -6,11 +6,13 @@ the same transaction as the article itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.archive import Stored
 from bot.config import AppConfig
-from bot.statement_store import record_statements
+from bot.statement_store import ToRecord, record_many
 
 
 async def after_store(session: AsyncSession, stored: Stored, config: AppConfig, *, alerts: bool = True) -> int:
@@ -19,6 +21,18 @@ async def after_store(session: AsyncSession, stored: Stored, config: AppConfig, 
     `alerts=False` is for backfill (a feed's first fetch, seeds): statements are stored but no
     channel is flooded with alerts for old news.
     """
-    if not stored.changed_text:
-        return 0
-    return await record_statements(session, stored.article, config, alerts=alerts, fresh=stored.outcome == "new")
+    return (await after_store_many(session, [(stored, alerts)], config))[0]
+
+
+async def after_store_many(session: AsyncSession, batch: Sequence[tuple[Stored, bool]], config: AppConfig) -> list[int]:
+    """`after_store` for a whole ingest write, (stored, alerts) pairs in order: one batched pass."""
+    todo = [
+        (n, ToRecord(s.article, alerts=alerts, fresh=s.outcome == "new"))
+        for n, (s, alerts) in enumerate(batch)
+        if s.changed_text
+    ]
+    out = [0] * len(batch)
+    if todo:
+        for (n, _), new in zip(todo, await record_many(session, [t for _, t in todo], config), strict=True):
+            out[n] = new
+    return out

@@ -100,9 +100,15 @@ def _insert(session: AsyncSession) -> Any:
     return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
 
 
-async def queue_alerts(session: AsyncSession, statements: Sequence[Statement], article: ArticleRow) -> int:
+async def queue_alerts(
+    session: AsyncSession,
+    statements: Sequence[Statement],
+    article: ArticleRow,
+    rules: Sequence[tuple[int, str, str]] | None = None,
+) -> int:
     """Outbox rows for new statements, one per (statement, channel); a repeated key is a no-op."""
-    rules = await _alert_rules(session)
+    if rules is None:
+        rules = await _alert_rules(session)
     topics = article.topics.split()
     now = utcnow()
     rows = [
@@ -139,105 +145,157 @@ class _Known:
     fingerprint: str
 
 
-def _find(known: Sequence[_Known], item: Found, fingerprint: str) -> _Known | None:
-    for k in known:
-        if k.fingerprint == fingerprint:
-            return k
-    if item.speaker is None:
-        return None
-    same = [k for k in known if k.speaker == item.speaker and k.kind == item.kind]
-    i = find_same(item.text, [k.normalised for k in same])
-    return None if i is None else same[i]
+class _Pool:
+    """Statements a new one may be: by fingerprint, or by speaker and kind for the fuzzy match."""
+
+    def __init__(self, known: Sequence[_Known] = ()) -> None:
+        self.by_print: dict[str, _Known] = {}
+        self.by_speaker: dict[tuple[str | None, str], list[_Known]] = {}
+        for k in known:
+            self.add(k)
+
+    def add(self, k: _Known) -> None:
+        self.by_print.setdefault(k.fingerprint, k)
+        self.by_speaker.setdefault((k.speaker, k.kind), []).append(k)
+
+    def find(self, item: Found, fingerprint: str) -> _Known | None:
+        hit = self.by_print.get(fingerprint)
+        if hit is not None or item.speaker is None:
+            return hit
+        same = self.by_speaker.get((item.speaker, item.kind), [])
+        i = find_same(item.text, [k.normalised for k in same])
+        return None if i is None else same[i]
 
 
 async def _known_statements(session: AsyncSession, found: Sequence[Found], fingerprints: set[str]) -> list[_Known]:
-    """Candidates for every statement of the article in two queries: same words, or same speaker lately.
+    """Candidates for every statement of a batch in few queries: same words, or same speaker lately.
 
     A paraphrase is never merged into a direct quote (or the other way round): what a person was
     quoted as saying and what an outlet says they meant are different claims.
     """
     cols = (Statement.id, Statement.speaker, Statement.kind, Statement.text, Statement.normalised, Statement.fingerprint)
-    rows = list((await session.execute(select(*cols).where(Statement.fingerprint.in_(fingerprints)))).all())
-    speakers = {f.speaker for f in found if f.speaker}
-    if speakers:
-        since = utcnow() - CANDIDATE_WINDOW
-        rows += (
-            await session.execute(
-                select(*cols)
-                .where(Statement.speaker.in_(speakers), Statement.first_seen_at >= since)
-                .order_by(Statement.first_seen_at.desc())
-                .limit(MAX_CANDIDATES * len(speakers))
-            )
-        ).all()
-    return [_Known(*r) for r in rows]
+    rows: dict[int, Any] = {}
+    for chunk in _chunks(sorted(fingerprints)):
+        rows.update((r.id, r) for r in (await session.execute(select(*cols).where(Statement.fingerprint.in_(chunk)))).all())
+    since = utcnow() - CANDIDATE_WINDOW
+    for speaker in sorted({f.speaker for f in found if f.speaker}):
+        # Per speaker, so one prolific speaker cannot crowd another's recent statements out.
+        rows.update(
+            (r.id, r)
+            for r in (
+                await session.execute(
+                    select(*cols)
+                    .where(Statement.speaker == speaker, Statement.first_seen_at >= since)
+                    .order_by(Statement.first_seen_at.desc())
+                    .limit(MAX_CANDIDATES)
+                )
+            ).all()
+        )
+    return [_Known(*r) for r in rows.values()]
+
+
+def _chunks(values: list[Any], n: int = 400) -> list[list[Any]]:
+    return [values[i : i + n] for i in range(0, len(values), n)]
 
 
 async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """Distinct outlets and articles per statement, in one grouped query."""
+    """Distinct outlets and articles per statement, in one grouped query per 400 statements."""
     outlet_key = func.coalesce(Article.outlet, literal("article:") + cast(Article.id, String))
-    rows = await session.execute(
-        select(
-            StatementSource.statement_id,
-            func.count(func.distinct(outlet_key)),
-            func.count(func.distinct(StatementSource.article_id)),
+    out: dict[int, tuple[int, int]] = {}
+    for chunk in _chunks(list(ids)):
+        rows = await session.execute(
+            select(
+                StatementSource.statement_id,
+                func.count(func.distinct(outlet_key)),
+                func.count(func.distinct(StatementSource.article_id)),
+            )
+            .join(Article, Article.id == StatementSource.article_id)
+            .where(StatementSource.statement_id.in_(chunk))
+            .group_by(StatementSource.statement_id)
         )
-        .join(Article, Article.id == StatementSource.article_id)
-        .where(StatementSource.statement_id.in_(ids))
-        .group_by(StatementSource.statement_id)
-    )
-    return {sid: (max(int(o), 1), max(int(n), 1)) for sid, o, n in rows.all()}
+        out.update({sid: (max(int(o), 1), max(int(n), 1)) for sid, o, n in rows.all()})
+    return out
+
+
+@dataclass
+class ToRecord:
+    """One stored article whose statements are to be recorded, as the write path hands it over."""
+
+    article: ArticleRow
+    alerts: bool = True  # False for backfill (a feed's first fetch, seeds): stored, never alerted
+    fresh: bool = False  # just inserted: no earlier sources to clear
+    found: list[Found] | None = None  # extracted already (off the event loop); None: extract here
+
+
+def _extract(article: ArticleRow, config: AppConfig) -> list[Found]:
+    published = article.published_at.date() if article.published_at else None
+    return [f for f in extract_with(article.text, gazetteer_for(config), published) if f.text.strip()]
 
 
 async def record_statements(
     session: AsyncSession, article: ArticleRow, config: AppConfig, *, alerts: bool = True, fresh: bool = False
 ) -> int:
-    """Extract and store the article's statements; returns how many statements are new.
+    """Extract and store one article's statements; returns how many statements are new."""
+    return (await record_many(session, [ToRecord(article, alerts, fresh)], config))[0]
 
-    Batched: a handful of queries per article whatever the number of statements, because this runs
-    for every stored article inside the ingest transaction. `fresh`: the article was just
-    inserted, so it has no earlier sources to clear.
+
+async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: AppConfig) -> list[int]:
+    """Store the statements of many articles at once; per article, how many statements are new.
+
+    Batched over a whole ingest write (hundreds of articles): a fixed handful of queries however
+    many articles and statements, because this runs inside the ingest transaction. Articles are
+    taken in order, so a statement first printed by an earlier article of the batch is joined by
+    later ones exactly as if they had been stored one after another.
     """
-    published = article.published_at.date() if article.published_at else None
-    found = [f for f in extract_with(article.text, gazetteer_for(config), published) if f.text.strip()]
-    if not fresh:
+    found_of = [list(t.found) if t.found is not None else _extract(t.article, config) for t in batch]
+    stale = [t.article.id for t in batch if not t.fresh]
+    for chunk in _chunks(stale):
         # An edited article is re-read whole: its old sources go, the statements they joined stay.
         await session.execute(
-            delete(StatementSource).where(StatementSource.article_id == article.id),
+            delete(StatementSource).where(StatementSource.article_id.in_(chunk)),
             execution_options={"synchronize_session": False},
         )
-    if not found:
-        return 0
-    prints = [statement_fingerprint(f.speaker, f.text) for f in found]
-    known = await _known_statements(session, found, set(prints))
-    pending: list[_Known] = []  # new in this article, not yet inserted
-    links: list[tuple[_Known, Found]] = []
+    everything = [f for fs in found_of for f in fs]
+    if not everything:
+        return [0] * len(batch)
+    prints_of = [[statement_fingerprint(f.speaker, f.text) for f in fs] for fs in found_of]
+    known = _Pool(await _known_statements(session, everything, {p for ps in prints_of for p in ps}))
+    fresh_pool = _Pool()  # new in this batch, not yet inserted
+    pending: list[_Known] = []
+    first_of: dict[int, tuple[Found, int]] = {}  # id(pending) -> (first occurrence, index into batch)
+    links: list[tuple[_Known, Found, int]] = []
     longer: dict[int, str] = {}
-    for item, fp in zip(found, prints, strict=True):
-        match = _find(known, item, fp) or _find(pending, item, fp)
-        if match is None:
-            match = _Known(None, item.speaker, item.kind, item.text, normalise_quote(item.text), fp)
-            pending.append(match)
-        elif match.id is not None and len(item.text) > len(match.text):
-            longer[match.id] = item.text  # the longer wording wins; the partial quote joins it
-            match.text, match.normalised = item.text, normalise_quote(item.text)
-        links.append((match, item))
+    for n, (found, prints) in enumerate(zip(found_of, prints_of, strict=True)):
+        for item, fp in zip(found, prints, strict=True):
+            match = known.find(item, fp) or fresh_pool.find(item, fp)
+            if match is None:
+                match = _Known(None, item.speaker, item.kind, item.text, normalise_quote(item.text), fp)
+                pending.append(match)
+                fresh_pool.add(match)
+                first_of[id(match)] = (item, n)
+            elif len(item.text) > len(match.text) and (match.id is not None or first_of[id(match)][1] != n):
+                # The longer wording wins; the partial quote joins it.
+                if match.id is not None:
+                    longer[match.id] = item.text
+                match.text, match.normalised = item.text, normalise_quote(item.text)
+            links.append((match, item, n))
 
-    created: set[int] = set()
+    created: dict[int, int] = {}  # statement id -> index into batch of the article that first carried it
     if pending:
         now = utcnow()
-        firsts = {id(p): next(f for k, f in links if k is p) for p in pending}
         values = [
             {
-                "fingerprint": p.fingerprint, "speaker": p.speaker, "figure": firsts[id(p)].figure, "kind": p.kind,
-                "text": p.text, "normalised": p.normalised, "first_article_id": article.id, "first_seen_at": now,
-                "outlets": 1, "sources": 1,
+                "fingerprint": p.fingerprint, "speaker": p.speaker, "figure": first_of[id(p)][0].figure, "kind": p.kind,
+                "text": p.text, "normalised": p.normalised, "first_article_id": batch[first_of[id(p)][1]].article.id,
+                "first_seen_at": now, "outlets": 1, "sources": 1,
             }
             for p in pending
         ]
-        stmt = _insert(session)(Statement).values(values).on_conflict_do_nothing(index_elements=["fingerprint"])
-        inserted = await session.execute(stmt.returning(Statement.id, Statement.fingerprint))
-        ids = {fp: sid for sid, fp in inserted.all()}
-        created = set(ids.values())
+        ids: dict[str, int] = {}
+        for chunk in _chunks(values, 200):
+            stmt = _insert(session)(Statement).values(chunk).on_conflict_do_nothing(index_elements=["fingerprint"])
+            ids.update({fp: sid for sid, fp in await session.execute(stmt.returning(Statement.id, Statement.fingerprint))})
+        created = {ids[p.fingerprint]: first_of[id(p)][1] for p in pending if p.fingerprint in ids}
         missing = [p.fingerprint for p in pending if p.fingerprint not in ids]
         if missing:  # another worker stored the same words a moment ago: join it
             ids.update(
@@ -247,25 +305,39 @@ async def record_statements(
         for p in pending:
             p.id = ids[p.fingerprint]
 
-    for sid, text in longer.items():
+    if longer:
         await session.execute(
-            update(Statement).where(Statement.id == sid).values(text=text, normalised=normalise_quote(text))
+            update(Statement), [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in longer.items()]
         )
-    sources: dict[tuple[int, int], dict[str, Any]] = {}
-    for k, item in links:
+    sources: dict[tuple[int, int, int], dict[str, Any]] = {}
+    seen = utcnow()
+    for k, item, n in links:
         assert k.id is not None
-        sources.setdefault((k.id, item.start), {
-            "statement_id": k.id, "article_id": article.id, "kind": item.kind, "text": item.text,
-            "start": item.start, "end": item.end, "cue": item.cue, "seen_at": utcnow(),
+        art = batch[n].article.id
+        sources.setdefault((k.id, art, item.start), {
+            "statement_id": k.id, "article_id": art, "kind": item.kind, "text": item.text,
+            "start": item.start, "end": item.end, "cue": item.cue, "seen_at": seen,
         })
     await session.execute(insert(StatementSource), list(sources.values()))
-    touched = sorted({sid for sid, _ in sources})
-    counts = await _recount(session, touched)
+    counts = await _recount(session, sorted({sid for sid, _, _ in sources}))
     await session.execute(
         update(Statement),
         [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in counts.items()],
     )
-    if alerts and created:
-        rows = (await session.execute(select(Statement).where(Statement.id.in_(created)))).scalars().all()
-        await queue_alerts(session, [r for r in rows if r.figure and len(r.text.split()) >= MIN_WORDS], article)
-    return len(created)
+    new_per_article = [0] * len(batch)
+    for n in created.values():
+        new_per_article[n] += 1
+    alerting = {sid: n for sid, n in created.items() if batch[n].alerts}
+    if alerting:
+        rules = await _alert_rules(session)
+        if rules:
+            rows: list[Statement] = []
+            for chunk in _chunks(sorted(alerting)):
+                rows += (await session.execute(select(Statement).where(Statement.id.in_(chunk)))).scalars().all()
+            by_article: dict[int, list[Statement]] = {}
+            for r in rows:
+                if r.figure and len(r.text.split()) >= MIN_WORDS:
+                    by_article.setdefault(alerting[r.id], []).append(r)
+            for n, statements in by_article.items():
+                await queue_alerts(session, statements, batch[n].article, rules)
+    return new_per_article

@@ -123,3 +123,59 @@ async def test_backfill_stores_statements_without_alerts(
     assert await store(sessions, config, article("a1", "Reuters"), alerts=False) >= 1
     n_statements, n_alerts = await counts(sessions)
     assert n_statements >= 1 and n_alerts == 0
+
+
+async def snapshot(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[tuple[object, ...]], list[str]]:
+    """Statements (speaker, kind, text, outlets, sources) and alert keys, comparable across databases."""
+    async with sessions() as s:
+        st = sorted(
+            (r.speaker, r.kind, r.text, r.outlets, r.sources)
+            for r in (await s.execute(select(Statement))).scalars().all()
+        )
+        keys = (await s.execute(select(Delivery.payload))).scalars().all()
+    return st, sorted(f"{p['speaker']}|{p['text']}|{p['outlet']}" for p in keys)
+
+
+async def test_one_batched_write_equals_article_by_article(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    """The ingester records a whole write's statements at once: the same rows and alerts as one by one.
+
+    The batch holds a quote, the same quote from another outlet, a partial quote that a later
+    article prints in full (the longer wording wins), and a backfilled article (no alerts).
+    """
+    from bot.archive import store_articles
+    from bot.pipeline_hooks import after_store_many
+
+    config = with_channels(app_config, slack_rutte(), discord_nato())
+    partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
+    longer = RUTTE_TEXT.replace("as long as it takes", "as long as it takes, whatever Moscow says")
+    items = [
+        (article("p1", "BBC", text=partial), True),
+        (article("a1", "Reuters"), True),
+        (article("b1", "AP"), True),
+        (article("l1", "DW", text=longer), True),
+        (article("old", "Archive", text=RUTTE_TEXT.replace("Kyiv", "Vilnius")), False),
+    ]
+    async with sessions.begin() as s:
+        await sync_config_channels(s, config)
+    async with sessions.begin() as s:
+        stored = await store_articles(s, [i for i, _ in items])
+        batched = await after_store_many(s, [(st, alerts) for st, (_, alerts) in zip(stored, items, strict=True)], config)
+    assert batched[0] >= 1 and batched[2] == 0  # AP only repeats what Reuters said
+    together = await snapshot(sessions)
+    async with sessions.begin() as s:  # start again, one article per transaction
+        for table in (Delivery, StatementSource, Statement):
+            await s.execute(table.__table__.delete())
+        from bot.store.models import Article
+
+        await s.execute(Article.__table__.delete())
+    one_by_one = [await store(sessions, config, item, alerts=alerts) for item, alerts in items]
+    statements, alerts = await snapshot(sessions)
+    assert statements == together[0]
+    assert one_by_one == batched
+    assert any(text.endswith("whatever Moscow says") for _, _, text, _, _ in statements)
+    # The same alerts (who, which outlet's article, how many); a batched alert carries the fullest
+    # wording known when it is written, where one by one it kept the partial quote seen first.
+    assert sorted(a.split("|")[::2] for a in alerts) == sorted(a.split("|")[::2] for a in together[1])
+    assert sum("whatever Moscow says" in a for a in together[1]) == 2  # both channels

@@ -30,7 +30,7 @@ from bot.ingest.fetch import FetchResult, SafeFetcher
 from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
 from bot.ingest.urls import host_of
-from bot.pipeline_hooks import after_store
+from bot.pipeline_hooks import after_store_many
 from bot.store.models import Feed, utcnow
 
 log = logging.getLogger("bot.ingest")
@@ -250,15 +250,18 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
         live.append((p, feed, out, slice(len(items), len(items) + len(arts))))
         items += arts
     stored: list[Stored] = await store_articles(session, items, stories=True)
-    for p, feed, out, part in live:
-        assert p.parsed is not None and p.fetched is not None
-        backfill = not feed.backfilled
-        for s in stored[part]:
-            out.statements += await after_store(session, s, config, alerts=not backfill)
+    found = await after_store_many(
+        session, [(s, feed.backfilled) for _p, feed, _out, part in live for s in stored[part]], config
+    )
+    for _p, _feed, out, part in live:
+        for s, n in zip(stored[part], found[part], strict=True):
+            out.statements += n
             if s.outcome == "new":
                 out.new += 1
             elif s.outcome == "updated":
                 out.updated += 1
+    for p, feed, out, _part in live:
+        assert p.parsed is not None and p.fetched is not None
         now = p.seen_at
         dates = [e.published_at for e in p.parsed.entries if e.published_at and not e.published_inferred]
         feed.interval_s = adaptive_interval(feed.interval_s or 900, dates, out.new, limits.min_interval_s, limits.max_interval_s)
