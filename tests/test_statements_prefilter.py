@@ -120,3 +120,10 @@ def test_generated_text_without_quotation_marks(parts: list[str]) -> None:
     text = "".join(parts)
     full = _extract(text, GAZ, DAY)
     assert not full or may_hold_statement(text)
+
+
+def test_cue_words_start_with_a_whole_word() -> None:
+    """may_hold_statement looks cues up by their first word: each must be all word characters."""
+    from bot.statements.lexicon import CUE_FORMS
+
+    assert CUE_FORMS and all(re.fullmatch(r"\w+", f.split(" ")[0]) for f in CUE_FORMS)

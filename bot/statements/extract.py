@@ -19,11 +19,13 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.ingest.minhash import words
 from bot.statements.lexicon import (
     AUXILIARIES,
     CHARACTERISING,
     CLAUSE_OPENERS,
     CUE_BODY,
+    CUE_FORMS,
     DIRECTIVE,
     GAP_WORDS,
     OBJECT_FIRST,
@@ -842,6 +844,7 @@ def _make_reported(doc: _Doc, subj: Mention | None, cue: _Cue, start: int, end: 
 # starts with them. tests/test_statements_prefilter.py holds it to that.
 
 _CUE_RE = re.compile(rf"(?<!\w)(?=\w)(?:{CUE_BODY})(?![\w\-])")  # the scanner's cue branch, alone
+_CUE_FIRST_WORDS = frozenset(form.split(" ")[0] for form in CUE_FORMS)
 _QUOTE_MARKS = ("“", "”", '"', "«", "»", "„", "‘")  # quotes.py: double marks, and ‘ which may open
 _OPEN_BEFORE = frozenset(" \t\n([{—–-/:;,“\"")  # quotes._OPEN_CONTEXT
 _TRAILING_WORD = re.compile(r"(\w+)\s*$")
@@ -856,12 +859,16 @@ def may_hold_statement(text: str) -> bool:
     if ":" in text and _colon_may_introduce(text):
         return True
     comma = "," in text
-    pos = 0
-    while (m := _CUE_RE.search(text, pos)) is not None:
-        # one start at a time (not finditer): the scanner may find a cue inside a longer match
-        pos = m.start() + 1
-        if _cue_may_report(text, m.start(), m.end(), " ".join(m.group(0).lower().split()), comma):
-            return True
+    # A cue starts where a word starts, and that whole word is its first word (all cue words are
+    # word characters, followed by a space or the end of the cue): only those words are tried, at
+    # each place they occur (not finditer: the scanner may find a cue inside a longer match).
+    for first in _CUE_FIRST_WORDS.intersection(words(text)):
+        i = text.find(first)
+        while i >= 0:
+            m = _CUE_RE.match(text, i)
+            if m is not None and _cue_may_report(text, i, m.end(), " ".join(m.group(0).lower().split()), comma):
+                return True
+            i = text.find(first, i + 1)
     return False
 
 
@@ -892,31 +899,33 @@ def _colon_may_introduce(text: str) -> bool:
 
 
 def _cue_may_report(text: str, start: int, end: int, word: str, comma: bool) -> bool:
-    """Could `_reported` make a statement of this cue (ignoring its speaker and sentence end)?"""
+    """Could `_reported` make a statement of this cue (ignoring its speaker and sentence end)?
+
+    Cheapest tests first; the passive and infinitive exclusions only narrow, so they come last.
+    """
     if word in QUOTE_ONLY:
         return False
-    prev = _prev_word(text, start)
     if word == "according to":
         return True
-    if prev in _PASSIVE or (prev == "to" and word in _INFINITIVE):
-        return False
     if word.startswith(("made", "makes", "making", "has made")):
-        return True
+        return _not_passive(text, start, word)
     if word in DIRECTIVE:
-        return _DIRECTIVE_TO.match(text, end) is not None
-    if comma or _THAT.match(text, end):
-        return True  # comma: "..., X said", "The plan, X said, would", "as X said, ..."
+        return _DIRECTIVE_TO.match(text, end) is not None and _not_passive(text, start, word)
+    has_that = "that" in text  # both that-clause patterns need the word
+    if comma or (has_that and _THAT.match(text, end)):
+        return _not_passive(text, start, word)  # comma: "..., X said", "The plan, X said, would"
     if word not in OBJECT_FIRST and word not in THATLESS:
         return False
-    if _OBJECT_THAT.match(text, end):
-        return True  # "told ABC's “This Week” that", "said on Sunday that"
+    if has_that and _OBJECT_THAT.match(text, end):
+        return _not_passive(text, start, word)  # "told ABC's “This Week” that", "said on Sunday that"
     if word in OBJECT_FIRST:
-        return word in THATLESS  # "told reporters the ...": an object, then a clause (not judged here)
+        # "told reporters the ...": an object, then a clause (not judged here)
+        return word in THATLESS and _not_passive(text, start, word)
     # `_clause_after`'s that-less clause ("said the alliance would ..."), over the rest of the text
     rest = text[end : end + 200]
-    if rest[:1] not in (" ", "\t") or text[end:].lstrip()[:1] in "“\"‘'(":
+    if rest[:1] not in (" ", "\t") or (rest.lstrip() or text[end:].lstrip())[:1] in "“\"‘'(":
         return False
-    clause = [w.group(0) for w in _WORD_SPAN.finditer(rest)]
+    clause = rest.split(None, 8)[:8]  # the words `_WORD_SPAN` finds, as far as they are looked at
     if len(clause) < 3:
         return False
     first = clause[0].lower().strip(",")
@@ -924,4 +933,10 @@ def _cue_may_report(text: str, start: int, end: int, word: str, comma: bool) -> 
         return False
     if first.endswith(("ly", "ing")) and first not in CLAUSE_OPENERS:
         return False
-    return _finite(clause[1:8])
+    return _finite(clause[1:8]) and _not_passive(text, start, word)
+
+
+def _not_passive(text: str, start: int, word: str) -> bool:
+    """`_reported` drops "it was said" and "to say"."""
+    prev = _prev_word(text, start)
+    return prev not in _PASSIVE and not (prev == "to" and word in _INFINITIVE)

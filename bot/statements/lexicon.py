@@ -234,7 +234,8 @@ QUOTE_ONLY: frozenset[str] = CHARACTERISING | frozenset(
 # The cue part of the master scanning regex (see speakers.Gazetteer); lower case only, because
 # "Said" at a sentence start is rare and capitalised words are usually names. "According to" is
 # the one capitalised cue.
-CUE_BODY: str = trie_pattern(SPEECH_FORMS | set(_PHRASES) | {"According to"}, flex=False)
+CUE_FORMS: frozenset[str] = frozenset(SPEECH_FORMS | set(_PHRASES) | {"According to"})
+CUE_BODY: str = trie_pattern(CUE_FORMS, flex=False)
 
 PREPOSITIONS: frozenset[str] = frozenset(
     {
