@@ -5,21 +5,247 @@ times until every feed has been polled; the farm's request counts show each feed
 exactly once. Target on a 2-core machine: two processes at least 1.7x the throughput of one.
 Figures only. The PostgreSQL server is a throwaway one (initdb) unless --pg-url is given.
 
-    .venv/bin/python benchmarks/scaleout.py [--feeds 1000] [--items 20] [--processes 1,2,3]
+Two modes (`--modes`):
+- `unpinned`: the processes may use every core (the parse workers too), as on one bigger box.
+  One ingester already keeps both cores busy here, so a second mostly competes for them.
+- `pinned`: ingester i is limited to core i (taskset), as on separate 1-core boxes sharing one
+  PostgreSQL; it then parses in a thread beside its event loop (no worker processes on 1 core).
+  PostgreSQL and the feed farm still share this machine's cores: they are not on separate boxes.
+
+Where the time goes: CPU seconds of the ingesters' main processes, of their parse workers, of the
+PostgreSQL server (every backend, from /proc), and of this process (it serves the feed farm),
+from the import to the last feed polled; and what the database backends were doing, sampled from
+`pg_stat_activity` every 0.1 s (running, idle in a transaction while the ingester works, waiting
+for the story advisory lock, for a row lock, other waits), as the average number of backends;
+and how much of the time the story lock (`pg_advisory_xact_lock` in bot/stories.py, held until
+commit) was held at all, and whether its holder was running a statement or idle in its
+transaction while the ingester's Python code worked.
+
+    .venv/bin/python benchmarks/scaleout.py [--feeds 1000] [--items 20] [--processes 1,2,3] [--modes unpinned,pinned]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.reliability.helpers import RestartablePg, run_scaleout  # noqa: E402
+from tests.reliability.helpers import (  # noqa: E402
+    Bot,
+    RestartablePg,
+    bot_env,
+    cli,
+    create_database,
+    free_port,
+    opml,
+)
+
+TICK = os.sysconf("SC_CLK_TCK")
+STATES = ("running", "idle in tx", "advisory lock", "row lock", "other wait")
+HELD = ("held, holder running", "held, holder idle in tx")  # the story lock (bot/stories.py)
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                out.extend(int(c) for c in (task / "children").read_text().split())
+    return out
+
+
+def own_cpu(pid: int) -> float:
+    f = _stat(pid)
+    return (int(f[11]) + int(f[12])) / TICK if f else 0.0
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its children that have exited (reaped) and those still running."""
+    f = _stat(pid)
+    if not f:
+        return 0.0
+    return sum(int(x) for x in f[11:15]) / TICK + sum(tree_cpu(c) for c in _children(pid))
+
+
+@dataclass
+class Cpu:
+    main: float = 0.0  # the ingesters' own processes
+    workers: float = 0.0  # their parse workers
+    postgres: float = 0.0  # the whole server: every backend and helper
+    bench: float = 0.0  # this process: the feed farm, the progress poll and the sampler
+
+    @classmethod
+    def sample(cls, pids: list[int], postmaster: int | None) -> Cpu:
+        mains = [own_cpu(p) for p in pids]
+        trees = [tree_cpu(p) for p in pids]
+        return cls(sum(mains), sum(trees) - sum(mains), tree_cpu(postmaster) if postmaster else 0.0, time.process_time())
+
+    def __sub__(self, o: Cpu) -> Cpu:
+        return Cpu(self.main - o.main, self.workers - o.workers, self.postgres - o.postgres, self.bench - o.bench)
+
+    @property
+    def total(self) -> float:
+        return self.main + self.workers + self.postgres + self.bench
+
+
+@dataclass
+class Run:
+    mode: str
+    processes: int
+    feeds: int
+    seconds: float
+    exactly_once: bool
+    split: str
+    cpu: Cpu
+    waits: Counter[str] = field(default_factory=Counter)
+    samples: int = 0
+
+
+async def sample_backends(dsn: str, stop: asyncio.Event, into: Counter[str]) -> int:
+    """What the database's client backends are doing, every 0.1 s, until told to stop."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    n = 0
+    try:
+        while not stop.is_set():
+            rows = await conn.fetch(
+                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+            holder = await conn.fetchval(
+                "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database() LIMIT 1"
+            )
+            if holder is not None:
+                into[HELD[1] if holder.startswith("idle in transaction") else HELD[0]] += 1
+            n += 1
+            for state, wtype, wevent in rows:
+                if state == "idle":
+                    continue
+                if state and state.startswith("idle in transaction"):
+                    into["idle in tx"] += 1
+                elif wtype is None or (wtype == "Client" and state == "active"):
+                    into["running"] += 1
+                elif wtype == "Lock" and wevent == "advisory":
+                    into["advisory lock"] += 1
+                elif wtype == "Lock":
+                    into["row lock"] += 1
+                else:
+                    into["other wait"] += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+    finally:
+        await conn.close()
+    return n
+
+
+async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_feeds: int, items: int,
+                  postmaster: int | None) -> Run:
+    """`processes` ingesters share `n_feeds` loopback feeds through FOR UPDATE SKIP LOCKED leases.
+
+    They start first (healthy, nothing to poll), then the feeds are imported at once. Feeds are
+    not due again for an hour: each should be requested exactly once.
+    """
+    import yaml
+    from sqlalchemy import func, select
+
+    from bot.store.db import make_engine
+    from bot.store.models import Article, Feed, IngestCycle
+    from tests.feedfarm import FarmFeed, FeedFarm, farm_items
+
+    workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - set-up
+    db_url = await create_database(admin_url, f"bench_scale_{mode}_{processes}")
+    config = workdir / "newsbot.yaml"
+    config.write_text(yaml.safe_dump({"feeds": [], "ingest": {"min_interval_s": 3600, "max_interval_s": 7200}}))
+    base_env = bot_env(db_url, config, 0, NEWSBOT_INGEST_EVERY_S="1")
+    await asyncio.to_thread(cli, base_env, "db", "upgrade")
+    engine = make_engine(db_url)
+    cpus = sorted(os.sched_getaffinity(0))
+    bots: list[Bot] = []
+    async with FeedFarm() as farm:
+        try:
+            urls = [farm.put(f"s{i}", FarmFeed(title=f"Scale {i}", items=farm_items(f"s{i}", items))) for i in range(n_feeds)]
+            for i in range(processes):
+                env = {**base_env, "NEWSBOT_HTTP_PORT": str(free_port())}
+                prefix = ("taskset", "-c", str(cpus[i % len(cpus)])) if mode == "pinned" else ()
+                bots.append(await Bot(env, workdir / f"ingester{i}.log", args=("run", "--role", "ingester"), prefix=prefix).start())
+            for b in bots:
+                await b.wait_healthy(120)
+            pids = [b.proc.pid for b in bots if b.proc is not None]
+            (workdir / "feeds.opml").write_bytes(opml(urls))
+            await asyncio.to_thread(cli, base_env, "feeds", "import", str(workdir / "feeds.opml"))
+            t0 = time.monotonic()
+            cpu0 = Cpu.sample(pids, postmaster)
+            waits: Counter[str] = Counter()
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(sample_backends(db_url.replace("postgresql+asyncpg", "postgresql"), stop, waits))
+            deadline = t0 + 900
+            while True:
+                async with engine.connect() as c:
+                    done = (await c.execute(select(func.count()).where(Feed.last_checked_at.is_not(None)))).scalar_one()
+                if done >= n_feeds:
+                    break
+                for b in bots:
+                    b.check_alive()
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"only {done}/{n_feeds} feeds polled; {bots[0].log_tail()}")
+                await asyncio.sleep(0.05)
+            seconds = time.monotonic() - t0
+            cpu = Cpu.sample(pids, postmaster) - cpu0
+            stop.set()
+            samples = await sampler
+            settle = time.monotonic() + 120  # let every process record its cycle
+            while time.monotonic() < settle:
+                async with engine.connect() as c:
+                    recorded = sum(int((s or {}).get("fetched", 0)) for (s,) in (await c.execute(select(IngestCycle.stats))).all())
+                if recorded >= n_feeds:
+                    break
+                await asyncio.sleep(0.2)
+            for b in bots:
+                rc = await b.stop(60)
+                assert rc == 0, b.log_tail()
+            async with engine.connect() as c:
+                n_articles = (await c.execute(select(func.count()).select_from(Article))).scalar_one()
+                distinct = (await c.execute(select(func.count(func.distinct(Article.url))))).scalar_one()
+                cycles = (await c.execute(select(IngestCycle.worker, IngestCycle.stats))).all()
+            by_worker: Counter[str] = Counter()
+            for worker, stats in cycles:
+                by_worker[str(worker)] += int((stats or {}).get("fetched", 0))
+            hits = [farm.hits.get(f"/feeds/s{i}", 0) for i in range(n_feeds)]
+            once = all(h == 1 for h in hits) and n_articles == distinct == n_feeds * items
+            split = "/".join(str(v) for v in sorted(by_worker.values(), reverse=True))
+            return Run(mode, processes, n_feeds, seconds, once, split, cpu, waits, samples)
+        finally:
+            for b in bots:
+                if b.proc is not None and b.proc.returncode is None:
+                    b.kill9()
+                    await b.wait(10)
+            await engine.dispose()
+
+
+def postmaster_pid(pg: RestartablePg | None) -> int | None:
+    if pg is None:
+        return None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int((pg.server.data / "postmaster.pid").read_text().split()[0])
+    return None
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -28,17 +254,31 @@ async def run(args: argparse.Namespace) -> None:
     if not admin:
         pg = RestartablePg()
         admin = await asyncio.to_thread(pg.start)
+    postmaster = postmaster_pid(pg)
+    ncpu = len(os.sched_getaffinity(0))
     try:
         with tempfile.TemporaryDirectory(prefix="newsbot-scale-") as tmp:
-            base = None
-            print(f"{'processes':>9} {'feeds':>6} {'seconds':>8} {'feeds/s':>8} {'speed-up':>8}  exactly-once  work split")
-            for n in [int(x) for x in args.processes.split(",")]:
-                r = await run_scaleout(admin, Path(tmp) / f"p{n}", n, args.feeds, args.items, name=f"bench_scale_{n}")
-                rate = r.feeds / r.seconds
-                base = base or rate
-                once = all(v == 1 for v in r.hits.values()) and r.articles == r.items == r.distinct_urls
-                split = "/".join(str(v) for v in sorted(r.fetched_by_worker.values(), reverse=True))
-                print(f"{n:>9} {r.feeds:>6} {r.seconds:>8.1f} {rate:>8.1f} {rate / base:>7.2f}x  {'yes' if once else 'NO':<12}  {split}")
+            for mode in args.modes.split(","):
+                base = None
+                print(f"\n{mode}: " + ("each ingester on its own core (taskset), parsing in a thread" if mode == "pinned"
+                                       else "every process may use every core"))
+                print(f"{'processes':>9} {'feeds':>6} {'seconds':>8} {'feeds/s':>8} {'speed-up':>8}  exactly-once  {'work split':<12}"
+                      f" CPU s: {'main':>6} {'parse':>6} {'pg':>6} {'farm':>6}  busy")
+                runs = []
+                for n in [int(x) for x in args.processes.split(",")]:
+                    r = await one_run(admin, Path(tmp) / f"{mode}{n}", mode, n, args.feeds, args.items, postmaster)
+                    runs.append(r)
+                    rate = r.feeds / r.seconds
+                    base = base or rate
+                    c = r.cpu
+                    busy = c.total / (r.seconds * ncpu) * 100
+                    print(f"{n:>9} {r.feeds:>6} {r.seconds:>8.1f} {rate:>8.1f} {rate / base:>7.2f}x  {'yes' if r.exactly_once else 'NO':<12}  "
+                          f"{r.split:<12}        {c.main:>6.1f} {c.workers:>6.1f} {c.postgres if postmaster else float('nan'):>6.1f} {c.bench:>6.1f}  {busy:3.0f}%")
+                print("  database backends, average number in each state while ingesting (pg_stat_activity every 0.1 s):")
+                for r in runs:
+                    avg = "   ".join(f"{s} {r.waits[s] / max(r.samples, 1):.2f}" for s in STATES)
+                    held = "   ".join(f"{h} {r.waits[h] / max(r.samples, 1):4.0%}" for h in HELD)
+                    print(f"  {r.processes} process{'es' if r.processes > 1 else '  '}: {avg}   | story lock {held}")
     finally:
         if pg is not None:
             await asyncio.to_thread(pg.destroy)
@@ -49,9 +289,10 @@ def main() -> None:
     ap.add_argument("--feeds", type=int, default=1000)
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--processes", default="1,2,3")
+    ap.add_argument("--modes", default="unpinned,pinned", help="unpinned, pinned (one core per ingester), or both")
     ap.add_argument("--pg-url", default=None, help="an admin URL of an existing server (default: a throwaway one)")
     args = ap.parse_args()
-    print(f"cpus: {os.cpu_count()}   load average at start: {os.getloadavg()[0]:.2f}   (PostgreSQL runs on the same cores)")
+    print(f"cpus: {os.cpu_count()}   load average at start: {os.getloadavg()[0]:.2f}   (PostgreSQL and the feed farm run on the same cores)")
     asyncio.run(run(args))
 
 
