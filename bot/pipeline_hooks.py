@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.archive import Stored
 from bot.config import AppConfig
 from bot.statement_store import ToRecord, record_many
+from bot.statements import Statement as Found
 
 
 async def after_store(session: AsyncSession, stored: Stored, config: AppConfig, *, alerts: bool = True) -> int:
@@ -24,11 +25,21 @@ async def after_store(session: AsyncSession, stored: Stored, config: AppConfig, 
     return (await after_store_many(session, [(stored, alerts)], config))[0]
 
 
-async def after_store_many(session: AsyncSession, batch: Sequence[tuple[Stored, bool]], config: AppConfig) -> list[int]:
-    """`after_store` for a whole ingest write, (stored, alerts) pairs in order: one batched pass."""
+async def after_store_many(
+    session: AsyncSession,
+    batch: Sequence[tuple[Stored, bool]],
+    config: AppConfig,
+    found: Sequence[list[Found] | None] | None = None,
+) -> list[int]:
+    """`after_store` for a whole ingest write, (stored, alerts) pairs in order: one batched pass.
+
+    `found`: statements already extracted from each item's text (by the parse workers), or None
+    per item to extract here; used only where the item's text is what was stored.
+    """
+    found = found if found is not None else [None] * len(batch)
     todo = [
-        (n, ToRecord(s.article, alerts=alerts, fresh=s.outcome == "new"))
-        for n, (s, alerts) in enumerate(batch)
+        (n, ToRecord(s.article, alerts=alerts, fresh=s.outcome == "new", found=f))
+        for n, ((s, alerts), f) in enumerate(zip(batch, found, strict=True))
         if s.changed_text
     ]
     out = [0] * len(batch)

@@ -336,6 +336,39 @@ async def test_process_pool_parsing(sessions: async_sessionmaker[AsyncSession], 
     assert (stats.fetched, stats.new, stats.failed) == (4, 20, 1)
 
 
+@pytest.mark.parametrize("processes", [2, 0])
+async def test_statements_extracted_while_parsing_match_the_archive_path(
+    sessions: async_sessionmaker[AsyncSession], config: AppConfig, farm: FeedFarm, processes: int
+) -> None:
+    """The parse workers (or the parse thread) extract statements; the archive stores exactly what
+    extracting each stored article's text afresh finds, speakers resolved, sources at the right offsets."""
+    from bot.statement_store import gazetteer_for
+    from bot.statements import extract_with
+    from bot.store.models import Statement, StatementSource
+
+    quote = "<p>\u201cWe will defend every inch of allied territory,\u201d Rutte told reporters. He said that allies would buy more air defence.</p>"
+    items = [FarmItem(f"urn:q:{i}", f"Quote {i}", f"<p>{prose(i, 40)}</p>" + (quote if i % 2 else ""), f"https://q.example/{i}") for i in range(6)]
+    await add(sessions, farm.put("quotes", FarmFeed("Quotes", items)))
+    svc = service(sessions, config, parse_processes=processes)
+    try:
+        stats = await svc.run_cycle()
+    finally:
+        await svc.aclose()
+    assert (stats.new, stats.failed) == (6, 0)
+    async with sessions() as s:
+        stored = (await s.execute(select(Article))).scalars().all()
+        sources = (await s.execute(select(StatementSource.article_id, StatementSource.start, StatementSource.text))).all()
+        speakers = set((await s.execute(select(Statement.speaker))).scalars())
+    expected = {
+        (a.id, f.start, f.text)
+        for a in stored
+        for f in extract_with(a.text, gazetteer_for(config), a.published_at.date() if a.published_at else None)
+        if f.text.strip()
+    }
+    assert set(sources) == expected and len(expected) >= 6
+    assert speakers == {"Mark Rutte"}
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_two_workers_on_postgres_poll_each_feed_once(

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from bot.ingest.clean import clean_text, html_to_text
@@ -25,6 +25,10 @@ from bot.ingest.minhash import signature
 from bot.ingest.rawentry import RawEntry, RawFeed
 from bot.ingest.urls import canonical_url, host_of
 from bot.topics import tag_topics
+
+if TYPE_CHECKING:
+    from bot.figures import Figure
+    from bot.statements import Statement
 
 MAX_ENTRIES = 500  # a feed with more is either an archive dump or an attack; the newest are first
 FEED_TYPES = (
@@ -57,6 +61,7 @@ class Entry:
     topics: tuple[str, ...]
     signature: bytes | None
     digest: str = ""  # content_hash(title, text), computed here so the writer does not
+    statements: list[Statement] | None = None  # extracted here when the figures were given
 
 
 @dataclass
@@ -224,10 +229,28 @@ def prepare_entry(
     )
 
 
+def _extract_statements(entries: list[Entry], figures: tuple[Figure, ...], now: datetime) -> None:
+    """Statements of each entry, off the event loop like the rest of parsing (the writer would
+    otherwise spend most of its time here); the same call and dates the archive would use."""
+    from bot.statements import Gazetteer, extract_with
+
+    gazetteer = Gazetteer.build(figures)
+    for e in entries:
+        day = (e.published_at or now).date()
+        e.statements = [f for f in extract_with(e.text, gazetteer, day) if f.text.strip()]
+
+
 def parse_feed(
-    body: bytes, url: str, content_type: str = "", topic_keywords: dict[str, list[str]] | None = None
+    body: bytes,
+    url: str,
+    content_type: str = "",
+    topic_keywords: dict[str, list[str]] | None = None,
+    figures: tuple[Figure, ...] | None = None,
 ) -> ParsedFeed:
-    """Bytes from `url` to entries ready for the archive; errors are values, never exceptions."""
+    """Bytes from `url` to entries ready for the archive; errors are values, never exceptions.
+
+    With `figures`, each entry's statements are extracted too.
+    """
     try:
         got = read_feed(body, url, content_type)
         if isinstance(got, ParsedFeed):
@@ -247,6 +270,8 @@ def parse_feed(
                 continue
             seen.add(key)
             out.entries.append(entry)
+        if figures is not None:
+            _extract_statements(out.entries, figures, now)
         return out
     except Exception as exc:  # a parser bug on hostile input must not take the worker down
         return ParsedFeed(error=f"parse error: {type(exc).__name__}: {str(exc)[:160]}")

@@ -31,6 +31,7 @@ from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
 from bot.ingest.urls import host_of
 from bot.pipeline_hooks import after_store_many
+from bot.statements import Statement as Found
 from bot.store.models import Feed, utcnow
 
 log = logging.getLogger("bot.ingest")
@@ -239,6 +240,7 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
     outcomes: list[FeedOutcome] = []
     live: list[tuple[Polled, Feed, FeedOutcome, slice]] = []
     items: list[ArticleIn] = []
+    extracted: list[list[Found] | None] = []
     for p in batch:
         assert p.parsed is not None
         out = FeedOutcome(p.job.url, "fetched", entries=len(p.parsed.entries))
@@ -249,10 +251,10 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
         arts = articles_of(p.job, p.parsed, p.seen_at, full_text=feed.full_text, alerts=feed.backfilled)
         live.append((p, feed, out, slice(len(items), len(items) + len(arts))))
         items += arts
+        extracted += [e.statements for e in p.parsed.entries]  # by the parse workers, or None
     stored: list[Stored] = await store_articles(session, items, stories=True)
-    found = await after_store_many(
-        session, [(s, feed.backfilled) for _p, feed, _out, part in live for s in stored[part]], config
-    )
+    alerts = [feed.backfilled for _p, feed, _out, part in live for _ in range(part.start, part.stop)]
+    found = await after_store_many(session, list(zip(stored, alerts, strict=True)), config, extracted)
     for _p, _feed, out, part in live:
         for s, n in zip(stored[part], found[part], strict=True):
             out.statements += n

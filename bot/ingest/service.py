@@ -158,6 +158,7 @@ class IngestService:
         self._postgres = bind is not None and bind.dialect.name == "postgresql"
         self._writers = 2 if self._postgres else 1
         self._topics = config.topic_keywords()
+        self._figures = tuple(config.figure_list())  # parsing extracts statements off the event loop
         self._stopping = False  # issue #8: graceful shutdown
         self._cycle_task: asyncio.Task[Any] | None = None
 
@@ -165,12 +166,12 @@ class IngestService:
     async def parse(self, body: bytes, url: str, content_type: str) -> ParsedFeed:
         if self._processes > 0:
             if self._pool is None:
-                self._pool = ParsePool(self._processes, self._topics)
+                self._pool = ParsePool(self._processes, self._topics, self._figures)
             return await self._pool.parse(body, url, content_type)
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="feedparse")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, parse_feed, body, url, content_type, self._topics)
+        return await loop.run_in_executor(self._thread, parse_feed, body, url, content_type, self._topics, self._figures)
 
     @property
     def parse_pids(self) -> list[int]:
