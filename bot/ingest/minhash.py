@@ -48,7 +48,7 @@ def shingles(title: str | None, text: str) -> list[str]:
     ws = words(f"{title or ''} {text}".casefold())[:MAX_WORDS]
     if len(ws) < SHINGLE:
         return ws
-    return [f"{a} {b} {c}" for a, b, c in zip(ws, ws[1:], ws[2:], strict=False)]  # SHINGLE words
+    return list(map(" ".join, zip(ws, ws[1:], ws[2:], strict=False)))  # SHINGLE (3) words each
 
 
 def signature(title: str | None, text: str) -> bytes | None:

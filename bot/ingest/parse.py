@@ -191,7 +191,7 @@ def _title_text(title: str | None) -> str | None:
         return None
     if "<" in title and ">" in title:
         title = html_to_text(title)
-    title = re.sub(r"\s+", " ", title).strip()
+    title = " ".join(title.split())  # = re.sub(r"\s+", " ", title).strip(), cheaper
     return title[:1000] or None
 
 
