@@ -89,6 +89,15 @@ def main() -> None:
     found = stage("extract_with (farm entries)", extract_all)
     seeds = [p.read_text() for p in sorted((ROOT / "seeds").glob("*.txt"))] * args.seed_repeats
     seed_found = stage(f"extract_with (5 seeds x {args.seed_repeats})", lambda: sum(len(extract_with(t, gaz)) for t in seeds))
+    long_text = "\n\n".join(seeds[:5])  # one long article (~28k characters)
+    stage(f"extract_with (5 seeds as one x {args.seed_repeats // 5})", lambda: [extract_with(long_text, gaz) for _ in range(args.seed_repeats // 5)])
+    try:  # absent before issue #4: the script also runs on older trees, for before/after figures
+        from bot.statements import may_hold_statement
+    except ImportError:
+        pass
+    else:
+        plain = [e.text for e in entries[:800]]
+        stage("may_hold_statement (800 farm entries)", lambda: [may_hold_statement(t) for t in plain])
 
     base = rows[0][1]
     n_xml = sum(1 for p, (_, _, c) in zip(parsed, bodies, strict=True) if "json" not in c for _ in p.entries)
@@ -99,6 +108,9 @@ def main() -> None:
         print(f"{label:44s} {s:8.3f} {s / base:13.2f}")
     prep = rows[2][1] - rows[1][1]
     print(f"{'parse_feed - read_feed (preparation)':44s} {prep:8.3f} {prep / base:13.2f}")
+    feedparser_per_entry = base / max(1, n_xml)
+    seed_per_article = dict(rows)[f"extract_with (5 seeds x {args.seed_repeats})"] / len(seeds)
+    print(f"extraction per seed article {seed_per_article * 1e3:.2f} ms = {seed_per_article / feedparser_per_entry:.2f} x feedparser per farm entry")
     seed_chars = sum(len(t) for t in seeds)
     print(f"seed text: {seed_chars / 1e6:.2f} M chars; farm entry text: {sum(len(e.text) for e in entries) / 1e6:.2f} M chars")
 
