@@ -128,9 +128,9 @@ async def queue_alerts(
     ]
     if not rows:
         return 0
-    stmt = _insert(session)(Delivery).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    result = await session.execute(stmt)
-    return int(getattr(result, "rowcount", 0) or 0)
+    table = Delivery.__table__
+    stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
+    return len((await session.execute(stmt, rows)).all())
 
 
 @dataclass
@@ -291,10 +291,11 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
             }
             for p in pending
         ]
-        ids: dict[str, int] = {}
-        for chunk in _chunks(values, 200):
-            stmt = _insert(session)(Statement).values(chunk).on_conflict_do_nothing(index_elements=["fingerprint"])
-            ids.update({fp: sid for sid, fp in await session.execute(stmt.returning(Statement.id, Statement.fingerprint))})
+        # executemany (batched by the driver layer), not one giant VALUES list compiled afresh each time
+        table = Statement.__table__
+        stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["fingerprint"])
+        inserted = await session.execute(stmt.returning(table.c.id, table.c.fingerprint), values)
+        ids: dict[str, int] = {fp: sid for sid, fp in inserted}
         created = {ids[p.fingerprint]: first_of[id(p)][1] for p in pending if p.fingerprint in ids}
         missing = [p.fingerprint for p in pending if p.fingerprint not in ids]
         if missing:  # another worker stored the same words a moment ago: join it
