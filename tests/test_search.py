@@ -292,7 +292,7 @@ async def test_postgres_row_walk_finds_what_the_index_finds(
                 pages[query, window] = [h.id for h in (await search(s, query, limit=2, window=window)).hits]
     monkeypatch.setattr(postgres_fts, "WALK_COST", 0)  # walk whenever the statistics know the words
     async with sessions() as s:
-        assert await postgres_fts._walk_span(s, parse_query("budget"), 10) is not None
+        assert await postgres_fts._share(s, parse_query("budget")) is not None
         for query in queries:
             for window in (3, 50):
                 assert [h.id for h in (await search(s, query, limit=2, window=window)).hits] == pages[query, window], query

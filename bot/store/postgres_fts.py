@@ -4,7 +4,7 @@ User words reach PostgreSQL only as values of `plainto_tsquery`/`phraseto_tsquer
 text is ever parsed as tsquery syntax.
 
 "The newest `window` matches" is found one of two ways, whichever ANALYZE's statistics say is
-cheaper (`_walk_span`):
+cheaper (`_share`):
 - Common words: the newest rows are read one by one down the primary key, testing each tsvector,
   until `window` match. A GIN bitmap costs the whole posting list however narrow the id window
   (~0.1 s for a word in 40% of a million articles); a walk costs the rows it reads.
@@ -34,8 +34,8 @@ CONFIG = "english"
 FIRST_SPAN = 4  # the first id window is window * FIRST_SPAN ids
 GROWTH = 16  # the most a window widens in one step
 # Reading one row's tsvector to test it costs about this many GIN posting-list entries (measured at
-# 100k and 1M articles: ~25 µs against ~0.25 µs, both on a busy machine).
-WALK_COST = 100
+# 1M articles on a busy machine: ~27 µs a row walked, ~0.12 µs a posting read).
+WALK_COST = 200
 
 
 def _term_sql(term: Term, params: dict[str, Any], loose: bool = False) -> str:
@@ -69,14 +69,36 @@ def has_phrase(q: Query) -> bool:
     return any(t.phrase for g in q.groups for t in g) or any(t.phrase for t in q.excluded)
 
 
-def _filters(q: Query, params: dict[str, Any]) -> str:
+_OUTLETS = """
+WITH RECURSIVE o(v) AS (
+  (SELECT outlet FROM articles WHERE outlet IS NOT NULL ORDER BY outlet LIMIT 1)
+  UNION ALL
+  SELECT (SELECT outlet FROM articles WHERE outlet > o.v ORDER BY outlet LIMIT 1) FROM o WHERE o.v IS NOT NULL)
+SELECT v FROM o WHERE v IS NOT NULL
+"""
+
+
+async def _outlets(session: AsyncSession, q: Query) -> list[list[str]]:
+    """For each `source:` value, the outlet names containing it (case-insensitively).
+
+    Read from the (outlet, id) index one distinct name at a time (a few dozen index probes), so
+    the search can filter by equality, which that index answers, instead of testing a pattern
+    against the outlet of every article its words match.
+    """
+    if not q.sources:
+        return []
+    names = [str(r[0]) for r in await session.execute(text(_OUTLETS))]
+    return [[n for n in names if s in n.lower()] for s in q.sources]
+
+
+def _filters(q: Query, params: dict[str, Any], outlets: list[list[str]]) -> str:
     sql = ""
     if q.topics:
         sql += " AND a.topic_list @> CAST(:topics AS text[])"
         params["topics"] = list(q.topics)
-    for i, s in enumerate(q.sources):
-        sql += f" AND lower(coalesce(a.outlet, '')) LIKE :src{i}"
-        params[f"src{i}"] = "%" + s.replace("%", "").replace("_", "") + "%"
+    for i, names in enumerate(outlets):
+        sql += f" AND a.outlet = ANY(CAST(:src{i} AS text[]))"
+        params[f"src{i}"] = names
     if q.since:
         sql += " AND a.published_at >= :since"
         params["since"] = q.since
@@ -107,9 +129,12 @@ COLS = "a.id, a.title, a.outlet, a.published_at, a.url, a.topics, substr(a.text,
 
 # Bitmap AND of the GIN index and the id range, never a walk of the heap testing every row (the
 # planner underrates detoasting each tsvector), and bitmaps large enough to stay exact, not lossy.
-_HINTS = {"enable_indexscan": "off", "enable_seqscan": "off", "work_mem": "32MB"}
+# Plans are made for each query's own values: asyncpg prepares statements, and after five runs
+# PostgreSQL may switch to a generic plan that, not knowing the words, reads every row in the id
+# range and tests its tsvector (measured: 6-21 s for a word in no article at 1M).
+_HINTS = {"enable_indexscan": "off", "enable_seqscan": "off", "work_mem": "32MB", "plan_cache_mode": "force_custom_plan"}
 # The row-by-row walk: the primary key backwards, never the GIN index.
-_WALK_HINTS = {"enable_bitmapscan": "off", "enable_seqscan": "off"}
+_WALK_HINTS = {"enable_bitmapscan": "off", "enable_seqscan": "off", "plan_cache_mode": "force_custom_plan"}
 
 
 async def _set_local(session: AsyncSession, values: dict[str, str]) -> dict[str, str]:
@@ -122,13 +147,22 @@ async def _set_local(session: AsyncSession, values: dict[str, str]) -> dict[str,
 
 
 async def _candidates(
-    session: AsyncSession, tsq: str, filters: str, params: dict[str, Any], window: int, lo: int, hi: int
+    session: AsyncSession,
+    tsq: str,
+    filters: str,
+    params: dict[str, Any],
+    window: int,
+    lo: int,
+    hi: int,
+    span: int | None = None,
 ) -> list[int]:
     """The ids of the newest `window` matches in (lo, hi], found in widening id windows (newest first).
 
-    Each step reads only the ids below the last step's, so no row is checked twice.
+    `span` is the first window's width when the statistics can predict it (each step re-reads the
+    GIN posting lists, so one well-sized step beats several small ones). Each step reads only the
+    ids below the last step's, so no row is checked twice.
     """
-    span = window * FIRST_SPAN
+    span = span or window * FIRST_SPAN
     ids: list[int] = []
     top = hi
     while True:
@@ -154,39 +188,41 @@ async def _candidates(
 
 
 async def _phrase_candidates(
-    session: AsyncSession, q: Query, filters: str, params: dict[str, Any], window: int, lo: int, hi: int
+    session: AsyncSession,
+    q: Query,
+    filters: str,
+    params: dict[str, Any],
+    window: int,
+    lo: int,
+    hi: int,
+    span: int | None,
+    checks: int,
 ) -> list[int]:
-    """The newest `window` matches of a query with phrases, among the newest PHRASE_CHECKS rows
-    that hold all the words.
+    """The newest `window` matches of a query with phrases, among the newest `checks` rows that
+    hold all the words.
 
     The GIN index keeps no word positions, so PostgreSQL checks a phrase by reading each row's
-    tsvector (TOASTed, ~4 KB): ~10-20 µs a row. The rows holding both words of "nato summit" are
-    86,000 at 1M articles (the phrase is in 280), so checking them all takes seconds. Rows with
-    all the words come from the index in id windows (the loose query), newest first; only those
-    are checked, the window's worth first (a common phrase ends there), then as many as the
-    phrase's share predicts, and the search stops after PHRASE_CHECKS rows: an older match of a
-    rare phrase is not found on PostgreSQL.
+    tsvector (TOASTed, ~4 KB): ~15-30 µs a row. The rows holding both words of "nato summit" are
+    86,000 at 1M articles (the phrase is in 280), so checking them all takes seconds. The rows
+    with all the words come from the index (the loose query, one read of its posting lists), and
+    are checked newest first: the window's worth, then the rest, stopping once `window` match.
     """
     loose = tsquery_sql(q, params, loose=True)
     strict = tsquery_sql(q, params)
     assert loose and strict
+    ids = await _candidates(session, loose, filters, params, checks, lo, hi, span)
     found: list[int] = []
-    checked = 0
-    size = window
-    while size > 0:
-        ids = await _candidates(session, loose, filters, params, size, lo, hi)
-        if ids:
+    for chunk in (ids[:window], ids[window:]):
+        if chunk and len(found) < window:
+            # MATERIALIZED: the planner would rather AND in the GIN index, re-reading its posting lists
             rows = await session.execute(
-                text(f"SELECT a.id FROM articles a WHERE a.id = ANY(CAST(:ids AS bigint[])) AND a.tsv @@ {strict}"),
-                {**params, "ids": ids},
+                text(
+                    "WITH c AS MATERIALIZED (SELECT a.id, a.tsv FROM articles a WHERE a.id = ANY(CAST(:ids AS bigint[])))"
+                    f" SELECT c.id FROM c WHERE c.tsv @@ {strict}"
+                ),
+                {**params, "ids": chunk},
             )
             found += sorted((int(r[0]) for r in rows), reverse=True)
-            checked += len(ids)
-        if len(found) >= window or len(ids) < size:  # enough, or no more rows with the words
-            break
-        hi = ids[-1] - 1
-        # as many more rows as the phrase's share of them so far predicts, with room to spare
-        size = min(PHRASE_CHECKS - checked, math.ceil(1.5 * (window - len(found)) * checked / max(len(found), 1)))
     return found[:window]
 
 
@@ -212,15 +248,11 @@ SELECT
 """
 
 
-async def _walk_span(session: AsyncSession, q: Query, window: int) -> int | None:
-    """How many of the newest ids to read row by row to find `window` matches, when that is cheaper
-    than reading the terms' GIN posting lists; None when it is not (or ANALYZE has not run yet).
-
-    A GIN bitmap costs the length of every posting list however narrow the id window: ~0.1 s for
-    a word in 40% of a million articles. Reading the newest rows and testing each tsvector costs
-    the rows read, ~25 µs each: for a word that common, ~1,000 rows. The share of articles a query
-    matches comes from ANALYZE's statistics (lexeme, topic and outlet frequencies), taking words
-    as independent.
+async def _share(session: AsyncSession, q: Query) -> tuple[float, float] | None:
+    """(share of articles the query's words and filters match, total length of the words' posting
+    lists), from ANALYZE's statistics (lexeme, topic and outlet
+    frequencies, words taken as independent); None before the first ANALYZE. Phrases count as
+    all their words. A lexeme missing from the statistics is taken as rare as the rarest listed.
     """
     terms = [" ".join(t.words) for g in q.groups for t in g]
     owner = [i for i, g in enumerate(q.groups) for _ in g]
@@ -228,24 +260,20 @@ async def _walk_span(session: AsyncSession, q: Query, window: int) -> int | None
     row = (
         await session.execute(text(_STATS), {"terms": terms, "topics": list(q.topics), "sources": sources})
     ).one()
-    if not row.n or row.n <= 0 or row.floor is None or row.lexemes is None:
+    if not row.n or row.n <= 0 or not row.floor or row.lexemes is None:
         return None
-    term_share = [1.0] * len(terms)
-    seen = [False] * len(terms)
+    term_share = [0.0] * len(terms)  # a term of stop words only matches nothing
+    postings = 0.0
     for k, freq in zip(row.owners or [], row.lexemes, strict=False):
-        share = freq if freq >= 0 else row.floor  # a lexeme missing from the statistics is rarer than all listed
-        term_share[k - 1] = min(term_share[k - 1], share)
-        seen[k - 1] = True
-    term_share = [s if ok else 0.0 for s, ok in zip(term_share, seen, strict=True)]  # only stop words
+        lexeme = freq if freq >= 0 else row.floor
+        term_share[k - 1] = lexeme if term_share[k - 1] == 0.0 else term_share[k - 1] * lexeme
+        postings += lexeme
     share = 1.0
     for i in range(len(q.groups)):
         share *= min(1.0, sum(s for s, o in zip(term_share, owner, strict=True) if o == i))
     for f in (row.topics or []) + (row.sources or []):
         share *= float(f)
-    postings = sum(term_share) * row.n
-    if share <= 0 or window / share * WALK_COST >= postings:
-        return None
-    return math.ceil(1.5 * window / share)
+    return share, postings * float(row.n)
 
 
 async def _walk(
@@ -265,7 +293,7 @@ async def _walk(
 async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, window: int) -> list[SearchHit]:
     params: dict[str, Any] = {}
     tsq = tsquery_sql(q, params)
-    filters = _filters(q, params)
+    filters = _filters(q, params, await _outlets(session, q))
     if tsq is None:
         sql = (
             f"SELECT {COLS}, 0.0 AS score, NULL AS snip FROM articles a WHERE true{filters}"
@@ -278,19 +306,33 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
         return []
     lo, hi = bounds[0] - 1, bounds[1]
     ids: list[int] = []
-    span = await _walk_span(session, q, window)
-    if span is not None:
+    share, postings = await _share(session, q) or (0.0, 0.0)
+    phrase = has_phrase(q)
+    walked = 0  # rows read by the walk that hold all the words (a phrase's checks so far)
+    if share > 0 and window / share * WALK_COST < postings:
+        # Common words: reading the newest rows costs less than reading the posting lists. A
+        # second, longer walk if the first fell short (dates or filters thinning the rows); a
+        # phrase rarer than its words (only its words' share is known) gets one short walk.
         previous = await _set_local(session, _WALK_HINTS)
-        ids = await _walk(session, tsq, filters, params, window, max(lo, hi - span), hi)
+        span = math.ceil(2 * window / share)
+        for _ in range(1 if phrase else 2):
+            start = max(lo, hi - span)
+            ids += await _walk(session, tsq, filters, params, window - len(ids), start, hi)
+            walked += math.ceil((hi - start) * share)
+            hi = start
+            if len(ids) >= window or hi <= lo:
+                break
+            span = math.ceil(2 * (window - len(ids)) * span / max(len(ids), 1))
         await _set_local(session, previous)
-        if len(ids) < window:  # rarer than the statistics said: the index takes over below
-            hi = max(lo, hi - span)
     if len(ids) < window and hi > lo:
         previous = await _set_local(session, _HINTS)
-        if has_phrase(q):
-            ids += await _phrase_candidates(session, q, filters, params, window - len(ids), lo, hi)
+        need = PHRASE_CHECKS - walked if phrase else window - len(ids)
+        first = math.ceil(1.5 * need / share) if share > 0 else None
+        if phrase:
+            if need > 0:  # the walk may have used up the phrase's checks
+                ids += await _phrase_candidates(session, q, filters, params, window - len(ids), lo, hi, first, need)
         else:
-            ids += await _candidates(session, tsq, filters, params, window - len(ids), lo, hi)
+            ids += await _candidates(session, tsq, filters, params, window - len(ids), lo, hi, first)
         await _set_local(session, previous)  # (on an error the rollback undoes SET LOCAL anyway)
     if not ids:
         return []

@@ -19,7 +19,7 @@ from bot.store.query import Query, parse_query
 DEFAULT_WINDOW = 400
 # A query with a phrase is matched among the newest this many articles holding all the phrase's
 # words (both backends): checking a phrase means reading word positions, which GIN does not keep.
-PHRASE_CHECKS = 4_000
+PHRASE_CHECKS = 2_000
 HIGHLIGHT = ("**", "**")
 
 
