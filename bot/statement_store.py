@@ -23,7 +23,7 @@ from bot.archive import ArticleRow
 from bot.config import AppConfig
 from bot.statements import Gazetteer, extract_with
 from bot.statements import Statement as Found
-from bot.statements.dedup import find_same, normalise_quote, statement_fingerprint
+from bot.statements.dedup import Candidates, find_same, normalise_quote, statement_fingerprint
 from bot.store.models import Article, Channel, Delivery, Statement, StatementSource, Subscription, utcnow
 
 log = logging.getLogger(__name__)
@@ -150,21 +150,31 @@ class _Pool:
 
     def __init__(self, known: Sequence[_Known] = ()) -> None:
         self.by_print: dict[str, _Known] = {}
-        self.by_speaker: dict[tuple[str | None, str], list[_Known]] = {}
+        self.by_speaker: dict[tuple[str | None, str], tuple[list[_Known], Candidates]] = {}
         for k in known:
             self.add(k)
 
     def add(self, k: _Known) -> None:
         self.by_print.setdefault(k.fingerprint, k)
-        self.by_speaker.setdefault((k.speaker, k.kind), []).append(k)
+        same, cands = self.by_speaker.setdefault((k.speaker, k.kind), ([], Candidates()))
+        same.append(k)
+        cands.append(k.normalised)
 
     def find(self, item: Found, fingerprint: str) -> _Known | None:
         hit = self.by_print.get(fingerprint)
         if hit is not None or item.speaker is None:
             return hit
-        same = self.by_speaker.get((item.speaker, item.kind), [])
-        i = find_same(item.text, [k.normalised for k in same])
+        same, cands = self.by_speaker.get((item.speaker, item.kind), ([], Candidates()))
+        i = find_same(item.text, cands)
         return None if i is None else same[i]
+
+    def reword(self, k: _Known, text: str) -> None:
+        """`k` now reads `text` (the longer wording wins), for later matches too."""
+        k.text, k.normalised = text, normalise_quote(text)
+        same, cands = self.by_speaker.get((k.speaker, k.kind), ([], Candidates()))
+        for i, other in enumerate(same):
+            if other is k:
+                cands.replace(i, k.normalised)
 
 
 async def _known_statements(session: AsyncSession, found: Sequence[Found], fingerprints: set[str]) -> list[_Known]:
@@ -277,7 +287,7 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
                 # The longer wording wins; the partial quote joins it.
                 if match.id is not None:
                     longer[match.id] = item.text
-                match.text, match.normalised = item.text, normalise_quote(item.text)
+                (known if match.id is not None else fresh_pool).reword(match, item.text)
             links.append((match, item, n))
 
     created: dict[int, int] = {}  # statement id -> index into batch of the article that first carried it

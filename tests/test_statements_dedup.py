@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.statements.dedup import normalise_quote, same_statement, statement_fingerprint
 
 
@@ -33,3 +36,47 @@ def test_fingerprint_stable_and_normalised() -> None:
     assert a != statement_fingerprint("Donald Trump", "irreversible path")
     assert statement_fingerprint(None, "x y") == statement_fingerprint(None, "X Y")
     assert len(a) == 32
+
+
+def _reference_find_same(text: str, candidates: list[str]) -> int | None:
+    """The rules as first written: one candidate at a time (the oracle for the prepared set)."""
+    from rapidfuzz import fuzz, process
+
+    from bot.statements.dedup import _words, normalise_quote
+
+    a = normalise_quote(text)
+    if not a or not candidates:
+        return None
+    for i, c in enumerate(candidates):
+        if c == a:
+            return i
+    aw = _words(a)
+    for i, c in enumerate(candidates):
+        if not c:
+            continue
+        cw = _words(c)
+        if len(a) <= len(c):
+            if len(a.split()) >= 3 and f" {aw} " in f" {cw} ":
+                return i
+        elif len(c.split()) >= 3 and f" {cw} " in f" {aw} ":
+            return i
+    best = process.extractOne(a, candidates, scorer=fuzz.ratio, score_cutoff=90.0)
+    return int(best[2]) if best else None
+
+
+_VOCAB = ["we", "will", "defend", "every", "inch", "of", "allied", "territory", "the", "war", "this", "must", "end", "now"]
+_phrases = st.lists(st.sampled_from(_VOCAB), min_size=0, max_size=9).map(" ".join)
+
+
+@given(text=_phrases, candidates=st.lists(_phrases, max_size=12), swap=st.integers(0, 11), new=_phrases)
+def test_prepared_candidates_match_the_rules_one_by_one(text: str, candidates: list[str], swap: int, new: str) -> None:
+    from bot.statements.dedup import Candidates, find_same, normalise_quote
+
+    normalised = [normalise_quote(c) for c in candidates]
+    prepared = Candidates(normalised)
+    assert find_same(text, prepared) == _reference_find_same(text, normalised)
+    if normalised:  # a candidate reworded in place (the longer wording won) is matched as it now reads
+        i = swap % len(normalised)
+        normalised[i] = normalise_quote(new)
+        prepared.replace(i, normalised[i])
+        assert find_same(text, prepared) == _reference_find_same(text, normalised)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
@@ -59,31 +59,71 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
-def find_same(text: str, candidates: Sequence[str]) -> int | None:
+class Candidates:
+    """Normalised statements prepared once for many `find_same` lookups.
+
+    The ingester checks thousands of new statements against the same few hundred recent ones per
+    speaker; splitting and re-joining every candidate's words on every lookup cost more than the
+    matching itself.
+    """
+
+    def __init__(self, normalised: Iterable[str] = ()) -> None:
+        self.texts: list[str] = []
+        self._padded: list[str] = []  # " word word " for containment on word boundaries
+        self._nwords: list[int] = []
+        self._first: dict[str, int] = {}
+        for c in normalised:
+            self.append(c)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def append(self, c: str) -> None:
+        self._first.setdefault(c, len(self.texts))
+        self.texts.append(c)
+        self._padded.append(f" {_words(c)} ")
+        self._nwords.append(len(c.split()))
+
+    def replace(self, i: int, c: str) -> None:
+        """Candidate `i` now reads `c` (a longer wording of the same statement was found)."""
+        old = self.texts[i]
+        self.texts[i], self._padded[i], self._nwords[i] = c, f" {_words(c)} ", len(c.split())
+        if self._first.get(old) == i:
+            del self._first[old]
+            for j, t in enumerate(self.texts):
+                if t == old:
+                    self._first[old] = j
+                    break
+        if self._first.get(c, i) >= i:
+            self._first[c] = i
+
+
+def find_same(text: str, candidates: Sequence[str] | Candidates) -> int | None:
     """Index of a candidate that is the same statement as `text`, or None.
 
     `candidates` are already normalised (as stored). The same rules as `same_statement`, in one
     pass: equality, then containment of a partial quotation, then the fuzzy ratio, scored in C by
     rapidfuzz, since an article's statements are checked against hundreds of stored ones.
     """
+    cands = candidates if isinstance(candidates, Candidates) else Candidates(candidates)
     a = normalise_quote(text)
-    if not a or not candidates:
+    if not a or not cands:
         return None
-    for i, c in enumerate(candidates):
-        if c == a:
-            return i
-    aw = _words(a)
+    equal = cands._first.get(a)
+    if equal is not None:
+        return equal
+    pa = f" {_words(a)} "
     a_long = len(a.split()) >= _MIN_CONTAINED_WORDS
-    for i, c in enumerate(candidates):
+    n = len(a)
+    for i, (c, pc, nw) in enumerate(zip(cands.texts, cands._padded, cands._nwords, strict=True)):
         if not c:
             continue
-        cw = _words(c)
-        if len(a) <= len(c):
-            if a_long and f" {aw} " in f" {cw} ":
+        if n <= len(c):
+            if a_long and pa in pc:
                 return i
-        elif len(c.split()) >= _MIN_CONTAINED_WORDS and f" {cw} " in f" {aw} ":
+        elif nw >= _MIN_CONTAINED_WORDS and pc in pa:
             return i
-    best = process.extractOne(a, candidates, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
+    best = process.extractOne(a, cands.texts, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
     return int(best[2]) if best else None
 
 
