@@ -61,6 +61,8 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     url = (url or "").strip()
     if not url:
         return None
+    if (m := _PLAIN_URL.fullmatch(url)) is not None and (not base or _join_cannot_fail(base)):
+        return _plain_canonical(*m.groups())
     if base:
         url = urljoin(base, url)
     try:
@@ -85,6 +87,37 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
         path = _SLASHES.sub("/", path)
     path = path or "/"
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+# The common link: absolute http(s), lower-case host without port or user, a path and query of
+# unreserved characters only. For it, joining with any base gives the URL back, splitting it is
+# plain string work, and parse_qsl/urlencode are identities on each name=value pair, so
+# `_plain_canonical` is what the general path computes (tests compare the two on generated URLs).
+_PLAIN_URL = re.compile(r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(/[A-Za-z0-9._~%/-]*)?(?:\?([A-Za-z0-9._~=&-]*))?")
+
+
+def _join_cannot_fail(base: str) -> bool:
+    """urljoin parses the base first: it raises only on brackets or a non-ASCII host."""
+    return base.isascii() and "[" not in base and "]" not in base
+
+
+def _plain_canonical(scheme: str, host: str, path: str | None, query: str | None) -> str:
+    path = path or "/"
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    out = f"{scheme}://{host}{path}"
+    if query:
+        pairs = []
+        for pair in query.split("&"):
+            if not pair:
+                continue  # parse_qsl skips empty fields
+            name, _, value = pair.partition("=")
+            if not is_tracking_param(name):
+                # a field without "=" comes back as "name="; urlencode escapes a later "="
+                pairs.append(f"{name}={value.replace('=', '%3D')}")
+        if pairs:
+            out = f"{out}?{'&'.join(pairs)}"
+    return out
 
 
 def host_of(url: str) -> str:
