@@ -104,13 +104,16 @@ def for_full_text(item: ArticleIn, feed_full_text_mode: str, *, alerts: bool = T
     backfill) is remembered on the row, so statements found in the page later are stored without
     alerting old news, as the ingester does for the entry itself.
     """
-    if not item.url or item.fulltext_status is not None or not needs_full_text(item.text, feed_full_text_mode):
+    if not item.url or item.fulltext_status is not None or feed_full_text_mode == "never":
+        return item
+    summary = needs_full_text(item.text, "auto")
+    if not (summary if feed_full_text_mode == "auto" else needs_full_text(item.text, feed_full_text_mode)):
         return item
     return replace(
         item,
         fulltext_status="queued",
         fulltext_note=None if alerts else BACKFILL_NOTE,
-        summary_only=item.summary_only or needs_full_text(item.text, "auto"),
+        summary_only=item.summary_only or summary,
     )
 
 
