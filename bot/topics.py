@@ -8,7 +8,7 @@ from functools import lru_cache
 
 # Characters that `re.IGNORECASE` matches to an ASCII letter although `str.lower()` does not map
 # them to it (dotted and dotless I, long s, Kelvin sign). A text holding one of them skips the
-# substring shortcut below (tests/test_topics.py checks this list against every code point).
+# substring shortcut below (tests/test_prep_equivalence.py checks this list on every code point).
 IGNORECASE_EXTRAS = "\u0130\u0131\u017f\u212a"
 
 

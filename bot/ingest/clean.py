@@ -91,7 +91,6 @@ def looks_like_html(raw: str) -> bool:
     return bool(_HTML_HINT.search(raw[:2000].lower()))
 
 
-_DROP_SELECTOR = ",".join(_DROP_TAGS)
 _BLOCK_SELECTOR = ",".join(_BLOCK_TAGS)
 # A dropped element can only exist if its start tag is written out ("<script", "<svg", ...).
 _DROP_HINT = re.compile("<(?:" + "|".join(_DROP_TAGS) + ")", re.IGNORECASE)
