@@ -844,7 +844,9 @@ def _make_reported(doc: _Doc, subj: Mention | None, cue: _Cue, start: int, end: 
 # starts with them. tests/test_statements_prefilter.py holds it to that.
 
 _CUE_RE = re.compile(rf"(?<!\w)(?=\w)(?:{CUE_BODY})(?![\w\-])")  # the scanner's cue branch, alone
-_CUE_FIRST_WORDS = frozenset(form.split(" ")[0] for form in CUE_FORMS)
+# first words of the cues that could open reported speech (a cue that only attributes a quotation,
+# like "report", never does; every cue starting with such a word is one of them, or it stays in)
+_CUE_FIRST_WORDS = frozenset(form.split(" ")[0] for form in CUE_FORMS if " ".join(form.lower().split()) not in QUOTE_ONLY)
 _QUOTE_MARKS = ("“", "”", '"', "«", "»", "„", "‘")  # quotes.py: double marks, and ‘ which may open
 _OPEN_BEFORE = frozenset(" \t\n([{—–-/:;,“\"")  # quotes._OPEN_CONTEXT
 _TRAILING_WORD = re.compile(r"(\w+)\s*$")
