@@ -129,14 +129,15 @@ COLS = "a.id, a.title, a.outlet, a.published_at, a.url, a.topics, substr(a.text,
 
 # Bitmap AND of the GIN index and the id range, never a walk of the heap testing every row (the
 # planner underrates detoasting each tsvector), and bitmaps large enough to stay exact, not lossy.
-_HINTS = {"enable_indexscan": "off", "enable_seqscan": "off", "work_mem": "32MB"}
-# The row-by-row walk: the primary key backwards, never the GIN index.
-_WALK_HINTS = {"enable_bitmapscan": "off", "enable_seqscan": "off"}
-# Every statement of a search is planned for its own values: asyncpg prepares statements, and after
-# five runs PostgreSQL may switch to a generic plan, which for the words reads every row in the id
-# range testing its tsvector (6-21 s for a word in no article at 1M), and for dates walks the
-# wrong index (`since:7d` bounds: ~0.1 s).
+# Statements whose best plan depends on the values are planned for their own values: asyncpg
+# prepares statements, and after five runs PostgreSQL may switch to a generic plan, which for the
+# words reads every row in the id range testing its tsvector (6-21 s for a word in no article at
+# 1M), and for dates walks the wrong index (`since:7d` bounds: ~0.1 s). Not for every statement:
+# planning the statistics lookup and the ranking each time costs more than it saves.
 _CUSTOM_PLANS = {"plan_cache_mode": "force_custom_plan"}
+_HINTS = {"enable_indexscan": "off", "enable_seqscan": "off", "work_mem": "32MB"} | _CUSTOM_PLANS
+# The row-by-row walk: the primary key backwards, never the GIN index.
+_WALK_HINTS = {"enable_bitmapscan": "off", "enable_seqscan": "off"} | _CUSTOM_PLANS
 
 
 async def _set_local(session: AsyncSession, values: dict[str, str]) -> dict[str, str]:
@@ -303,14 +304,6 @@ async def _walk(
 
 
 async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, window: int) -> list[SearchHit]:
-    previous = await _set_local(session, _CUSTOM_PLANS)
-    try:
-        return await _search(session, q, limit=limit, offset=offset, window=window)
-    finally:
-        await _set_local(session, previous)  # (on an error the rollback undoes SET LOCAL anyway)
-
-
-async def _search(session: AsyncSession, q: Query, *, limit: int, offset: int, window: int) -> list[SearchHit]:
     params: dict[str, Any] = {}
     tsq = tsquery_sql(q, params)
     filters = _filters(q, params, await _outlets(session, q))
@@ -319,9 +312,18 @@ async def _search(session: AsyncSession, q: Query, *, limit: int, offset: int, w
             f"SELECT {COLS}, 0.0 AS score, NULL AS snip FROM articles a WHERE true{filters}"
             " ORDER BY a.published_at DESC NULLS LAST, a.id DESC LIMIT :limit OFFSET :offset"
         )
+        previous = await _set_local(session, _CUSTOM_PLANS)
         rows = (await session.execute(text(sql), {**params, "limit": limit, "offset": offset})).all()
+        await _set_local(session, previous)
         return [_hit(r) for r in rows]
-    bounds = await id_bounds(session, q, {k: v for k, v in (("since", q.since), ("before", q.before)) if v})
+    bounds: tuple[int, int] | None = (0, 0)
+    if q.since or q.before:
+        previous = await _set_local(session, _CUSTOM_PLANS)
+        bounds = await id_bounds(session, q, {k: v for k, v in (("since", q.since), ("before", q.before)) if v})
+        await _set_local(session, previous)
+    else:
+        ends = (await session.execute(text("SELECT min(id), max(id) FROM articles"))).one()
+        bounds = None if ends[0] is None else (int(ends[0]), int(ends[1]))
     if bounds is None:
         return []
     lo, hi = bounds[0] - 1, bounds[1]
