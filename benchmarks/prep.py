@@ -91,11 +91,17 @@ def main() -> None:
     seed_found = stage(f"extract_with (5 seeds x {args.seed_repeats})", lambda: sum(len(extract_with(t, gaz)) for t in seeds))
     long_text = "\n\n".join(seeds[:5])  # one long article (~28k characters)
     stage(f"extract_with (5 seeds as one x {args.seed_repeats // 5})", lambda: [extract_with(long_text, gaz) for _ in range(args.seed_repeats // 5)])
+    # real prose that holds no statement: the seed paragraphs the extractor finds nothing in
+    pars = [p for t in seeds[:5] for p in t.split("\n") if p.strip()]
+    quiet = [p for p in pars if not extract_with(p, gaz)] * max(1, args.seed_repeats // 2)
+    stage(f"extract_with ({len(quiet)} seed paragraphs, none)", lambda: [extract_with(p, gaz) for p in quiet])
     try:  # absent before issue #4: the script also runs on older trees, for before/after figures
         from bot.statements import may_hold_statement
+        from bot.statements.extract import _extract
     except ImportError:
         pass
     else:
+        stage("  same without the pre-filter", lambda: [_extract(p, gaz, None) for p in quiet])
         plain = [e.text for e in entries[:800]]
         stage("may_hold_statement (800 farm entries)", lambda: [may_hold_statement(t) for t in plain])
 

@@ -914,8 +914,8 @@ def _cue_may_report(text: str, start: int, end: int, word: str, comma: bool) -> 
     if word in DIRECTIVE:
         return _DIRECTIVE_TO.match(text, end) is not None and _not_passive(text, start, word)
     has_that = "that" in text  # both that-clause patterns need the word
-    if comma or (has_that and _THAT.match(text, end)):
-        return _not_passive(text, start, word)  # comma: "..., X said", "The plan, X said, would"
+    if (comma and _comma_may_frame(text, start, end)) or (has_that and _THAT.match(text, end)):
+        return _not_passive(text, start, word)
     if word not in OBJECT_FIRST and word not in THATLESS:
         return False
     if has_that and _OBJECT_THAT.match(text, end):
@@ -936,6 +936,16 @@ def _cue_may_report(text: str, start: int, end: int, word: str, comma: bool) -> 
     if first.endswith(("ly", "ing")) and first not in CLAUSE_OPENERS:
         return False
     return _finite(clause[1:8]) and _not_passive(text, start, word)
+
+
+def _comma_may_frame(text: str, start: int, end: int) -> bool:
+    """The paths of `_reported` that need a comma: "as X said, ..." (a comma right after the cue),
+    and wire style or a parenthetical ("..., Rutte said", "The plan, Merz said, would"), which
+    take the last comma before the cue in its sentence and allow at most 9 words after it."""
+    if text.startswith(",", end):
+        return True
+    c = text.rfind(",", 0, start)
+    return c >= 0 and len(text[c + 1 : start].split()) <= 9
 
 
 def _not_passive(text: str, start: int, word: str) -> bool:
