@@ -164,14 +164,16 @@ class _Pool:
         hit = self.by_print.get(fingerprint)
         if hit is not None or item.speaker is None:
             return hit
-        same, cands = self.by_speaker.get((item.speaker, item.kind), ([], Candidates()))
-        i = find_same(item.text, cands)
-        return None if i is None else same[i]
+        pool = self.by_speaker.get((item.speaker, item.kind))
+        if pool is None:
+            return None
+        i = find_same(item.text, pool[1])
+        return None if i is None else pool[0][i]
 
     def reword(self, k: _Known, text: str) -> None:
         """`k` now reads `text` (the longer wording wins), for later matches too."""
         k.text, k.normalised = text, normalise_quote(text)
-        same, cands = self.by_speaker.get((k.speaker, k.kind), ([], Candidates()))
+        same, cands = self.by_speaker[(k.speaker, k.kind)]
         for i, other in enumerate(same):
             if other is k:
                 cands.replace(i, k.normalised)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.statements.dedup import normalise_quote, same_statement, statement_fingerprint
@@ -64,10 +64,11 @@ def _reference_find_same(text: str, candidates: list[str]) -> int | None:
     return int(best[2]) if best else None
 
 
-_VOCAB = ["we", "will", "defend", "every", "inch", "of", "allied", "territory", "the", "war", "this", "must", "end", "now"]
+_VOCAB = ["we", "will", "defend", "every", "inch", "of", "allied", "territory", "the", "war", "this", "must", "end", "now", "-", "it's", "war."]
 _phrases = st.lists(st.sampled_from(_VOCAB), min_size=0, max_size=9).map(" ".join)
 
 
+@settings(max_examples=400)
 @given(text=_phrases, candidates=st.lists(_phrases, max_size=12), swap=st.integers(0, 11), new=_phrases)
 def test_prepared_candidates_match_the_rules_one_by_one(text: str, candidates: list[str], swap: int, new: str) -> None:
     from bot.statements.dedup import Candidates, find_same, normalise_quote

@@ -59,12 +59,17 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
+def _trigrams(tokens: Sequence[str]) -> list[str]:
+    return [" ".join(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
+
+
 class Candidates:
     """Normalised statements prepared once for many `find_same` lookups.
 
     The ingester checks thousands of new statements against the same few hundred recent ones per
-    speaker; splitting and re-joining every candidate's words on every lookup cost more than the
-    matching itself.
+    speaker, and most match none of them; scanning every candidate for containment on every lookup
+    cost more than the rest of storing. A quotation contained in another shares its first three
+    words with it, so word-trigram postings name the few candidates worth checking by the rules.
     """
 
     def __init__(self, normalised: Iterable[str] = ()) -> None:
@@ -72,6 +77,9 @@ class Candidates:
         self._padded: list[str] = []  # " word word " for containment on word boundaries
         self._nwords: list[int] = []
         self._first: dict[str, int] = {}
+        self._grams: dict[str, set[int]] = {}  # every word trigram -> candidates holding it
+        self._heads: dict[str, set[int]] = {}  # first word trigram -> candidates starting with it
+        self._few: set[int] = set()  # candidates of fewer than three words: always checked
         for c in normalised:
             self.append(c)
 
@@ -81,13 +89,30 @@ class Candidates:
     def append(self, c: str) -> None:
         self._first.setdefault(c, len(self.texts))
         self.texts.append(c)
-        self._padded.append(f" {_words(c)} ")
-        self._nwords.append(len(c.split()))
+        self._padded.append("")
+        self._nwords.append(0)
+        self._index(len(self.texts) - 1, c)
+
+    def _index(self, i: int, c: str, *, remove: bool = False) -> None:
+        words = _words(c)
+        tokens = words.split()
+        if not remove:
+            self._padded[i], self._nwords[i] = f" {words} ", len(c.split())
+        grams = _trigrams(tokens)
+        change = set.discard if remove else set.add
+        for g in grams:
+            change(self._grams.setdefault(g, set()), i)
+        if grams:
+            change(self._heads.setdefault(grams[0], set()), i)
+        else:
+            change(self._few, i)
 
     def replace(self, i: int, c: str) -> None:
         """Candidate `i` now reads `c` (a longer wording of the same statement was found)."""
         old = self.texts[i]
-        self.texts[i], self._padded[i], self._nwords[i] = c, f" {_words(c)} ", len(c.split())
+        self._index(i, old, remove=True)
+        self.texts[i] = c
+        self._index(i, c)
         if self._first.get(old) == i:
             del self._first[old]
             for j, t in enumerate(self.texts):
@@ -96,6 +121,18 @@ class Candidates:
                     break
         if self._first.get(c, i) >= i:
             self._first[c] = i
+
+    def worth_checking(self, tokens: Sequence[str], a_long: bool) -> list[int]:
+        """Every candidate that could contain, or be contained in, a text of these words, in order."""
+        found: set[int] = set(self._few)
+        if a_long:
+            if len(tokens) >= 3:
+                found |= self._grams.get(" ".join(tokens[:3]), set())
+            else:  # a long text of few word tokens ("we - will - go"): rare, check them all
+                found = set(range(len(self.texts)))
+        for g in set(_trigrams(tokens)):
+            found |= self._heads.get(g, set())
+        return sorted(found)
 
 
 def find_same(text: str, candidates: Sequence[str] | Candidates) -> int | None:
@@ -112,16 +149,18 @@ def find_same(text: str, candidates: Sequence[str] | Candidates) -> int | None:
     equal = cands._first.get(a)
     if equal is not None:
         return equal
-    pa = f" {_words(a)} "
+    words = _words(a)
+    pa = f" {words} "
     a_long = len(a.split()) >= _MIN_CONTAINED_WORDS
     n = len(a)
-    for i, (c, pc, nw) in enumerate(zip(cands.texts, cands._padded, cands._nwords, strict=True)):
+    for i in cands.worth_checking(words.split(), a_long):
+        c = cands.texts[i]
         if not c:
             continue
         if n <= len(c):
-            if a_long and pa in pc:
+            if a_long and pa in cands._padded[i]:
                 return i
-        elif nw >= _MIN_CONTAINED_WORDS and pc in pa:
+        elif cands._nwords[i] >= _MIN_CONTAINED_WORDS and cands._padded[i] in pa:
             return i
     best = process.extractOne(a, cands.texts, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
     return int(best[2]) if best else None
