@@ -2,7 +2,8 @@
 
 Through the real IngestService against the loopback feed farm, and the pool itself against real
 worker processes: what a worker loads, that it is gone after an idle cycle and back for the next,
-kept warm under a short interval, and that a worker killed mid-way costs one feed, not the cycle.
+kept warm under a short interval, holds no tokens, and that a worker killed mid-way costs one feed,
+not the cycle.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
 
 
+def environ(pid: int) -> str:
+    return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+
+
 def loaded(pid: int) -> str:
     """Every file mapped into a process: its extension modules show which libraries it imported."""
     return Path(f"/proc/{pid}/maps").read_text()
@@ -90,10 +95,11 @@ async def test_workers_stop_after_a_cycle_and_start_again_for_the_next(
 
 @SQLITE
 async def test_short_interval_keeps_the_workers_warm_and_they_import_only_the_parser(
-    sessions: async_sessionmaker[AsyncSession], config: AppConfig, farm: FeedFarm
+    sessions: async_sessionmaker[AsyncSession], config: AppConfig, farm: FeedFarm, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-not-for-parsers")
     await add(sessions, *(farm.put(f"w{i}", FarmFeed(f"W{i}", farm_items(f"w{i}", 2))) for i in range(4)))
     svc = IngestService(sessions, config, Settings(allow_private_feeds=True), "w1", parse_processes=2)
     scheduler = AsyncIOScheduler()
@@ -107,6 +113,7 @@ async def test_short_interval_keeps_the_workers_warm_and_they_import_only_the_pa
         assert "selectolax" in maps  # it cleaned HTML here (a C extension, so it shows)
         for heavy in ("pydantic_core", "asyncpg", "aiohttp", "lxml", "rapidfuzz"):  # bot.cli, the app, full text
             assert heavy not in maps, f"parse worker loaded {heavy}"
+        assert "xoxb-not-for-parsers" not in environ(pids[0])
     finally:
         await svc.aclose()
     assert not any(alive(p) for p in pids)

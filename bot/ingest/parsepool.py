@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
-    from bot.figures import Figure
     from bot.ingest.parse import ParsedFeed
 
 FRAME = struct.Struct(">Q")  # length of the pickle that follows
 BOOT = "from bot.ingest.parsepool import serve; serve()"
+SECRET_PREFIXES = ("NEWSBOT_", "SLACK_", "DISCORD_")  # kept out of a worker's environment
 _ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding the `bot` package
 
 
@@ -61,14 +61,11 @@ def _proc_usage(pid: int) -> tuple[float, float]:
 class ParsePool:
     """Up to `size` worker processes running `bot.ingest.parse.parse_feed`."""
 
-    def __init__(
-        self, size: int, topics: dict[str, list[str]] | None = None, figures: tuple[Figure, ...] | None = None
-    ) -> None:
+    def __init__(self, size: int, topics: dict[str, list[str]] | None = None) -> None:
         if size < 1:
             raise ValueError("a parse pool needs at least one process")
         self.size = size
         self.topics = topics
-        self.figures = figures  # tracked figures: the workers extract statements too
         self.usage = WorkerUsage()
         self._slots = asyncio.Semaphore(size)
         self._idle: list[asyncio.subprocess.Process] = []
@@ -87,7 +84,7 @@ class ParsePool:
             raise RuntimeError("parse pool is closed")
         async with self._slots:
             # Pickled only once a worker is free: the fetches waiting here hold their body once, not twice.
-            request = pickle.dumps((body, url, content_type, self.topics, self.figures), protocol=pickle.HIGHEST_PROTOCOL)
+            request = pickle.dumps((body, url, content_type, self.topics), protocol=pickle.HIGHEST_PROTOCOL)
             proc = self._idle.pop() if self._idle else await self._start()
             ok = False
             try:
@@ -107,7 +104,8 @@ class ParsePool:
                     await asyncio.shield(self._stop(proc, kill=True))
 
     async def _start(self) -> asyncio.subprocess.Process:
-        env = dict(os.environ)
+        # The process that reads hostile bytes holds no secrets: tokens and settings stay with the parent.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(SECRET_PREFIXES)}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH", "")) if p)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-c", BOOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
@@ -171,10 +169,10 @@ def serve(inp: BinaryIO | None = None, out: BinaryIO | None = None) -> None:
         data = _read_exactly(inp, FRAME.unpack(head)[0])
         if data is None:
             return
-        body, url, content_type, topics, figures = pickle.loads(data)
+        body, url, content_type, topics = pickle.loads(data)
         result: Any
         try:
-            result = parse_feed(body, url, content_type, topics, figures)
+            result = parse_feed(body, url, content_type, topics)
         except Exception as exc:  # a parser bug on one feed: report it for that feed, keep serving
             result = ParsedFeed(error=f"parse error: {type(exc).__name__}: {exc}"[:300])
         reply = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
