@@ -5,7 +5,9 @@
 
 `extract_statements` builds (and caches) a `Gazetteer` from the figures; callers that extract many
 articles with the same figures may build it once with `Gazetteer.build(figures)` and call
-`extract_with(text, gazetteer, published)`.
+`extract_with(text, gazetteer, published)`. Both return [] at once for a text that
+`may_hold_statement` rules out (no quotation mark, no speech cue that could open a clause, no
+speech noun before a colon): most feed entries, for a small part of the cost of extraction.
 """
 
 from __future__ import annotations

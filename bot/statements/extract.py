@@ -860,7 +860,7 @@ def may_hold_statement(text: str) -> bool:
         return True
     if ":" in text and _colon_may_introduce(text):
         return True
-    comma = "," in text
+    comma, has_that = "," in text, "that" in text  # a that-clause needs the word
     # A cue starts where a word starts, and that whole word is its first word (all cue words are
     # word characters, followed by a space or the end of the cue): only those words are tried, at
     # each place they occur (not finditer: the scanner may find a cue inside a longer match).
@@ -868,7 +868,8 @@ def may_hold_statement(text: str) -> bool:
         i = text.find(first)
         while i >= 0:
             m = _CUE_RE.match(text, i)
-            if m is not None and _cue_may_report(text, i, m.end(), " ".join(m.group(0).lower().split()), comma):
+            word = " ".join(m.group(0).lower().split()) if m is not None else ""
+            if m is not None and _cue_may_report(text, i, m.end(), word, comma, has_that):
                 return True
             i = text.find(first, i + 1)
     return False
@@ -900,7 +901,7 @@ def _colon_may_introduce(text: str) -> bool:
     return False
 
 
-def _cue_may_report(text: str, start: int, end: int, word: str, comma: bool) -> bool:
+def _cue_may_report(text: str, start: int, end: int, word: str, comma: bool, has_that: bool) -> bool:
     """Could `_reported` make a statement of this cue (ignoring its speaker and sentence end)?
 
     Cheapest tests first; the passive and infinitive exclusions only narrow, so they come last.
@@ -913,7 +914,6 @@ def _cue_may_report(text: str, start: int, end: int, word: str, comma: bool) -> 
         return _not_passive(text, start, word)
     if word in DIRECTIVE:
         return _DIRECTIVE_TO.match(text, end) is not None and _not_passive(text, start, word)
-    has_that = "that" in text  # both that-clause patterns need the word
     if (comma and _comma_may_frame(text, start, end)) or (has_that and _THAT.match(text, end)):
         return _not_passive(text, start, word)
     if word not in OBJECT_FIRST and word not in THATLESS:
