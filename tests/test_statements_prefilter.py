@@ -72,19 +72,21 @@ def test_turns_away_prose_without_speech(gaz: Gazetteer) -> None:
     assert sum(not may_hold_statement(t) for t in farm) >= 30  # "states", "pledge" without a clause
     plain = "The alliance met in Brussels on Tuesday. Ministers discussed the budget and the border states."
     assert not may_hold_statement(plain) and extract_with(plain, gaz, DAY) == []
-    for holds in (
+    for holds in (  # each holds a statement (checked below) and must pass
         "Rutte said the alliance would stand firm.",  # that-less clause
         "Rutte said that the alliance stands firm.",
         "The alliance, Rutte said, would stand firm.",
-        "According to officials the talks failed, and more.",
-        "The minister urged allies to spend more.",
+        "According to officials, the talks failed on Tuesday.",
+        "Rutte urged allies to spend more.",
         "Rutte will tell allies on Tuesday that the alliance stands firm.",
         "Rutte told reporters the alliance would stand firm.",
-        "In a statement: the talks will resume.",
+        "Rutte made a statement: the talks will resume.",
         "He called it 'a disgrace'.",
+        "The alliance will stand firm, " + "x" * 1200 + " Rutte said.",  # the comma far back
         "“We stand firm.”",
     ):
         assert may_hold_statement(holds), holds
+        assert extract_with(holds, gaz, DAY), holds
 
 
 PIECES = [

@@ -944,8 +944,12 @@ def _comma_may_frame(text: str, start: int, end: int) -> bool:
     take the last comma before the cue in its sentence and allow at most 9 words after it."""
     if text.startswith(",", end):
         return True
-    c = text.rfind(",", 0, start)
-    return c >= 0 and len(text[c + 1 : start].split()) <= 9
+    lo = max(0, start - 1000)  # bounded, or a long text with many cues would cost n² here
+    c = text.rfind(",", lo, start)
+    if c >= 0:
+        return len(text[c + 1 : start].split()) <= 9
+    # no comma in the last 1,000 characters: an earlier one has at least their words after it
+    return lo > 0 and len(text[lo:start].split()) <= 9
 
 
 def _not_passive(text: str, start: int, word: str) -> bool:
