@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
+    from bot.figures import Figure
     from bot.ingest.parse import ParsedFeed
 
 FRAME = struct.Struct(">Q")  # length of the pickle that follows
@@ -61,11 +62,14 @@ def _proc_usage(pid: int) -> tuple[float, float]:
 class ParsePool:
     """Up to `size` worker processes running `bot.ingest.parse.parse_feed`."""
 
-    def __init__(self, size: int, topics: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, size: int, topics: dict[str, list[str]] | None = None, figures: tuple[Figure, ...] | None = None
+    ) -> None:
         if size < 1:
             raise ValueError("a parse pool needs at least one process")
         self.size = size
         self.topics = topics
+        self.figures = figures  # tracked figures: the workers extract statements too
         self.usage = WorkerUsage()
         self._slots = asyncio.Semaphore(size)
         self._idle: list[asyncio.subprocess.Process] = []
@@ -84,7 +88,7 @@ class ParsePool:
             raise RuntimeError("parse pool is closed")
         async with self._slots:
             # Pickled only once a worker is free: the fetches waiting here hold their body once, not twice.
-            request = pickle.dumps((body, url, content_type, self.topics), protocol=pickle.HIGHEST_PROTOCOL)
+            request = pickle.dumps((body, url, content_type, self.topics, self.figures), protocol=pickle.HIGHEST_PROTOCOL)
             proc = self._idle.pop() if self._idle else await self._start()
             ok = False
             try:
@@ -169,10 +173,10 @@ def serve(inp: BinaryIO | None = None, out: BinaryIO | None = None) -> None:
         data = _read_exactly(inp, FRAME.unpack(head)[0])
         if data is None:
             return
-        body, url, content_type, topics = pickle.loads(data)
+        body, url, content_type, topics, figures = pickle.loads(data)
         result: Any
         try:
-            result = parse_feed(body, url, content_type, topics)
+            result = parse_feed(body, url, content_type, topics, figures)
         except Exception as exc:  # a parser bug on one feed: report it for that feed, keep serving
             result = ParsedFeed(error=f"parse error: {type(exc).__name__}: {exc}"[:300])
         reply = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
