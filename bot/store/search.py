@@ -90,9 +90,16 @@ async def id_bounds(session: AsyncSession, q: Query, params: dict[str, object]) 
     dates = " AND ".join(
         [*(["published_at >= :since"] if q.since else []), *(["published_at < :before"] if q.before else [])]
     )
-    kept = f"(SELECT id FROM articles WHERE {dates} ORDER BY published_at DESC NULLS LAST LIMIT :n) s"
+    if session.get_bind().dialect.name == "sqlite":
+        # `+id`: not the rowid order; a plain aggregate reads the date index ~4x faster per entry
+        # than a LIMITed subquery (0.13 against 0.55 µs at 1M articles)
+        kept = f"(SELECT +id AS id FROM articles WHERE {dates}) s"
+        walk_cost = 2.5  # an entry walked on the (id, published_at) index, against one kept
+    else:
+        kept = f"(SELECT id FROM articles WHERE {dates} ORDER BY published_at DESC NULLS LAST LIMIT :n) s"
+        walk_cost = 1.0
     if q.before and at_before is not None:
-        if hi - at_before <= at_before - lo:  # few articles since the date: walk down past them
+        if (hi - at_before) * walk_cost <= at_before - lo:  # few articles since the date: walk down past them
             found = await _scalar(
                 session, "SELECT id FROM articles WHERE published_at < :before ORDER BY id DESC LIMIT 1", params
             )
@@ -105,7 +112,7 @@ async def id_bounds(session: AsyncSession, q: Query, params: dict[str, object]) 
             return None
         hi = found
     if q.since and at_since is not None:
-        if at_since - lo <= min(hi - at_since, RANGE_SCAN):  # few articles before the date: walk up past them
+        if (at_since - lo) * walk_cost <= min(hi - at_since, RANGE_SCAN):  # few articles before the date: walk up past them
             found = await _scalar(
                 session, "SELECT id FROM articles WHERE published_at >= :since ORDER BY id ASC LIMIT 1", params
             )
