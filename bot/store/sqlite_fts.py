@@ -13,7 +13,6 @@ Three steps, each bounded whatever the archive's size:
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import sqlite_time
 from bot.store.query import Query, Term
-from bot.store.search import HIGHLIGHT, PHRASE_CHECKS, SearchHit, display_title, id_bounds
+from bot.store.search import PHRASE_CHECKS, SearchHit, display_title, id_bounds, snippet
+from bot.store.search import stem as _stem
 
 TITLE_WEIGHT = 4.0
 K1 = 1.2
@@ -87,18 +87,6 @@ def _parse_time(value: str | datetime | None) -> datetime | None:
 # ------------------------------------------------------------------------------------ scoring
 
 
-def _stem(word: str) -> str:
-    """A prefix that catches the inflections FTS5's porter stemmer folds together (talk/talks/talked).
-
-    Only used to count occurrences inside rows FTS5 has already matched, so an approximate stem
-    changes a score a little, never which rows are found.
-    """
-    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "ly", "s", "e", "y"):
-        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
 def _needle(term: Term) -> str:
     # The last word keeps only its stem: "white house" also counts "white houses".
     return " ".join([*term.words[:-1], _stem(term.words[-1])]).lower()
@@ -135,52 +123,6 @@ def score_window(q: Query, docs: list[tuple[str, str]]) -> list[float]:
         norm = K1 * (1 - B + B * length / avg)
         scores.append(sum(w * tf * (K1 + 1) / (tf + norm) for w, tf in zip(idf, c, strict=True) if tf))
     return scores
-
-
-SNIPPET_CHARS = 220  # about the 32 words FTS5's snippet() would show
-
-
-def _term_pattern(term: Term) -> str:
-    return r"\b" + r"\W+".join(re.escape(_stem(w)) + r"\w*" for w in term.words)
-
-
-def snippet(q: Query, body: str, size: int = SNIPPET_CHARS) -> str:
-    """The stretch of `body` (about `size` characters, cut at spaces) holding the most of the
-    query's terms, terms in bold.
-
-    Built here from the text already read for scoring rather than by FTS5's `snippet()`: that
-    means a second MATCH per returned row, which seeks into every term's posting list again
-    (6-9 ms a page at 1M articles). One regex finds the terms (~50 µs an article); words match on
-    the same approximate stem the scoring counts, so "talks" highlights "talked", and a phrase is
-    highlighted as one run.
-    """
-    terms = [t for g in q.groups for t in g]
-    hits: list[tuple[int, int, int]] = []
-    if terms and body:
-        pattern = re.compile("|".join(f"(?P<t{k}>{_term_pattern(t)})" for k, t in enumerate(terms)), re.IGNORECASE)
-        hits = [(m.start(), m.end(), int((m.lastgroup or "t0")[1:])) for m in pattern.finditer(body)]
-    start = 0
-    if hits:
-        best = (-1, 0)
-        for hit in hits[:64]:
-            s = max(0, hit[0] - size // 5)
-            inside = [h for h in hits if h[0] >= s and h[1] <= s + size]
-            score = 1000 * len({h[2] for h in inside}) + len(inside)
-            if score > best[0]:
-                best = (score, s)
-        start = body.rfind(" ", 0, best[1]) + 1 if best[1] else 0
-    end = body.find(" ", start + size)
-    end = len(body) if end < 0 else end
-    out = ["…" if start else ""]
-    pos = start
-    for begin, past, _ in hits:
-        if begin >= pos and past <= end:
-            out += [body[pos:begin], HIGHLIGHT[0], body[begin:past], HIGHLIGHT[1]]
-            pos = past
-    out.append(body[pos:end])
-    if end < len(body):
-        out.append("…")
-    return "".join(out)
 
 
 # ------------------------------------------------------------------------------------- search
