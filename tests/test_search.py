@@ -296,3 +296,24 @@ async def test_postgres_row_walk_finds_what_the_index_finds(
         for query in queries:
             for window in (3, 50):
                 assert [h.id for h in (await search(s, query, limit=2, window=window)).hits] == pages[query, window], query
+
+
+async def test_a_phrase_is_matched_among_the_newest_articles_holding_its_words(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both backends check a phrase against the newest PHRASE_CHECKS articles holding all its
+    words (PostgreSQL must read each one's tsvector); shrunk here to show the bound."""
+    from bot.store import postgres_fts, sqlite_fts
+    from bot.store import search as search_module
+
+    await _archive(sessions)
+    async with sessions() as s:
+        full = await search(s, '"budget meridian"', limit=10)
+        assert sorted(_nums(full.hits)) == list(range(110, 120))  # every article from 3 on has it
+        for module in (search_module, sqlite_fts, postgres_fts):
+            monkeypatch.setattr(module, "PHRASE_CHECKS", 5)
+        bounded = await search(s, '"budget meridian"', limit=10)
+        assert sorted(_nums(bounded.hits)) == [115, 116, 117, 118, 119]
+        # the words alone are not bounded, and a phrase rarer than that still finds its rows
+        assert len((await search(s, "budget meridian", limit=10)).hits) == 10
+        assert sorted(_nums((await search(s, '"budget zephyrine"', limit=10)).hits)) == [0, 1, 2]
