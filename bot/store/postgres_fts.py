@@ -22,6 +22,7 @@ Only the candidates are scored with `ts_rank_cd`; snippets come from `bot.store.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -31,6 +32,7 @@ from bot.store.query import Query, Term
 from bot.store.search import PHRASE_CHECKS, SearchHit, display_title, id_bounds, snippet
 
 CONFIG = "english"
+Cand = tuple[int, float, "datetime | None"]  # (id, ts_rank_cd score, published_at) of a candidate
 FIRST_SPAN = 4  # the first id window is window * FIRST_SPAN ids
 GROWTH = 16  # the most a window widens in one step
 # Reading one row's tsvector to test it costs about this many GIN posting-list entries (measured at
@@ -114,7 +116,7 @@ def _filters(q: Query, params: dict[str, Any], outlets: list[list[str]]) -> str:
     return sql
 
 
-def _hit(row: Any, snip: str | None = None) -> SearchHit:
+def _hit(row: Any, snip: str | None = None, score: float = 0.0) -> SearchHit:
     return SearchHit(
         id=row.id,
         title=display_title(row.title, row.head or ""),
@@ -123,7 +125,7 @@ def _hit(row: Any, snip: str | None = None) -> SearchHit:
         url=row.url,
         snippet=snip or (row.head or "")[:240],
         topics=tuple((row.topics or "").split()),
-        score=float(row.score or 0.0),
+        score=score,
     )
 
 
@@ -162,8 +164,9 @@ async def _candidates(
     hi: int,
     span: int | None = None,
     postings: float | None = None,
-) -> list[int]:
-    """The ids of the newest `window` matches in (lo, hi], found in widening id windows (newest first).
+    score: bool = True,
+) -> list[Cand]:
+    """The newest `window` matches in (lo, hi], found in widening id windows (newest first).
 
     `span` is the first window's width when the statistics can predict it (each step re-reads the
     GIN posting lists, so one well-sized step beats several small ones). Each step reads only the
@@ -173,7 +176,8 @@ async def _candidates(
     (a rare word: ~0.1 s saved at 1M articles against ANDing a 400,000-id range).
     """
     span = span or window * FIRST_SPAN
-    ids: list[int] = []
+    ids: list[Cand] = []
+    rank = f"ts_rank_cd(a.tsv, {tsq})" if score else "0.0"
     top = hi
     while True:
         start = max(lo, hi - span)
@@ -182,11 +186,12 @@ async def _candidates(
             start = lo
         col = "a.id" if by_key else "(a.id + 0)"  # + 0: not an index condition
         ids += [
-            int(r[0])
+            (int(r[0]), float(r[1]), r[2])
             for r in (
                 await session.execute(
                     text(
-                        f"SELECT a.id FROM articles a WHERE {col} > :lo AND {col} <= :hi AND a.tsv @@ {tsq}{filters}"
+                        f"SELECT a.id, {rank}, a.published_at FROM articles a"
+                        f" WHERE {col} > :lo AND {col} <= :hi AND a.tsv @@ {tsq}{filters}"
                         " ORDER BY a.id DESC LIMIT :w"
                     ),
                     {**params, "lo": start, "hi": top, "w": window - len(ids)},
@@ -212,7 +217,7 @@ async def _phrase_candidates(
     span: int | None,
     checks: int,
     postings: float | None,
-) -> list[int]:
+) -> list[Cand]:
     """The newest `window` matches of a query with phrases, among the newest `checks` rows that
     hold all the words.
 
@@ -225,19 +230,20 @@ async def _phrase_candidates(
     loose = tsquery_sql(q, params, loose=True)
     strict = tsquery_sql(q, params)
     assert loose and strict
-    ids = await _candidates(session, loose, filters, params, checks, lo, hi, span, postings)
-    found: list[int] = []
+    ids = [c[0] for c in await _candidates(session, loose, filters, params, checks, lo, hi, span, postings, score=False)]
+    found: list[Cand] = []
     for chunk in (ids[:window], ids[window:]):
         if chunk and len(found) < window:
             # MATERIALIZED: the planner would rather AND in the GIN index, re-reading its posting lists
             rows = await session.execute(
                 text(
-                    "WITH c AS MATERIALIZED (SELECT a.id, a.tsv FROM articles a WHERE a.id = ANY(CAST(:ids AS bigint[])))"
-                    f" SELECT c.id FROM c WHERE c.tsv @@ {strict}"
+                    "WITH c AS MATERIALIZED (SELECT a.id, a.tsv, a.published_at FROM articles a"
+                    " WHERE a.id = ANY(CAST(:ids AS bigint[])))"
+                    f" SELECT c.id, ts_rank_cd(c.tsv, {strict}), c.published_at FROM c WHERE c.tsv @@ {strict}"
                 ),
                 {**params, "ids": chunk},
             )
-            found += sorted((int(r[0]) for r in rows), reverse=True)
+            found += sorted(((int(r[0]), float(r[1]), r[2]) for r in rows), key=lambda c: c[0], reverse=True)
     return found[:window]
 
 
@@ -294,16 +300,17 @@ async def _share(session: AsyncSession, q: Query) -> tuple[float, float] | None:
 
 async def _walk(
     session: AsyncSession, tsq: str, filters: str, params: dict[str, Any], window: int, lo: int, hi: int
-) -> list[int]:
-    """The newest `window` matches in (lo, hi], reading rows newest first (primary key backwards)."""
+) -> list[Cand]:
+    """The newest `window` matches in (lo, hi], reading rows newest first (primary key backwards),
+    scored on the way (the tsvector is read once, not again to rank)."""
     rows = await session.execute(
         text(
-            f"SELECT a.id FROM articles a WHERE a.id > :lo AND a.id <= :hi AND a.tsv @@ {tsq}{filters}"
-            " ORDER BY a.id DESC LIMIT :w"
+            f"SELECT a.id, ts_rank_cd(a.tsv, {tsq}), a.published_at FROM articles a"
+            f" WHERE a.id > :lo AND a.id <= :hi AND a.tsv @@ {tsq}{filters} ORDER BY a.id DESC LIMIT :w"
         ),
         {**params, "lo": lo, "hi": hi, "w": window},
     )
-    return [int(r[0]) for r in rows]
+    return [(int(r[0]), float(r[1]), r[2]) for r in rows]
 
 
 async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, window: int) -> list[SearchHit]:
@@ -330,7 +337,7 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
     if bounds is None:
         return []
     lo, hi = bounds[0] - 1, bounds[1]
-    ids: list[int] = []
+    ids: list[Cand] = []
     share, postings = await _share(session, q) or (0.0, 0.0)
     phrase = has_phrase(q)
     walked = 0  # rows read by the walk that hold all the words (a phrase's checks so far)
@@ -366,11 +373,16 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
         await _set_local(session, previous)  # (on an error the rollback undoes SET LOCAL anyway)
     if not ids:
         return []
-    sql = (
-        f"WITH q AS (SELECT {tsq} AS tsq)"
-        f" SELECT {COLS}, a.text, ts_rank_cd(a.tsv, q.tsq) AS score FROM articles a, q"
-        " WHERE a.id = ANY(CAST(:ids AS bigint[]))"
-        " ORDER BY score DESC, a.published_at DESC NULLS LAST, a.id DESC LIMIT :limit OFFSET :offset"
-    )
-    rows = (await session.execute(text(sql), {**params, "ids": ids, "limit": limit, "offset": offset})).all()
-    return [_hit(r, snippet(q, r.text or "")) for r in rows]
+    # Best score first; among equals the newest published (undated last), then the newest id.
+    by_date = sorted(ids, key=lambda c: (c[2] is not None, c[2].timestamp() if c[2] else 0.0, c[0]), reverse=True)
+    page = sorted(by_date, key=lambda c: -c[1])[offset : offset + limit]
+    if not page:
+        return []
+    rows = (
+        await session.execute(
+            text(f"SELECT {COLS}, a.text FROM articles a WHERE a.id = ANY(CAST(:ids AS bigint[]))"),
+            {"ids": [c[0] for c in page]},
+        )
+    ).all()
+    by_id = {r.id: r for r in rows}
+    return [_hit(by_id[c[0]], snippet(q, by_id[c[0]].text or ""), c[1]) for c in page if c[0] in by_id]
