@@ -189,10 +189,12 @@ async def _candidates(
             (int(r[0]), float(r[1]), r[2])
             for r in (
                 await session.execute(
+                    # scored outside the LIMIT: inside, every match in the window would be
+                    # scored (its tsvector read) before the sort keeps the newest
                     text(
-                        f"SELECT a.id, {rank}, a.published_at FROM articles a"
-                        f" WHERE {col} > :lo AND {col} <= :hi AND a.tsv @@ {tsq}{filters}"
-                        " ORDER BY a.id DESC LIMIT :w"
+                        f"SELECT a.id, {rank}, a.published_at FROM (SELECT a.id, a.tsv, a.published_at"
+                        f" FROM articles a WHERE {col} > :lo AND {col} <= :hi AND a.tsv @@ {tsq}{filters}"
+                        " ORDER BY a.id DESC LIMIT :w) a"
                     ),
                     {**params, "lo": start, "hi": top, "w": window - len(ids)},
                 )
