@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -55,3 +58,36 @@ async def test_copies_in_one_batch_share_a_story(sessions: async_sessionmaker[As
     assert len({st.article.story_id for st in stored}) == 1
     async with sessions() as s:
         assert (await s.execute(select(Story.article_count))).scalar_one() == 3
+
+
+async def test_concurrent_writers_start_one_story(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Six transactions store copies of one wire story at once (as six ingesters could on
+    PostgreSQL): each reads no story, yet only one is started and every copy joins it."""
+    wire = prose("simultaneous wire", 170)
+
+    async def write(n: int) -> int | None:
+        async with sessions.begin() as s:
+            item = ArticleIn(text=f"{wire} (outlet {n})", title="Summit", url=f"https://o{n}.example/w", outlet=f"O{n}")
+            (stored,) = await store_articles(s, [item], stories=True)
+            await asyncio.sleep(0.05)  # hold the transaction open while the others match
+            return stored.article.story_id
+
+    ids = await asyncio.gather(*(write(n) for n in range(6)))
+    assert ids[0] is not None and len(set(ids)) == 1
+    async with sessions() as s:
+        assert (await s.execute(select(Story.id, Story.article_count))).all() == [(ids[0], 6)]
+
+
+async def test_a_failed_write_leaves_no_count_and_its_retry_joins_the_story(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    items = [ArticleIn(text=prose("retried", 160), title="Retried", url="https://r.example/1", outlet="R")]
+    with contextlib.suppress(RuntimeError):
+        async with sessions.begin() as s:
+            await store_articles(s, items, stories=True)
+            raise RuntimeError("the feed's transaction fails after its stories were assigned")
+    async with sessions.begin() as s:
+        (stored,) = await store_articles(s, items, stories=True)
+    async with sessions() as s:
+        stories = (await s.execute(select(Story.id, Story.article_count))).all()
+        assert stories == [(stored.article.story_id, 1)]  # one story, counted once (none on SQLite's rollback)
