@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, Table, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.ingest.minhash import band_keys, signature, similarity
@@ -44,6 +44,15 @@ _BUMP = (
     .where(_STORIES.c.id == bindparam("b_id"))
     .values(article_count=_STORIES.c.article_count + bindparam("b_n"), updated_at=bindparam("b_now"))
 )
+_PG_INSERT_BANDS = text(
+    "INSERT INTO story_bands (key, story_id) SELECT * FROM unnest(CAST(:keys AS bigint[]), CAST(:ids AS bigint[]))"
+)
+
+
+def _any_key(keys: list[int]) -> ColumnElement[bool]:
+    return StoryBand.key == any_(bindparam("band_keys", keys, type_=ARRAY(BigInteger)))
+
+
 _TAKE_WRITE_LOCK = update(_STORIES).where(_STORIES.c.id == -1).values(article_count=_STORIES.c.article_count)
 
 
@@ -69,10 +78,12 @@ async def _candidates(session: AsyncSession, keys: set[int], *, after_id: int = 
     if not keys:
         return _Known({}, {})
     since = utcnow() - WINDOW
+    # PostgreSQL: one array parameter, one plan for any number of keys (not thousands of placeholders).
+    wanted = _any_key(list(keys)) if session.get_bind().dialect.name == "postgresql" else StoryBand.key.in_(keys)
     query = (
         select(Story.id, Story.signature)
         .join(StoryBand, StoryBand.story_id == Story.id)
-        .where(StoryBand.key.in_(keys), Story.updated_at >= since, Story.signature.is_not(None))
+        .where(wanted, Story.updated_at >= since, Story.signature.is_not(None))
         .distinct()
     )
     if after_id:
@@ -124,9 +135,16 @@ async def _insert_new(session: AsyncSession, new: list[_NewStory], *, counted: b
     ]
     for s, sid in zip(new, await insert_returning_ids(session, _STORIES, rows), strict=True):
         s.id = sid
-    bands = [{"key": k, "story_id": s.id} for s in new for k in set(s.keys)]
-    if bands:
-        await session.execute(insert(_BANDS), bands)
+    bands = [(k, s.id) for s in new for k in set(s.keys)]
+    if not bands:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # Sixteen rows per story: one statement over two arrays, not one executed row each (measured:
+        # 59 µs a row through executemany, with the story lock held).
+        keys, ids = zip(*bands, strict=True)
+        await session.execute(_PG_INSERT_BANDS, {"keys": list(keys), "ids": list(ids)})
+    else:
+        await session.execute(insert(_BANDS), [{"key": k, "story_id": sid} for k, sid in bands])
 
 
 async def _create_locked(engine: AsyncEngine, picks: list[int | _NewStory], keys_of: Sequence[list[int]], seen_up_to: int) -> None:
