@@ -156,7 +156,10 @@ class _Pool:
 
     def add(self, k: _Known) -> None:
         self.by_print.setdefault(k.fingerprint, k)
-        same, cands = self.by_speaker.setdefault((k.speaker, k.kind), ([], Candidates()))
+        pool = self.by_speaker.get((k.speaker, k.kind))
+        if pool is None:
+            pool = self.by_speaker[(k.speaker, k.kind)] = ([], Candidates())
+        same, cands = pool
         same.append(k)
         cands.append(k.normalised)
 

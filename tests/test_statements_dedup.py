@@ -81,3 +81,30 @@ def test_prepared_candidates_match_the_rules_one_by_one(text: str, candidates: l
         normalised[i] = normalise_quote(new)
         prepared.replace(i, normalised[i])
         assert find_same(text, prepared) == _reference_find_same(text, normalised)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    texts=st.lists(_phrases, min_size=1, max_size=5),
+    candidates=st.lists(_phrases, min_size=60, max_size=160),
+    swaps=st.lists(st.tuples(st.integers(0, 159), _phrases), max_size=80),
+    extra=st.lists(_phrases, max_size=80),
+)
+def test_many_candidates_reworded_and_added_match_the_rules_one_by_one(
+    texts: list[str], candidates: list[str], swaps: list[tuple[int, str]], extra: list[str]
+) -> None:
+    """Past 64 candidates the prepared set searches their words joined in one string, and keeps
+    later additions and rewordings aside until the next join: still the same answers."""
+    from bot.statements.dedup import Candidates, find_same, normalise_quote
+
+    normalised = [normalise_quote(c) for c in candidates]
+    prepared = Candidates(normalised)
+    for text in texts:
+        assert find_same(text, prepared) == _reference_find_same(text, normalised)
+    for n, (i, new) in enumerate(swaps):
+        normalised[i % len(normalised)] = normalise_quote(new)
+        prepared.replace(i % len(normalised), normalised[i % len(normalised)])
+        if n < len(extra):
+            normalised.append(normalise_quote(extra[n]))
+            prepared.append(normalised[-1])
+        assert find_same(texts[n % len(texts)], prepared) == _reference_find_same(texts[n % len(texts)], normalised)
