@@ -70,3 +70,45 @@ def test_schedule_policy() -> None:
     assert 30 <= delays[0] <= 60 and 60 <= delays[1] <= 120 and 120 <= delays[2] <= 240 and 240 <= delays[3] <= 480
     assert 1800 <= delays[4] <= 3600
     assert next_check_after_failure(1, 7200, 60, 3600, rng) == 7200  # Retry-After wins when longer
+
+
+def test_a_character_no_encoding_can_hold_costs_one_character_not_the_feed() -> None:
+    """A lone UTF-16 surrogate (escaped in JSON, or a character reference in XML) or a reference
+    past U+10FFFF cannot be hashed or stored; it becomes U+FFFD and every entry is kept."""
+    words = "Allies agreed on a new package of aid for Ukraine on Tuesday in Brussels."
+    body = (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "JF \\ud800", "items": ['
+        '{"id": "1", "url": "https://jf.example/1", "title": "Half \\udc00 a pair", "content_text": "' + words + ' \\ud83d"},'
+        '{"id": "2", "url": "https://jf.example/2", "title": "Whole \\ud83d\\ude00 pair", "content_text": "' + words + '"}]}'
+    ).encode()
+    parsed = parse_feed(body, "https://jf.example/feed.json", "application/feed+json")
+    assert parsed.error is None and [e.title for e in parsed.entries] == ["Half \ufffd a pair", "Whole \U0001f600 pair"]
+    assert parsed.entries[0].text.endswith("\ufffd") and parsed.entries[0].digest
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>R</title>'
+        '<item><title>A &#xD800; b &#55296; c &#x110000; d &#8217; e</title><link>https://r.example/1</link>'
+        f"<description>{words}</description></item>"
+        f"<item><title>Second</title><link>https://r.example/2</link><description>{words}</description></item>"
+        "</channel></rss>"
+    ).encode()
+    parsed = parse_feed(rss, "https://r.example/feed.xml", "application/rss+xml")
+    assert parsed.error is None and [e.title for e in parsed.entries] == ["A \ufffd b \ufffd c \ufffd d \u2019 e", "Second"]
+
+
+def test_html_in_a_feed_is_read_as_html_whatever_tag_it_starts_with() -> None:
+    items = "".join(
+        f"<item><title>T{i}</title><link>https://h.example/{i}</link><description><![CDATA[{markup}]]></description></item>"
+        for i, markup in enumerate(
+            (
+                "<ul><li>Allies agreed on aid</li><li>Ministers met in Brussels</li></ul>",
+                "<hr/>Allies agreed on aid<hr/>Ministers met in Brussels",
+                "<table><tr><td>Allies agreed on aid</td></tr><tr><td>Ministers met in Brussels</td></tr></table>",
+                "<strong>Allies</strong> agreed on aid<br>Ministers met in Brussels",
+            )
+        )
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>H</title>{items}</channel></rss>'.encode()
+    parsed = parse_feed(body, "https://h.example/feed.xml", "application/rss+xml")
+    assert parsed.error is None and len(parsed.entries) == 4
+    for e in parsed.entries:
+        assert "<" not in e.text and "Allies" in e.text and "Brussels" in e.text, e.text

@@ -59,7 +59,8 @@ def ref_html_to_text(markup: str) -> str:
 
 def ref_clean_text(raw: str, title: str | None = None, *, take_title: bool = True, infer_date: bool = True) -> tuple:
     head = raw[:2000].lower()
-    is_html = bool(re.search(r"<(html|body|p|div|br|article|span|a|h[1-6])[\s>/]", head))
+    is_html = bool(re.search(r"<(?:html|body|head|p|div|br|hr|ul|ol|li|dl|dd|dt|table|tr|td|th|img|em|strong|b|i|u|blockquote|pre"
+                             r"|section|article|header|footer|figure|figcaption|span|a|h[1-6]|script|style|iframe)[\s>/]", head))
     text = ref_html_to_text(raw) if is_html else raw
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     text = "\n".join(re.sub(r"[ \t\u00a0\u2009\u202f\u200b]+", " ", ln).strip() for ln in text.split("\n"))

@@ -94,7 +94,10 @@ def looks_like_html(raw: str) -> bool:
 _BLOCK_SELECTOR = ",".join(_BLOCK_TAGS)
 # A dropped element can only exist if its start tag is written out ("<script", "<svg", ...).
 _DROP_HINT = re.compile("<(?:" + "|".join(_DROP_TAGS) + ")", re.IGNORECASE)
-_HTML_HINT = re.compile(r"<(html|body|p|div|br|article|span|a|h[1-6])[\s>/]")
+_HTML_HINT = re.compile(
+    r"<(?:html|body|head|p|div|br|hr|ul|ol|li|dl|dd|dt|table|tr|td|th|img|em|strong|b|i|u|blockquote|pre"
+    r"|section|article|header|footer|figure|figcaption|span|a|h[1-6]|script|style|iframe)[\s>/]"
+)
 
 
 def html_to_text(markup: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,9 +31,14 @@ def _date(value: Any) -> datetime | None:
     return dt.astimezone(UTC)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _str(value: Any) -> str | None:
     if isinstance(value, str):
-        return value.strip() or None
+        # JSON may escape a lone UTF-16 surrogate ("\\ud800"); no database or hash can encode it,
+        # and one such character must not cost the feed its other entries.
+        return _SURROGATE.sub("\ufffd", value).strip() or None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None

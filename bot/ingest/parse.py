@@ -41,6 +41,14 @@ FEED_TYPES = (
     "text/xml",
 )
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+# A character reference to a UTF-16 surrogate (U+D800-U+DFFF) or past U+10FFFF names no character;
+# feedparser's fallback parser raises on it, which would fail the whole feed for one entry.
+_BAD_CHARREF = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{4,})|0*([0-9]{5,}));")
+
+
+def _charref_or_replacement(m: re.Match[bytes]) -> bytes:
+    value = int(m[1], 16) if m[1] else int(m[2])
+    return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else m[0]
 _FEED_ROOT = re.compile(rb"<(?:[\w-]+:)?(rss|feed|RDF|channel)[\s>]", re.IGNORECASE)
 _HTML_ROOT = re.compile(rb"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.IGNORECASE)
 _GLOBAL_ID = re.compile(r"^(https?://|urn:|tag:)", re.IGNORECASE)
@@ -173,6 +181,8 @@ def read_feed(body: bytes, url: str, content_type: str = "") -> RawFeed | Parsed
         advertised = discover_feeds(body, url)
         where = f"feed advertised at {advertised[0]}" if advertised else "no feed advertised"
         return ParsedFeed(kind="html", error=f"not a feed (HTML page; {where})", advertised=advertised)
+    if b"&#" in body:
+        body = _BAD_CHARREF.sub(_charref_or_replacement, body)
     got = _feedparser(body, url, content_type)
     if isinstance(got, str):
         return ParsedFeed(error=got)
