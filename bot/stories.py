@@ -156,6 +156,8 @@ async def _create_locked(engine: AsyncEngine, picks: list[int | _NewStory], keys
     starting = [i for i, p in enumerate(picks) if isinstance(p, _NewStory)]
     async with AsyncSession(engine) as own, own.begin():
         await own.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK_KEY})
+        if await _create_if_quiet(own, _distinct_new(picks), seen_up_to):
+            return
         since = await _candidates(own, {k for i in starting for k in keys_of[i]}, after_id=seen_up_to)
         if since.signatures:
             again = _match(
@@ -169,6 +171,64 @@ async def _create_locked(engine: AsyncEngine, picks: list[int | _NewStory], keys
         new = _distinct_new(picks)
         if new:
             await _insert_new(own, new, counted=False)
+
+
+# The usual case under the lock in one round trip: no story committed since the match shares a band
+# key with the new ones, so they are created (ids drawn under the lock) with their band keys. The
+# lock is held until commit and its holder shares an event loop with fetching and parsing, so
+# every round trip under it was measured as lock time other ingesters waited through.
+_PG_CREATE_IF_QUIET = text(
+    """
+    WITH seen AS (
+        SELECT EXISTS (
+            SELECT 1 FROM story_bands WHERE story_id > :after AND key = ANY(CAST(:all_keys AS bigint[]))
+        ) AS hit
+    ), new AS (
+        SELECT nextval(pg_get_serial_sequence('stories', 'id')) AS id, t.ord, t.title, t.sig
+        FROM unnest(CAST(:titles AS text[]), CAST(:sigs AS bytea[])) WITH ORDINALITY AS t(title, sig, ord), seen
+        WHERE NOT seen.hit
+    ), ins_stories AS (
+        INSERT INTO stories (id, title, article_count, signature, created_at, updated_at)
+        SELECT id, title, 0, sig, CAST(:now AS timestamptz), CAST(:now AS timestamptz) FROM new
+    ), ins_bands AS (
+        INSERT INTO story_bands (key, story_id)
+        SELECT k.key, new.id
+        FROM unnest(CAST(:band_keys AS bigint[]), CAST(:band_ords AS bigint[])) AS k(key, ord)
+        JOIN new ON new.ord = k.ord
+    )
+    SELECT ord, id FROM new
+    """
+)
+
+
+async def _create_if_quiet(own: AsyncSession, new: list[_NewStory], seen_up_to: int) -> bool:
+    """Create `new` in one statement unless a story committed since `seen_up_to` shares a band key."""
+    band_keys_flat: list[int] = []
+    band_ords: list[int] = []
+    for ord_, story in enumerate(new, start=1):
+        for k in set(story.keys):
+            band_keys_flat.append(k)
+            band_ords.append(ord_)
+    rows = (
+        await own.execute(
+            _PG_CREATE_IF_QUIET,
+            {
+                "after": seen_up_to,
+                "all_keys": sorted(set(band_keys_flat)),
+                "titles": [s.title for s in new],
+                "sigs": [s.signature for s in new],
+                "now": utcnow(),
+                "band_keys": band_keys_flat,
+                "band_ords": band_ords,
+            },
+        )
+    ).all()
+    if not rows:
+        return False
+    ids = {int(o): int(i) for o, i in rows}
+    for ord_, story in enumerate(new, start=1):
+        story.id = ids[ord_]
+    return True
 
 
 def _distinct_new(picks: Sequence[int | _NewStory]) -> list[_NewStory]:

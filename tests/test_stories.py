@@ -72,6 +72,12 @@ async def test_concurrent_writers_start_one_story(sessions: async_sessionmaker[A
             await asyncio.sleep(0.05)  # hold the transaction open while the others match
             return stored.article.story_id
 
+    async def connect() -> None:
+        async with sessions() as s:
+            await s.execute(select(1))
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(connect() for _ in range(6)))  # six pooled connections: the writers start in step
     ids = await asyncio.gather(*(write(n) for n in range(6)))
     assert ids[0] is not None and len(set(ids)) == 1
     async with sessions() as s:
