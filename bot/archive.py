@@ -47,6 +47,7 @@ class ArticleIn:
     summary_only: bool = False
     digest: str | None = None  # content_hash(title, text) when the caller computed it already
     signature: bytes | None = None  # MinHash for story grouping, when the caller computed it already
+    bands: tuple[int, ...] | None = None  # that signature's LSH band keys, computed with it (off the event loop)
     fulltext_status: str | None = None  # set on insert only: "queued" puts the article's page in the queue
     fulltext_note: str | None = None
 
@@ -185,7 +186,9 @@ def _new_row(item: ArticleIn, digest: str) -> ArticleRow:
 async def _insert(session: AsyncSession, new: list[tuple[ArticleIn, ArticleRow]], stories: bool) -> None:
     if stories:
         sigs = [i.signature if i.signature is not None else signature(i.title, i.text) for i, _ in new]
-        for (_, row), story_id in zip(new, await assign_stories(session, [r.title for _, r in new], sigs), strict=True):
+        keys = [i.bands if i.signature is not None else None for i, _ in new]
+        assigned = await assign_stories(session, [r.title for _, r in new], sigs, keys)
+        for (_, row), story_id in zip(new, assigned, strict=True):
             row.story_id = story_id
     now = utcnow()
     values = [

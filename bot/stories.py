@@ -236,7 +236,10 @@ def _distinct_new(picks: Sequence[int | _NewStory]) -> list[_NewStory]:
 
 
 async def assign_stories(
-    session: AsyncSession, titles: Sequence[str | None], signatures: Sequence[bytes | None]
+    session: AsyncSession,
+    titles: Sequence[str | None],
+    signatures: Sequence[bytes | None],
+    bands: Sequence[Sequence[int] | None] | None = None,
 ) -> list[int]:
     """The story id for each article about to be stored: a matching recent story, or a new one.
 
@@ -245,7 +248,9 @@ async def assign_stories(
     each other too. Articles too short to compare each get a story of their own.
     """
     assert len(titles) == len(signatures)
-    keys_of = [band_keys(s) if s else [] for s in signatures]
+    given = bands if bands is not None else [None] * len(signatures)
+    # Band keys computed in the parse workers beside the signature save the event loop their hashing.
+    keys_of = [list(b) if b is not None else band_keys(s) if s else [] for s, b in zip(signatures, given, strict=True)]
     dialect = session.get_bind().dialect.name
     shared = dialect == "postgresql" and isinstance(session.bind, AsyncEngine)
     if dialect == "sqlite":

@@ -21,7 +21,7 @@ from bot.ingest.clean import clean_text, html_to_text
 from bot.ingest.dates import start_of_day
 from bot.ingest.digest import content_hash
 from bot.ingest.jsonfeed import NotJsonFeed, parse_json_feed
-from bot.ingest.minhash import signature
+from bot.ingest.minhash import band_keys, signature
 from bot.ingest.rawentry import RawEntry, RawFeed
 from bot.ingest.urls import canonical_url, host_of
 from bot.topics import tag_topics
@@ -68,6 +68,7 @@ class Entry:
     summary_only: bool
     topics: tuple[str, ...]
     signature: bytes | None
+    bands: tuple[int, ...] = ()  # the signature's LSH band keys, computed here beside it
     digest: str = ""  # content_hash(title, text), computed here so the writer does not
     statements: list[Statement] | None = None  # extracted here when the figures were given
 
@@ -227,6 +228,7 @@ def prepare_entry(
         published = start_of_day(doc.published)
         inferred = True
     topics = tuple(tag_topics(f"{title or ''}\n{text}", topic_keywords))
+    sig = signature(title, text)
     return Entry(
         guid=guid,
         url=url,
@@ -237,7 +239,8 @@ def prepare_entry(
         author=raw.author,
         summary_only=raw.summary_only,
         topics=topics,
-        signature=signature(title, text),
+        signature=sig,
+        bands=tuple(band_keys(sig)) if sig else (),
         digest=content_hash(title, text),
     )
 

@@ -106,6 +106,7 @@ def articles_of(job: FeedJob, parsed: ParsedFeed, now: datetime, *, full_text: s
             summary_only=e.summary_only,
             digest=e.digest or None,
             signature=e.signature,
+            bands=e.bands or None,
         ), full_text, alerts=alerts)
         for e in parsed.entries
     ]
