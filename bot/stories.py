@@ -126,11 +126,11 @@ def _match(
     return picks
 
 
-async def _insert_new(session: AsyncSession, new: list[_NewStory], *, counted: bool) -> None:
-    """Insert stories and their band keys; `counted=False` leaves their article counts to the caller."""
+async def _insert_new(session: AsyncSession, new: list[_NewStory]) -> None:
+    """Insert stories, counted, and their band keys in the caller's transaction (one writer at a time)."""
     now = utcnow()
     rows = [
-        {"title": s.title, "article_count": s.count if counted else 0, "signature": s.signature, "created_at": now, "updated_at": now}
+        {"title": s.title, "article_count": s.count, "signature": s.signature, "created_at": now, "updated_at": now}
         for s in new
     ]
     for s, sid in zip(new, await insert_returning_ids(session, _STORIES, rows), strict=True):
@@ -147,7 +147,14 @@ async def _insert_new(session: AsyncSession, new: list[_NewStory], *, counted: b
         await session.execute(insert(_BANDS), [{"key": k, "story_id": sid} for k, sid in bands])
 
 
-async def _create_locked(engine: AsyncEngine, picks: list[int | _NewStory], keys_of: Sequence[list[int]], seen_up_to: int) -> None:
+async def _create_locked(
+    engine: AsyncEngine,
+    picks: list[int | _NewStory],
+    titles: Sequence[str | None],
+    signatures: Sequence[bytes | None],
+    keys_of: Sequence[list[int]],
+    seen_up_to: int,
+) -> None:
     """Create the new stories among `picks` in a short transaction of its own, under the story lock.
 
     Articles that would start a story are first matched against the stories committed since
@@ -161,16 +168,14 @@ async def _create_locked(engine: AsyncEngine, picks: list[int | _NewStory], keys
         since = await _candidates(own, {k for i in starting for k in keys_of[i]}, after_id=seen_up_to)
         if since.signatures:
             again = _match(
-                [p.title for p in (picks[i] for i in starting) if isinstance(p, _NewStory)],
-                [p.signature for p in (picks[i] for i in starting) if isinstance(p, _NewStory)],
-                [keys_of[i] for i in starting],
-                since,
+                [titles[i] for i in starting], [signatures[i] for i in starting], [keys_of[i] for i in starting], since
             )
             for i, p in zip(starting, again, strict=True):
                 picks[i] = p
         new = _distinct_new(picks)
         if new:
-            await _insert_new(own, new, counted=False)
+            created = await _create_if_quiet(own, new, seen_up_to, check=False)
+            assert created
 
 
 # The usual case under the lock in one round trip: no story committed since the match shares a band
@@ -201,8 +206,9 @@ _PG_CREATE_IF_QUIET = text(
 )
 
 
-async def _create_if_quiet(own: AsyncSession, new: list[_NewStory], seen_up_to: int) -> bool:
-    """Create `new` in one statement unless a story committed since `seen_up_to` shares a band key."""
+async def _create_if_quiet(own: AsyncSession, new: list[_NewStory], seen_up_to: int, *, check: bool = True) -> bool:
+    """Create `new` (uncounted) in one statement unless a story committed since `seen_up_to` shares
+    a band key; `check=False` once they were matched against those stories."""
     band_keys_flat: list[int] = []
     band_ords: list[int] = []
     for ord_, story in enumerate(new, start=1):
@@ -214,7 +220,7 @@ async def _create_if_quiet(own: AsyncSession, new: list[_NewStory], seen_up_to: 
             _PG_CREATE_IF_QUIET,
             {
                 "after": seen_up_to,
-                "all_keys": sorted(set(band_keys_flat)),
+                "all_keys": sorted(set(band_keys_flat)) if check else [],
                 "titles": [s.title for s in new],
                 "sigs": [s.signature for s in new],
                 "now": utcnow(),
@@ -263,10 +269,10 @@ async def assign_stories(
     new = _distinct_new(picks)
     if new and shared:
         assert isinstance(session.bind, AsyncEngine)
-        await _create_locked(session.bind, picks, keys_of, seen_up_to)
+        await _create_locked(session.bind, picks, titles, signatures, keys_of, seen_up_to)
     elif new:
         # One writer at a time already (SQLite's lock, or a session bound to one connection).
-        await _insert_new(session, new, counted=True)
+        await _insert_new(session, new)
     grown: dict[int, int] = {}
     for p in picks:
         if isinstance(p, int):
