@@ -326,6 +326,12 @@ def build_sqlite(path: Path, n: int, measured: int) -> Built:
             con.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
             for t in triggers:
                 con.execute(t)
+            # the per-day id summary (migration 0007) is kept by triggers too: fill it as its migration does
+            con.execute("DELETE FROM article_days")
+            con.execute(
+                "INSERT INTO article_days (day, min_id, max_id) SELECT substr(published_at, 1, 10), min(id), max(id)"
+                " FROM articles WHERE published_at IS NOT NULL GROUP BY 1"
+            )
         print(f"  sqlite: FTS5 rebuilt over {bulk:,} articles in {time.perf_counter() - t0:,.0f} s", flush=True)
     db_time = 0.0
     done = 0

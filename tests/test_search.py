@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.archive import ArticleIn, store_article
-from bot.store.models import Article
+from bot.store.models import Article, sqlite_time
 from bot.store.query import Query, QueryError, parse_query
 from bot.store.search import SearchHit, search
 
@@ -250,6 +250,41 @@ async def test_before_and_since_keep_exactly_the_rows_of_their_dates(
             assert _nums(page.hits) == _expected(rows, since, before, max(window, limit + 1))[:limit], text
             assert all((since is None or h.published >= since) and (before is None or h.published < before)
                        for h in page.hits if h.published)
+
+
+async def test_a_revised_date_moves_the_article_between_date_filters(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A correction that moves an article's date (here years back, then to today) moves it between
+    `before:` and `since:` answers; a deleted article is simply gone. SQLite bounds the id range
+    from a per-day summary kept by triggers, which must follow the move."""
+    await _archive(sessions)
+    day = NOW.replace(hour=0, minute=0, second=0)
+    old = (day - timedelta(days=1000)).date()
+    async with sessions() as s:
+        assert (await search(s, f"budget before:{old}")).hits == ()
+    async with sessions.begin() as s:  # the newest article was really published 1,001 days ago
+        await s.execute(
+            text("UPDATE articles SET published_at = :at WHERE guid = 't119'"),
+            {"at": _bind_time(s, NOW - timedelta(days=1001))},
+        )
+        await s.execute(text("DELETE FROM articles WHERE guid = 't0'"))
+    async with sessions() as s:
+        assert _nums((await search(s, f"budget before:{old}")).hits) == [119]
+        assert 119 not in _nums((await search(s, f"budget since:{(day - timedelta(days=3)).date()}")).hits)
+        assert _nums((await search(s, f"zephyrine before:{(day - timedelta(days=100)).date()}")).hits) == [2, 1]
+    async with sessions.begin() as s:  # and back to today
+        await s.execute(
+            text("UPDATE articles SET published_at = :at WHERE guid = 't119'"), {"at": _bind_time(s, NOW)}
+        )
+    async with sessions() as s:
+        assert (await search(s, f"budget before:{old}")).hits == ()
+        assert 119 in _nums((await search(s, f"budget since:{(day - timedelta(days=3)).date()}")).hits)
+
+
+def _bind_time(s: AsyncSession, at: datetime) -> object:
+    """A datetime as each backend's hand-written SQL compares it (SQLite stores text)."""
+    return sqlite_time(at) if s.get_bind().dialect.name == "sqlite" else at
 
 
 async def test_before_pages_through_the_ranked_list(sessions: async_sessionmaker[AsyncSession]) -> None:
