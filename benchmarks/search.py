@@ -460,6 +460,12 @@ async def build_postgres(url: str, n: int, folder: Path, measured: int) -> Built
         for d in defs:
             await con.execute(d)
         print(f"  postgres: GIN indexes rebuilt in {time.perf_counter() - t0:,.0f} s", flush=True)
+    # the per-day id summary (migration 0007) got a row per INSERT and per COPY batch: one a day, as
+    # each ingest cycle leaves it (bot.store.search.compact_article_days)
+    await con.execute(
+        "WITH gone AS (DELETE FROM article_days RETURNING day, min_id, max_id)"
+        " INSERT INTO article_days SELECT day, min(min_id), max(max_id) FROM gone GROUP BY day"
+    )
     await con.execute("SELECT setval(pg_get_serial_sequence('articles', 'id'), (SELECT max(id) FROM articles))")
     await con.execute("VACUUM ANALYZE articles")
     await con.close()

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import AppConfig, FeedConfig, Limits, Settings
@@ -73,6 +73,12 @@ async def test_every_format_stored_once_then_304(
             assert "<p>" not in a.text and len(a.text.split()) > 60
             assert a.published_at is not None and not a.published_inferred
             assert a.story_id is not None
+        async with sessions() as s:  # the date filters' per-day id summary, folded after the cycle
+            days, summary_rows, lo, hi = (
+                await s.execute(text("SELECT count(DISTINCT day), count(*), min(min_id), max(max_id) FROM article_days"))
+            ).one()
+        assert days == summary_rows == len({a.published_at.astimezone(UTC).date() for a in rows if a.published_at})
+        assert (lo, hi) == (min(a.id for a in rows), max(a.id for a in rows))
         second = await svc.run_cycle(ignore_schedule=True)
         assert (second.fetched, second.not_modified, second.new, second.updated) == (0, 4, 0, 0)
         assert sum(farm.not_modified.values()) == 4

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.archive import ArticleIn, store_article
 from bot.store.models import Article, sqlite_time
 from bot.store.query import Query, QueryError, parse_query
-from bot.store.search import SearchHit, search
+from bot.store.search import SearchHit, compact_article_days, search
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FILLER = "officials met on tuesday to discuss the budget and the weather in the capital"
@@ -280,6 +280,28 @@ async def test_a_revised_date_moves_the_article_between_date_filters(
     async with sessions() as s:
         assert (await search(s, f"budget before:{old}")).hits == ()
         assert 119 in _nums((await search(s, f"budget since:{(day - timedelta(days=3)).date()}")).hits)
+
+
+async def test_the_day_summary_folds_to_a_row_a_day_and_answers_the_same(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Date filters read `article_days`; on PostgreSQL every insert appends to it and the ingester
+    folds it after each cycle. Folded or not, every date filter gives the same pages."""
+    rows = await _disordered_archive(sessions)
+    day = NOW.replace(hour=0, minute=0, second=0)
+    queries = [f"meridian before:{(day - timedelta(days=d)).date()}" for d in (1, 100, 130, 400)]
+    queries += [f"meridian since:{(day - timedelta(days=d)).date()}" for d in (3, 105, 500)]
+    queries += [f"meridian since:{(day - timedelta(days=140)).date()} before:{(day - timedelta(days=120)).date()}"]
+    async with sessions() as s:
+        before = {q: _nums((await search(s, q, limit=100, window=500)).hits) for q in queries}
+    async with sessions.begin() as s:
+        await compact_article_days(s)
+    async with sessions() as s:
+        days, summary_rows = (await s.execute(text("SELECT count(DISTINCT day), count(*) FROM article_days"))).one()
+        published = (await s.execute(select(Article.published_at).where(Article.published_at.is_not(None)))).scalars()
+        assert days == summary_rows == len({p.astimezone(UTC).date() for p in published})
+        assert {q: _nums((await search(s, q, limit=100, window=500)).hits) for q in queries} == before
+        assert before[queries[1]] == _expected(rows, None, day - timedelta(days=100), 500)
 
 
 def _bind_time(s: AsyncSession, at: datetime) -> object:

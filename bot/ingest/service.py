@@ -42,6 +42,7 @@ from bot.ingest.pipeline import FeedJob, FeedOutcome, Polled, fetch_and_parse, w
 from bot.ingest.schedule import lease_due_feeds, lease_seconds
 from bot.metrics import ARTICLES_STORED, CYCLE_SECONDS, FEEDS_FAILED, FEEDS_POLLED, STATEMENTS_STORED
 from bot.store.models import Feed, IngestCycle, utcnow
+from bot.store.search import compact_article_days
 
 log = logging.getLogger("bot.ingest")
 JOB_ID = "ingest-cycle"
@@ -277,6 +278,8 @@ class IngestService:
             if row is not None:
                 row.finished_at = utcnow()
                 row.stats = stats.as_dict()
+            if stats.new or stats.updated:  # inserts and moved dates appended a row a day (PostgreSQL): fold them
+                await compact_article_days(session)
         log.info("ingest cycle: %s", {k: v for k, v in stats.as_dict().items() if k != "failures"})
         return stats
 

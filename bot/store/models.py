@@ -285,7 +285,6 @@ class StoryBand(Base):
 # Full-text queue lookups (issue #6, migration 0005): due queued articles without scanning the table.
 Index("ix_articles_fulltext_queue", Article.fulltext_status, Article.fulltext_next_at)
 
-# Search (issue #3, migration 0006): `before:`/`since:` bounds found by walking ids (bot.store.search.id_bounds),
-# and a `source:` outlet's articles found by index on PostgreSQL (bot.store.postgres_fts).
-Index("ix_articles_id_published", Article.id, Article.published_at)
+# Search (issue #3, migration 0006): a `source:` outlet's articles found by index on PostgreSQL
+# (bot.store.postgres_fts). Date bounds come from `article_days` (migration 0007, not a model).
 Index("ix_articles_outlet_id", Article.outlet, Article.id)

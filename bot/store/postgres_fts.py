@@ -330,9 +330,7 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
         return [_hit(r) for r in rows]
     bounds: tuple[int, int] | None = (0, 0)
     if q.since or q.before:
-        previous = await _set_local(session, _CUSTOM_PLANS)
-        bounds = await id_bounds(session, q, {k: v for k, v in (("since", q.since), ("before", q.before)) if v})
-        await _set_local(session, previous)
+        bounds = await id_bounds(session, q)
     else:
         ends = (await session.execute(text("SELECT min(id), max(id) FROM articles"))).one()
         bounds = None if ends[0] is None else (int(ends[0]), int(ends[1]))

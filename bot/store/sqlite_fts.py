@@ -158,7 +158,7 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
     dates = _date_filters(q, params)
     span = ""  # the id range the date filters allow: FTS5 walks only that part of each doclist
     if q.since or q.before:
-        bounds = await id_bounds(session, q, {k: params[k] for k in ("since", "before") if k in params})
+        bounds = await id_bounds(session, q)
         if bounds is None:
             return []
         span = " AND articles_fts.rowid BETWEEN :lo AND :hi"
