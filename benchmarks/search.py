@@ -512,9 +512,8 @@ def query_mixes(n: int, count: int) -> dict[str, list[str]]:
         "common source:": lambda: f"{pick(common)} source:{pick(['reuters', 'bbc', 'kyiv', 'guardian', 'outlet 7'])}",
         "topic: since:30d": lambda: f"{pick(common)} topic:{pick(topics)} since:30d",
         "filters only": lambda: f"topic:{pick(topics)} since:{pick(['24h', '7d'])}",
-        # `before:` anywhere in the three years: a recent date is walked past from the newest id, an
-        # old one read from the dates it keeps (bot.store.search.id_bounds). Last, so the mixes
-        # above keep the queries of earlier runs.
+        # `before:` anywhere in the three years: its id bound comes from the per-day summary
+        # (bot.store.search.id_bounds). Last, so the mixes above keep the queries of earlier runs.
         "common before:": lambda: f"{pick(common)} before:{pick(['3d', '30d', '6mo', '1y', '2y', '30mo'])}",
         "rare before:1y": lambda: f"{pick(rare)} before:1y",
         "phrase before:1y": lambda: f'"{pick(phrases)}" before:1y',
