@@ -236,16 +236,30 @@ async def test_before_and_since_keep_exactly_the_rows_of_their_dates(
     gives the same rows, in the same order, as filtering every row by date would."""
     rows = await _disordered_archive(sessions)
     day = NOW.replace(hour=0, minute=0, second=0)
-    cases: list[tuple[int | None, int | None]] = [
+    async with sessions.begin() as s:  # every other article is at one time of day: two at others
+        # the later-dated one arrives last: no earlier day's range reaches its id
+        for rank, (n, at) in enumerate(((401, day - timedelta(days=70, hours=1)), (400, day - timedelta(days=50, hours=-1)))):
+            await store_article(s, _item(n, text=f"{FILLER} budget meridian surplus.", days_ago=(NOW - at) / timedelta(days=1)))
+            rows[n] = (203 + rank, at)  # arrival after the backfill's 200-202
+    # whole days (a typed date) and times inside a day (`before:1y`, `since:36h`), both read differently
+    cases: list[tuple[float | None, float | None]] = [
         (None, 1), (None, 3), (None, 60), (None, 100), (None, 115), (None, 130), (None, 199), (None, 400),
         (None, -2), (3, None), (30, None), (105, None), (160, None), (500, None), (90, 60), (115, 100),
         (140, 120), (2, 1), (10, 20),
+        (None, 0.25), (None, 59.6), (None, 110.3), (None, 150.45), (1.6, None), (45.2, None), (110.55, None),
+        (60.7, 59.2), (60.7, 60.2), (60.2, 60.7), (0.9, 0.1), (150.5, 109.6), (119.4, 2.5),
     ]
+    bounds = [
+        (day - timedelta(days=a) if a is not None else None, day - timedelta(days=b) if b is not None else None)
+        for a, b in cases
+    ]
+    minute = timedelta(minutes=1)  # and a minute either side of an article, wherever in its day it is
+    for n in (40, 80, 115, 202, 400, 401):
+        at = rows[n][1]
+        bounds += [(None, at + minute), (None, at - minute), (at - minute, None), (at + minute, None), (at - minute, at + minute)]
     async with sessions() as s:
-        for since_days, before_days in cases:
-            since = day - timedelta(days=since_days) if since_days is not None else None
-            before = day - timedelta(days=before_days) if before_days is not None else None
-            text = "meridian" + (f" since:{since.date()}" if since else "") + (f" before:{before.date()}" if before else "")
+        for since, before in bounds:
+            text = "meridian" + (f" since:{since.isoformat()}" if since else "") + (f" before:{before.isoformat()}" if before else "")
             page = await search(s, text, limit=limit, window=window)  # ranks the newest max(window, limit + 1)
             assert _nums(page.hits) == _expected(rows, since, before, max(window, limit + 1))[:limit], text
             assert all((since is None or h.published >= since) and (before is None or h.published < before)

@@ -104,12 +104,14 @@ def _filters(q: Query, params: dict[str, Any], outlets: list[list[str]]) -> str:
     for i, names in enumerate(outlets):
         sql += f" AND a.outlet = ANY(CAST(:src{i} AS text[]))"
         params[f"src{i}"] = names
-    if q.since:
-        sql += " AND a.published_at >= :since"
-        params["since"] = q.since
-    if q.before:
-        sql += " AND a.published_at < :before"
-        params["before"] = q.before
+    # With words, the dates are checked on the rows the words find, inside the id range the dates
+    # already bound (`id_bounds`): as an index condition the planner would rather read the date
+    # index than GIN and test every row's tsvector in the range (`since:30d`: 27,000 rows, 100 ms).
+    dates = [(k, op) for k, op in (("since", ">="), ("before", "<")) if getattr(q, k)]
+    for k, op in dates:
+        check = f"a.published_at {op} :{k}"
+        sql += f" AND {check}" if not q.groups else f" AND ({check}) IS TRUE"
+        params[k] = getattr(q, k)
     if q.excluded and not q.groups:
         ex = " || ".join(_term_sql(t, params) for t in q.excluded)
         sql += f" AND NOT (a.tsv @@ ({ex}))"
@@ -362,7 +364,10 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
     if len(ids) < window and hi > lo:
         previous = await _set_local(session, _HINTS)
         need = PHRASE_CHECKS - walked if phrase else window - len(ids)
-        first = math.ceil(1.5 * need / share) if share > 0 else None
+        # A phrase's words are taken to come together (the rarer one's share), which they do less
+        # often than that: a first window 3x wider, not a second read of their posting lists
+        # (each read costs the whole lists, ~40 ms for two common words at 1M articles).
+        first = math.ceil((3.0 if phrase else 1.5) * need / share) if share > 0 else None
         if phrase:
             if need > 0:  # the walk may have used up the phrase's checks
                 ids += await _phrase_candidates(
