@@ -629,6 +629,15 @@ async def run_queries(url: str, built: Built, count: int, baseline_count: int, b
 # ------------------------------------------------------------------------------------------------ main
 
 
+def cpu_check() -> float:
+    """Seconds for ten million additions: a yardstick for runs taken at different times."""
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--articles", type=int, default=100_000)
@@ -643,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
     base = args.keep or OUT / f"search-{n}"
     base.parent.mkdir(parents=True, exist_ok=True)
     print(f"search benchmark: {n:,} articles, {os.cpu_count()} cores, cache {base}")
+    print(f"machine speed now: {cpu_check():.2f} s for a fixed pure-Python loop; load average {os.getloadavg()[0]:.2f}"
+          " (this shared machine's speed drifts by 2x over hours: compare runs by this too)")
     if args.backend in ("sqlite", "both"):
         path = base.with_name(base.name + "-sqlite.db")
         built = None if args.rebuild else _read_meta(path, n)
