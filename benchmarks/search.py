@@ -653,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     base.parent.mkdir(parents=True, exist_ok=True)
     print(f"search benchmark: {n:,} articles, {os.cpu_count()} cores, cache {base}")
     print(f"machine speed now: {cpu_check():.2f} s for a fixed pure-Python loop; load average {os.getloadavg()[0]:.2f}"
-          " (this shared machine's speed drifts by 2x over hours: compare runs by this too)")
+          " (this shared machine's speed drifts by 2x within an hour: compare runs by this too)")
     if args.backend in ("sqlite", "both"):
         path = base.with_name(base.name + "-sqlite.db")
         built = None if args.rebuild else _read_meta(path, n)
