@@ -195,7 +195,7 @@ async def _candidates(
                     # scored (its tsvector read) before the sort keeps the newest
                     text(
                         f"SELECT a.id, {rank}, a.published_at FROM (SELECT a.id, a.tsv, a.published_at"
-                        f" FROM articles a WHERE {col} > :lo AND {col} <= :hi AND a.tsv @@ {tsq}{filters}"
+                        f" FROM articles a WHERE {col} > :lo AND {col} <= :hi{filters} AND a.tsv @@ {tsq}"
                         " ORDER BY a.id DESC LIMIT :w) a"
                     ),
                     {**params, "lo": start, "hi": top, "w": window - len(ids)},
@@ -310,7 +310,9 @@ async def _walk(
     rows = await session.execute(
         text(
             f"SELECT a.id, ts_rank_cd(a.tsv, {tsq}), a.published_at FROM articles a"
-            f" WHERE a.id > :lo AND a.id <= :hi AND a.tsv @@ {tsq}{filters} ORDER BY a.id DESC LIMIT :w"
+            # the filters first: a row failing a date is dropped before its tsvector is read (a
+            # `before:` range's newest rows are mostly late arrivals published after it)
+            f" WHERE a.id > :lo AND a.id <= :hi{filters} AND a.tsv @@ {tsq} ORDER BY a.id DESC LIMIT :w"
         ),
         {**params, "lo": lo, "hi": hi, "w": window},
     )
