@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import hashlib
 import json
 import math
@@ -40,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import OUT, Latency, rate, rss_mb  # noqa: E402
+from bot import heap  # noqa: E402
 from bot.store.db import make_engine, session_factory  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import sqlite_time  # noqa: E402
@@ -575,10 +575,9 @@ async def run_queries(url: str, built: Built, count: int, baseline_count: int, b
     engine = make_engine(url)
     sessions = session_factory(engine)
     mixes = query_mixes(built.articles, count)
-    # as `newsbot run` does once started (bot/app.py): this process's long-lived heap (the
+    # as `newsbot run` does once started (bot/heap.py): this process's long-lived heap (the
     # vocabulary, the mixes) would otherwise make every full collection a 68 ms pause mid-query
-    gc.collect()
-    gc.freeze()
+    heap.settle()
     results: dict[str, Latency] = {}
     everything: list[float] = []
     try:

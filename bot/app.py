@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib
 import logging
 import os
@@ -31,6 +30,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import func, select, text
 
+from bot import heap
 from bot.channels import get_or_create_channel, sync_config_channels
 from bot.commands.core import make_handler
 from bot.commands.handlers import Deps
@@ -119,6 +119,7 @@ async def run_app(
     runner = None
     ingest: Any = None
     fulltext: Any = None
+    gc_defaults: tuple[int, int, int] | None = None
     try:
         await upgrade(engine)
         sessions = session_factory(engine)
@@ -252,15 +253,12 @@ async def run_app(
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        # What start-up loaded (modules, config, figure matchers, SDK clients) lives as long as the
-        # process: keep it out of the collector's full passes, which stall every lookup meanwhile
-        # (68 ms a pass in the search benchmark's process; objects still freed by refcount).
-        gc.collect()
-        gc.freeze()
+        gc_defaults = heap.settle()  # start-up is done: what it loaded stays (see bot/heap.py)
         await stop.wait()
         log.info("shutting down")
     finally:
-        gc.unfreeze()  # (several runs in one process: tests)
+        if gc_defaults is not None:
+            heap.unsettle(gc_defaults)  # (several runs in one process: tests)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)

@@ -159,8 +159,10 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:
 
 def serve(inp: BinaryIO | None = None, out: BinaryIO | None = None) -> None:
     """A worker's main loop: requests from stdin, replies to stdout, until stdin closes."""
+    from bot import heap
     from bot.ingest.parse import ParsedFeed, parse_feed
 
+    heap.settle()  # the parser, cleaner and figure matchers stay loaded: see bot/heap.py
     inp = inp or sys.stdin.buffer
     out = out or sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the reply stream
