@@ -126,7 +126,14 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
     engine = make_engine(db_url)
     await upgrade(engine)
     sessions = session_factory(engine)
-    urls = [f"http://{vhost(i % args.hosts)}:{port}/feeds/f{i}" for i in range(args.feeds)] + [base + p for p in HOSTILE]
+    urls = [f"http://{vhost(i % args.hosts)}:{port}/feeds/f{i}" for i in range(args.feeds)]
+    hostile = [base + p for p in HOSTILE]
+    if args.hostile_last:  # the worst place for the slow one: the cycle ends waiting out its timeout
+        urls += hostile
+    else:  # spread through the list, as bad feeds sit anywhere in an operator's list
+        n = len(urls)
+        for k, url in reversed(list(enumerate(hostile))):  # from the back: earlier positions stay put
+            urls.insert((k + 1) * n // (len(hostile) + 1), url)
     async with sessions.begin() as s:
         for u in urls:
             await add_feed(s, FeedSpec(u))
@@ -140,7 +147,7 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
 
     heap.settle()  # as `newsbot run` does once started (bot/app.py); the baseline below runs with it too
     print(f"feeds={args.feeds} items={args.items} hostile={len(HOSTILE)} db={args.db} "
-          f"hosts={args.hosts} parse_processes={svc._processes} cpus={os.cpu_count()} hooks={'off' if args.skip_hooks else 'on'} "
+          f"hosts={args.hosts} hostile_at={'end' if args.hostile_last else 'spread'} parse_processes={svc._processes} cpus={os.cpu_count()} hooks={'off' if args.skip_hooks else 'on'} "
           f"load={os.getloadavg()[0]:.1f}")
 
     fp_s, fp_entries = feedparser_alone(args.feeds, args.items, args.quote_every)
@@ -210,6 +217,8 @@ def main() -> None:
     ap.add_argument("--quote-every", type=int, default=3, help="every Nth item quotes a tracked figure (0: none)")
     ap.add_argument("--profile", default=None, help="write a cProfile of cycle 1 (main process) to this file")
     ap.add_argument("--timeout", type=float, default=10.0, help="fetch timeout (the slow hostile feed waits this long)")
+    ap.add_argument("--hostile-last", action="store_true",
+                    help="add the hostile feeds after all the others (leased last), not spread among them")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="newsbot-bench-"))
     if args.db == "sqlite":
