@@ -143,16 +143,14 @@ async def id_bounds(session: AsyncSession, q: Query) -> tuple[int, int] | None:
             conds.append(f"day {op} :{key}")
             bind[key] = day.isoformat() if sqlite else day  # SQLite keeps days as text
     where = " WHERE " + " AND ".join(conds) if conds else ""
-    cols = [f"(SELECT min(min_id) FROM article_days{where})", f"(SELECT max(max_id) FROM article_days{where})"]
+    parts = [f"SELECT min(min_id) AS lo, max(max_id) AS hi FROM article_days{where}"]
     for i, (start, stop) in enumerate(partial):
         # `id + 0`: PostgreSQL would rather find min(id) walking the primary key from the oldest id
-        part = f"FROM articles WHERE published_at >= :s{i} AND published_at < :e{i}"
-        cols += [f"(SELECT min(id + 0) {part})", f"(SELECT max(id + 0) {part})"]
+        parts.append(f"SELECT min(id + 0), max(id + 0) FROM articles WHERE published_at >= :s{i} AND published_at < :e{i}")
         bind[f"s{i}"], bind[f"e{i}"] = (sqlite_time(start), sqlite_time(stop)) if sqlite else (start, stop)
-    row = (await session.execute(text("SELECT " + ", ".join(cols)), bind)).one()
-    los = [int(v) for v in row[0::2] if v is not None]
-    his = [int(v) for v in row[1::2] if v is not None]
-    return (min(los), max(his)) if los else None
+    sql = "SELECT min(lo), max(hi) FROM (" + " UNION ALL ".join(parts) + ") AS p"
+    lo, hi = (await session.execute(text(sql), bind)).one()
+    return None if lo is None else (int(lo), int(hi))
 
 
 def _day_split(
