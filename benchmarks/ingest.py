@@ -101,6 +101,7 @@ def rss_mb() -> float:
 async def run(args: argparse.Namespace, db_url: str) -> None:
     from sqlalchemy import func, select, update
 
+    from bot import heap
     from bot.config import Limits, Settings, load_config
     from bot.ingest.feeds import FeedSpec, add_feed
     from bot.ingest.service import IngestService, make_fetcher
@@ -143,9 +144,7 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
     settings = Settings(allow_private_feeds=True)
     fetcher = make_fetcher(config, settings, resolver=farm_resolver)
     svc = IngestService(sessions, config, settings, "bench", fetcher=fetcher, parse_processes=args.processes)
-    from bot import heap
-
-    heap.settle()  # as `newsbot run` does once started (bot/app.py); the baseline below runs with it too
+    heap.settle()  # as `newsbot run` does once started (bot/heap.py); the baseline below runs with it too
     print(f"feeds={args.feeds} items={args.items} hostile={len(HOSTILE)} db={args.db} "
           f"hosts={args.hosts} hostile_at={'end' if args.hostile_last else 'spread'} parse_processes={svc._processes} cpus={os.cpu_count()} hooks={'off' if args.skip_hooks else 'on'} "
           f"load={os.getloadavg()[0]:.1f}")

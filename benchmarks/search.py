@@ -44,7 +44,7 @@ from bot.store.db import make_engine, session_factory  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import sqlite_time  # noqa: E402
 from bot.store.query import Query, parse_query  # noqa: E402
-from bot.store.search import search  # noqa: E402
+from bot.store.search import compact_article_days, search  # noqa: E402
 
 SEED = 20250601
 BATCH = 2000
@@ -309,11 +309,10 @@ def build_sqlite(path: Path, n: int, measured: int) -> Built:
     bulk = n - measured
     t_all = time.perf_counter()
     if bulk:
-        triggers = [
-            r[0] for r in con.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'articles'")
-        ]
-        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'articles'")]
-        for name in names:
+        # only the FTS5 ones: the per-day id summary's triggers (migration 0007) keep it as ingestion would
+        fts = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'articles_fts%'"
+        triggers = [r[1] for r in con.execute(fts)]
+        for name in [r[0] for r in con.execute(fts)]:
             con.execute(f"DROP TRIGGER {name}")
         done = 0
         for rows in batches(0, bulk, end, size=10_000, total=n):
@@ -327,12 +326,6 @@ def build_sqlite(path: Path, n: int, measured: int) -> Built:
             con.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
             for t in triggers:
                 con.execute(t)
-            # the per-day id summary (migration 0007) is kept by triggers too: fill it as its migration does
-            con.execute("DELETE FROM article_days")
-            con.execute(
-                "INSERT INTO article_days (day, min_id, max_id) SELECT substr(published_at, 1, 10), min(id), max(id)"
-                " FROM articles WHERE published_at IS NOT NULL GROUP BY 1"
-            )
         print(f"  sqlite: FTS5 rebuilt over {bulk:,} articles in {time.perf_counter() - t0:,.0f} s", flush=True)
     db_time = 0.0
     done = 0
@@ -461,12 +454,12 @@ async def build_postgres(url: str, n: int, folder: Path, measured: int) -> Built
         for d in defs:
             await con.execute(d)
         print(f"  postgres: GIN indexes rebuilt in {time.perf_counter() - t0:,.0f} s", flush=True)
-    # the per-day id summary (migration 0007) got a row per INSERT and per COPY batch: one a day, as
-    # each ingest cycle leaves it (bot.store.search.compact_article_days)
-    await con.execute(
-        "WITH gone AS (DELETE FROM article_days RETURNING day, min_id, max_id)"
-        " INSERT INTO article_days SELECT day, min(min_id), max(max_id) FROM gone GROUP BY day"
-    )
+    # the per-day id summary (migration 0007) got a row per INSERT and per COPY batch: folded to one
+    # a day, as each ingest cycle leaves it
+    engine = make_engine(url)
+    async with session_factory(engine).begin() as s:
+        await compact_article_days(s)
+    await engine.dispose()
     await con.execute("SELECT setval(pg_get_serial_sequence('articles', 'id'), (SELECT max(id) FROM articles))")
     await con.execute("VACUUM ANALYZE articles")
     await con.close()
