@@ -107,11 +107,11 @@ def _filters(q: Query, params: dict[str, Any], outlets: list[list[str]]) -> str:
     # With words, the dates are checked on the rows the words find, inside the id range the dates
     # already bound (`id_bounds`): as an index condition the planner would rather read the date
     # index than GIN and test every row's tsvector in the range (`since:30d`: 27,000 rows, 100 ms).
-    dates = [(k, op) for k, op in (("since", ">="), ("before", "<")) if getattr(q, k)]
-    for k, op in dates:
-        check = f"a.published_at {op} :{k}"
-        sql += f" AND {check}" if not q.groups else f" AND ({check}) IS TRUE"
-        params[k] = getattr(q, k)
+    for k, op, at in (("since", ">=", q.since), ("before", "<", q.before)):
+        if at:
+            check = f"a.published_at {op} :{k}"
+            sql += f" AND {check}" if not q.groups else f" AND ({check}) IS TRUE"
+            params[k] = at
     if q.excluded and not q.groups:
         ex = " || ".join(_term_sql(t, params) for t in q.excluded)
         sql += f" AND NOT (a.tsv @@ ({ex}))"

@@ -82,10 +82,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
     op.create_index("ix_articles_id_published", "articles", ["id", "published_at"], if_not_exists=True)
-    op.execute("DROP TRIGGER IF EXISTS article_days_au" + ("" if op.get_bind().dialect.name == "sqlite" else " ON articles"))
-    op.execute("DROP TRIGGER IF EXISTS article_days_ai" + ("" if op.get_bind().dialect.name == "sqlite" else " ON articles"))
+    for trigger in ("article_days_au", "article_days_ai"):
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger}" + ("" if sqlite else " ON articles"))
     op.execute("DROP TABLE IF EXISTS article_days")
-    if op.get_bind().dialect.name != "sqlite":
+    if not sqlite:
         op.execute("DROP FUNCTION IF EXISTS article_days_moved()")
         op.execute("DROP FUNCTION IF EXISTS article_days_added()")
