@@ -112,3 +112,37 @@ def test_html_in_a_feed_is_read_as_html_whatever_tag_it_starts_with() -> None:
     assert parsed.error is None and len(parsed.entries) == 4
     for e in parsed.entries:
         assert "<" not in e.text and "Allies" in e.text and "Brussels" in e.text, e.text
+
+
+def test_relative_links_resolve_against_the_document_or_its_xml_base() -> None:
+    """Links are made absolute against the feed's address, or per element where xml:base says so."""
+    rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>https://site.example/</link>
+    <item><title>Root-relative</title><link>/news/1</link><description>Body one.</description></item>
+    <item><title>Path-relative</title><link>news/2</link><description>Body two.</description></item>
+    <item><title>Guid only</title><guid>story/3</guid><description>Body three.</description></item>
+    <item><title>Scripted</title><link>javascript:alert(1)</link><guid isPermaLink="false">s-4</guid>
+      <description>Body four.</description></item>
+    </channel></rss>"""
+    got = parse_feed(rss, "https://feeds.example/world/rss.xml", "application/rss+xml")
+    assert got.error is None
+    by_title = {e.title: e for e in got.entries}
+    assert by_title["Root-relative"].url == "https://feeds.example/news/1"
+    assert by_title["Path-relative"].url == "https://feeds.example/world/news/2"
+    assert by_title["Guid only"].url == "https://feeds.example/world/story/3"
+    assert by_title["Guid only"].guid == "https://feeds.example/world/story/3"
+    assert by_title["Scripted"].url is None and by_title["Scripted"].guid == "feeds.example:s-4"
+
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+    <feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://base.example/blog/"><title>A</title>
+    <id>urn:a</id><updated>2025-03-01T00:00:00Z</updated>
+    <entry><title>Under the feed's base</title><id>urn:a:1</id><link href="posts/1"/>
+      <updated>2025-03-01T00:00:00Z</updated><content type="html">&lt;p&gt;One.&lt;/p&gt;</content></entry>
+    <entry xml:base="/archive/"><title>Under its own base</title><id>urn:a:2</id><link href="2"/>
+      <updated>2025-03-01T00:00:00Z</updated><content type="html">&lt;p&gt;Two.&lt;/p&gt;</content></entry>
+    </feed>"""
+    got = parse_feed(atom, "https://feeds.example/a.xml", "application/atom+xml")
+    assert [e.url for e in got.entries] == ["https://base.example/blog/posts/1", "https://base.example/archive/2"]
+
+    relative_base = atom.replace(b'xml:base="https://base.example/blog/"', b'xml:base="blog/"')
+    got = parse_feed(relative_base, "https://feeds.example/a.xml", "application/atom+xml")
+    assert [e.url for e in got.entries] == ["https://feeds.example/blog/posts/1", "https://feeds.example/archive/2"]

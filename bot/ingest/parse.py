@@ -51,6 +51,7 @@ def _charref_or_replacement(m: re.Match[bytes]) -> bytes:
     return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else m[0]
 _FEED_ROOT = re.compile(rb"<(?:[\w-]+:)?(rss|feed|RDF|channel)[\s>]", re.IGNORECASE)
 _HTML_ROOT = re.compile(rb"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.IGNORECASE)
+_HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _GLOBAL_ID = re.compile(r"^(https?://|urn:|tag:)", re.IGNORECASE)
 
 
@@ -127,12 +128,25 @@ def _struct_to_dt(value: Any) -> datetime | None:
         return None
 
 
+def _absolute(ref: str, url: str) -> str:
+    """`ref` resolved against the document's address, as feedparser resolves a link."""
+    return ref if not ref or _HAS_SCHEME.match(ref) else urljoin(url, ref)
+
+
 def _feedparser(body: bytes, url: str, content_type: str) -> RawFeed | str:
     import feedparser
 
+    headers = {"content-type": content_type or "application/xml"}
+    # Given the document's address, feedparser re-joins its base URI with every element it opens
+    # (~25% of its parsing time, measured on 1,000 feeds) to resolve the odd relative link. So it
+    # gets the address only where an xml:base attribute makes the base vary by element, which it
+    # alone tracks; elsewhere the few relative links are resolved below, against the same address.
+    by_element = b"xml:base" in body
+    if by_element:
+        headers["content-location"] = url
     parsed = feedparser.parse(
         body,
-        response_headers={"content-location": url, "content-type": content_type or "application/xml"},
+        response_headers=headers,
         sanitize_html=False,  # our cleaner turns markup into text; feedparser's sanitiser is slow
         # Links inside content are never kept (the cleaner keeps text), and entry links are made
         # absolute by canonical_url; feedparser rewriting every href costs ~20% of its time.
@@ -149,10 +163,14 @@ def _feedparser(body: bytes, url: str, content_type: str) -> RawFeed | str:
         contents = [c.get("value", "") for c in (e.get("content") or []) if c.get("value")]
         content = max(contents, key=len) if contents else ""
         summary = e.get("summary") or ""
+        guid, link = (e.get("id") or "").strip(), (e.get("link") or "").strip()
+        if not by_element:
+            link = _absolute(link, url)
+            guid = _absolute(guid, url) if e.get("guidislink") else guid  # a permalink <guid> is a link
         entries.append(
             RawEntry(
-                guid=(e.get("id") or "").strip() or None,
-                link=(e.get("link") or "").strip() or None,
+                guid=guid or None,
+                link=link or None,
                 title=(e.get("title") or "").strip() or None,
                 html=content or summary,
                 summary_only=not content,
