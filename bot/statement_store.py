@@ -163,14 +163,14 @@ class _Pool:
         same.append(k)
         cands.append(k.normalised)
 
-    def find(self, item: Found, fingerprint: str) -> _Known | None:
+    def find(self, item: Found, fingerprint: str, normalised: str) -> _Known | None:
         hit = self.by_print.get(fingerprint)
         if hit is not None or item.speaker is None:
             return hit
         pool = self.by_speaker.get((item.speaker, item.kind))
         if pool is None:
             return None
-        i = find_same(item.text, pool[1])
+        i = find_same(item.text, pool[1], normalised=normalised)
         return None if i is None else pool[0][i]
 
     def reword(self, k: _Known, text: str) -> None:
@@ -273,18 +273,22 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     everything = [f for fs in found_of for f in fs]
     if not everything:
         return [0] * len(batch)
-    prints_of = [[statement_fingerprint(f.speaker, f.text) for f in fs] for fs in found_of]
+    normalised_of = [[normalise_quote(f.text) for f in fs] for fs in found_of]  # once: matching needs it thrice
+    prints_of = [
+        [statement_fingerprint(f.speaker, f.text, normalised=n) for f, n in zip(fs, ns, strict=True)]
+        for fs, ns in zip(found_of, normalised_of, strict=True)
+    ]
     known = _Pool(await _known_statements(session, everything, {p for ps in prints_of for p in ps}))
     fresh_pool = _Pool()  # new in this batch, not yet inserted
     pending: list[_Known] = []
     first_of: dict[int, tuple[Found, int]] = {}  # id(pending) -> (first occurrence, index into batch)
     links: list[tuple[_Known, Found, int]] = []
     longer: dict[int, str] = {}
-    for n, (found, prints) in enumerate(zip(found_of, prints_of, strict=True)):
-        for item, fp in zip(found, prints, strict=True):
-            match = known.find(item, fp) or fresh_pool.find(item, fp)
+    for n, (found, prints, norms) in enumerate(zip(found_of, prints_of, normalised_of, strict=True)):
+        for item, fp, norm in zip(found, prints, norms, strict=True):
+            match = known.find(item, fp, norm) or fresh_pool.find(item, fp, norm)
             if match is None:
-                match = _Known(None, item.speaker, item.kind, item.text, normalise_quote(item.text), fp)
+                match = _Known(None, item.speaker, item.kind, item.text, norm, fp)
                 pending.append(match)
                 fresh_pool.add(match)
                 first_of[id(match)] = (item, n)

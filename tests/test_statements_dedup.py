@@ -108,3 +108,18 @@ def test_many_candidates_reworded_and_added_match_the_rules_one_by_one(
             normalised.append(normalise_quote(extra[n]))
             prepared.append(normalised[-1])
         assert find_same(texts[n % len(texts)], prepared) == _reference_find_same(texts[n % len(texts)], normalised)
+
+
+def test_the_fuzzy_ratios_length_window_never_drops_a_match() -> None:
+    """Only candidates of a near length are scored: every pair of lengths rapidfuzz scores at the
+    threshold or above must fall inside the window (texts that differ in length only score highest)."""
+    from rapidfuzz import fuzz
+
+    from bot.statements.dedup import _FUZZY_THRESHOLD, Candidates
+
+    for n in range(1, 400):
+        prepared = Candidates(["a" * m for m in range(1, 400)])
+        near = {len(t) for t in prepared.near_in_length(n).values()}
+        scoring = {m for m in range(1, 400) if fuzz.ratio("a" * n, "a" * m) >= _FUZZY_THRESHOLD}
+        assert scoring <= near, (n, sorted(scoring - near))
+        assert len(near) <= len(scoring) + 4  # and no wider than its slack: a character either side

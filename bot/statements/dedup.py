@@ -61,6 +61,24 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
+@lru_cache(maxsize=32768)
+def _shape(c: str) -> tuple[str, int, str | None]:
+    """(padded words, word count, first word trigram or None) of a normalised candidate: the same
+    few hundred recent statements per speaker are loaded into every ingest batch's candidates."""
+    words = _words(c)
+    tokens = words.split(" ", 3)
+    head = " ".join(tokens[:3]) if len(tokens) >= 3 and tokens[2] else None
+    return f" {words} ", len(c.split()), head
+
+
+def _length_window(n: int) -> tuple[int, int]:
+    """Lengths a text of `n` characters can have and still score `_FUZZY_THRESHOLD` against one of
+    length n: fuzz.ratio is 100 * (1 - indel distance / total length), and the indel distance is
+    at least the difference in length (a character's slack either side for float rounding)."""
+    keep = 1 - _FUZZY_THRESHOLD / 100  # the share of the total length the distance may be
+    return int(n * (1 - keep) / (1 + keep)) - 1, int(n * (1 + keep) / (1 - keep)) + 1
+
+
 def _trigrams(tokens: Sequence[str]) -> list[str]:
     return [" ".join(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
 
@@ -86,6 +104,7 @@ class Candidates:
         self._hay = ""  # "\n".join of the padded words of the first `len(self._starts)` candidates
         self._starts: list[int] = []  # where each of them begins in `_hay`
         self._loose: set[int] = set()  # added or reworded since `_hay` was joined: checked one by one
+        self._by_length: list[tuple[int, int]] = []  # (len, index), sorted: the fuzzy ratio's window
         for c in normalised:
             self.append(c)
 
@@ -100,16 +119,18 @@ class Candidates:
         self._index(len(self.texts) - 1, c)
 
     def _index(self, i: int, c: str, *, remove: bool = False) -> None:
-        words = _words(c)
-        tokens = words.split(" ", 3)
+        padded, nwords, head = _shape(c)
         change = set.discard if remove else set.add
-        if len(tokens) >= 3 and tokens[2]:
-            change(self._heads.setdefault(" ".join(tokens[:3]), set()), i)
+        if head is not None:
+            change(self._heads.setdefault(head, set()), i)
         else:
             change(self._few, i)
-        if not remove:
-            self._padded[i], self._nwords[i] = f" {words} ", len(c.split())
+        if remove:
+            del self._by_length[bisect.bisect_left(self._by_length, (len(c), i))]
+        else:
+            self._padded[i], self._nwords[i] = padded, nwords
             self._loose.add(i)
+            bisect.insort(self._by_length, (len(c), i))
 
     def replace(self, i: int, c: str) -> None:
         """Candidate `i` now reads `c` (a longer wording of the same statement was found)."""
@@ -140,6 +161,13 @@ class Candidates:
             at = self._hay.find(needle, self._starts[i + 1] if i + 1 < len(self._starts) else len(self._hay))
         return found
 
+    def near_in_length(self, n: int) -> dict[int, str]:
+        """The candidates (index -> text, in index order) that a text of `n` characters may match
+        by the fuzzy ratio: scoring every candidate cost more than the rest of the lookup."""
+        lo, hi = _length_window(n)
+        window = self._by_length[bisect.bisect_left(self._by_length, (lo, -1)) : bisect.bisect_right(self._by_length, (hi, len(self.texts)))]
+        return {i: self.texts[i] for i in sorted(i for _, i in window)}
+
     def worth_checking(self, tokens: Sequence[str], a_long: bool) -> list[int]:
         """Every candidate that could contain, or be contained in, a text of these words, in order."""
         found: set[int] = set(self._few)
@@ -153,15 +181,16 @@ class Candidates:
         return sorted(found)
 
 
-def find_same(text: str, candidates: Sequence[str] | Candidates) -> int | None:
+def find_same(text: str, candidates: Sequence[str] | Candidates, *, normalised: str | None = None) -> int | None:
     """Index of a candidate that is the same statement as `text`, or None.
 
-    `candidates` are already normalised (as stored). The same rules as `same_statement`, in one
-    pass: equality, then containment of a partial quotation, then the fuzzy ratio, scored in C by
-    rapidfuzz, since an article's statements are checked against hundreds of stored ones.
+    `candidates` are already normalised (as stored), and so is `text` when `normalised` is given.
+    The same rules as `same_statement`, in one pass: equality, then containment of a partial
+    quotation, then the fuzzy ratio, scored in C by rapidfuzz, since an article's statements are
+    checked against hundreds of stored ones.
     """
     cands = candidates if isinstance(candidates, Candidates) else Candidates(candidates)
-    a = normalise_quote(text)
+    a = normalise_quote(text) if normalised is None else normalised
     if not a or not cands:
         return None
     equal = cands._first.get(a)
@@ -180,12 +209,12 @@ def find_same(text: str, candidates: Sequence[str] | Candidates) -> int | None:
                 return i
         elif cands._nwords[i] >= _MIN_CONTAINED_WORDS and cands._padded[i] in pa:
             return i
-    best = process.extractOne(a, cands.texts, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
+    best = process.extractOne(a, cands.near_in_length(n), scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
     return int(best[2]) if best else None
 
 
-def statement_fingerprint(speaker: str | None, text: str) -> str:
+def statement_fingerprint(speaker: str | None, text: str, *, normalised: str | None = None) -> str:
     """Stable hash of speaker and normalised text, for a unique key in the archive."""
     who = normalise_quote(speaker or "")
-    payload = f"{who}\x1f{normalise_quote(text)}".encode()
+    payload = f"{who}\x1f{normalise_quote(text) if normalised is None else normalised}".encode()
     return hashlib.sha256(payload).hexdigest()[:32]
