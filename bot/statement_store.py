@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, insert, literal, select, update
+from sqlalchemy import String, cast, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -189,23 +189,24 @@ async def _known_statements(session: AsyncSession, found: Sequence[Found], finge
     quoted as saying and what an outlet says they meant are different claims.
     """
     cols = (Statement.id, Statement.speaker, Statement.kind, Statement.text, Statement.normalised, Statement.fingerprint)
-    rows: dict[int, Any] = {}
-    for chunk in _chunks(sorted(fingerprints)):
-        rows.update((r.id, r) for r in (await session.execute(select(*cols).where(Statement.fingerprint.in_(chunk)))).all())
     since = utcnow() - CANDIDATE_WINDOW
-    for speaker in sorted({f.speaker for f in found if f.speaker}):
-        # Per speaker, so one prolific speaker cannot crowd another's recent statements out.
-        rows.update(
-            (r.id, r)
-            for r in (
-                await session.execute(
-                    select(*cols)
-                    .where(Statement.speaker == speaker, Statement.first_seen_at >= since)
-                    .order_by(Statement.first_seen_at.desc())
-                    .limit(MAX_CANDIDATES)
-                )
-            ).all()
-        )
+    # Per speaker, so one prolific speaker cannot crowd another's recent statements out: each an
+    # index range of the (speaker, first_seen_at) index, all in one statement with the same-words
+    # lookups, since this runs once per ingest write inside its transaction (it was one round trip
+    # per speaker).
+    parts: list[Any] = [select(*cols).where(Statement.fingerprint.in_(chunk)) for chunk in _chunks(sorted(fingerprints))]
+    parts += [
+        select(*cols)
+        .where(Statement.speaker == speaker, Statement.first_seen_at >= since)
+        .order_by(Statement.first_seen_at.desc())
+        .limit(MAX_CANDIDATES)
+        .subquery()
+        .select()
+        for speaker in sorted({f.speaker for f in found if f.speaker})
+    ]
+    if not parts:
+        return []
+    rows = {r.id: r for r in (await session.execute(union_all(*parts) if len(parts) > 1 else parts[0])).all()}
     return [_Known(*r) for r in rows.values()]
 
 

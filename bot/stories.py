@@ -80,18 +80,20 @@ async def _candidates(session: AsyncSession, keys: set[int], *, after_id: int = 
     since = utcnow() - WINDOW
     # PostgreSQL: one array parameter, one plan for any number of keys (not thousands of placeholders).
     wanted = _any_key(list(keys)) if session.get_bind().dialect.name == "postgresql" else StoryBand.key.in_(keys)
+    # The matching (key, story) pairs themselves: an article is only ever looked up by its own
+    # keys, all among `keys`, so the stories' other keys are never needed.
     query = (
-        select(Story.id, Story.signature)
+        select(StoryBand.key, Story.id, Story.signature)
         .join(StoryBand, StoryBand.story_id == Story.id)
         .where(wanted, Story.updated_at >= since, Story.signature.is_not(None))
-        .distinct()
     )
     if after_id:
         query = query.where(StoryBand.story_id > after_id)
-    known = {sid: sig for sid, sig in (await session.execute(query)).all() if sig}
+    known: dict[int, bytes] = {}
     by_key: dict[int, list[int]] = {}
-    if known:
-        for key, sid in (await session.execute(select(StoryBand.key, StoryBand.story_id).where(StoryBand.story_id.in_(known)))).all():
+    for key, sid, sig in (await session.execute(query)).all():
+        if sig:
+            known[sid] = sig
             by_key.setdefault(key, []).append(sid)
     return _Known(known, by_key)
 

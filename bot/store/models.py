@@ -277,9 +277,10 @@ class StoryBand(Base):
     """One LSH band key of a story's MinHash signature; articles sharing a key are candidates."""
 
     __tablename__ = "story_bands"
+    __table_args__ = {"sqlite_with_rowid": False}  # migration 0008: read by key only
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True)
 
 
 # Full-text queue lookups (issue #6, migration 0005): due queued articles without scanning the table.

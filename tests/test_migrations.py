@@ -1,0 +1,84 @@
+"""Schema migrations that move data, run up and down on both backends with rows in them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from bot.store.db import make_engine
+from bot.store.migrate import alembic_config, upgrade
+from tests.conftest import _admin
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no schema at all, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    base = request.getfixturevalue("pg_template")
+    name = f"m_{os.getpid()}_{int(time.time() * 1000) % 1000000}"
+    asyncio.run(_admin(f"{base}/postgres", f"CREATE DATABASE {name}"))
+    return f"{base}/{name}"
+
+
+async def _downgrade(url: str, revision: str) -> None:
+    engine = make_engine(url)
+
+    def _do(conn: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_do)
+    finally:
+        await engine.dispose()
+
+
+async def _bands(url: str) -> tuple[list[tuple[int, int]], set[str]]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = [tuple(r) for r in (await conn.execute(text('SELECT "key", story_id FROM story_bands ORDER BY 1, 2'))).all()]
+            indexes = await conn.run_sync(lambda c: {i["name"] or "" for i in inspect(c).get_indexes("story_bands")})
+        return rows, indexes
+    finally:
+        await engine.dispose()
+
+
+async def test_story_bands_keep_their_rows_through_0008_up_and_down(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        await upgrade(engine, "0007")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO stories (id, title, article_count, created_at, updated_at) VALUES (7, 't', 1, :t, :t), (8, 'u', 1, :t, :t)"),
+                {"t": datetime(2025, 6, 1, tzinfo=UTC)},
+            )
+            await conn.execute(text('INSERT INTO story_bands ("key", story_id) VALUES (-5, 7), (3, 7), (3, 8), (9223372036854775807, 8)'))
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    rows, indexes = await _bands(empty_url)
+    assert rows == [(-5, 7), (3, 7), (3, 8), (9223372036854775807, 8)]
+    assert "ix_story_bands_story_id" not in indexes
+    if empty_url.startswith("sqlite"):
+        engine = make_engine(empty_url)
+        async with engine.connect() as conn:
+            ddl = (await conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'story_bands'"))).scalar_one()
+        await engine.dispose()
+        assert "WITHOUT ROWID" in ddl
+
+    await _downgrade(empty_url, "0007")
+    rows, indexes = await _bands(empty_url)
+    assert rows == [(-5, 7), (3, 7), (3, 8), (9223372036854775807, 8)]
+    assert "ix_story_bands_story_id" in indexes
