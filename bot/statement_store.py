@@ -206,7 +206,8 @@ async def _known_statements(session: AsyncSession, found: Sequence[Found], finge
     ]
     if not parts:
         return []
-    rows = {r.id: r for r in (await session.execute(union_all(*parts) if len(parts) > 1 else parts[0])).all()}
+    query: Any = union_all(*parts) if len(parts) > 1 else parts[0]
+    rows: dict[int, Any] = {r.id: r for r in (await session.execute(query)).all()}
     return [_Known(*r) for r in rows.values()]
 
 
