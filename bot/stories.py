@@ -21,11 +21,12 @@ inserts the articles and counts them into their stories. If it fails, the new st
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, Table, any_, bindparam, func, insert, select, text, update
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.ingest.minhash import band_keys, signature, similarity
@@ -38,11 +39,14 @@ THRESHOLD = 0.5
 WINDOW = timedelta(days=3)
 STORY_LOCK_KEY = 0x6E657773  # 'news'
 _STORIES: Table = Story.__table__  # type: ignore[assignment]
-_BANDS: Table = StoryBand.__table__  # type: ignore[assignment]
 _BUMP = (
     update(_STORIES)
     .where(_STORIES.c.id == bindparam("b_id"))
     .values(article_count=_STORIES.c.article_count + bindparam("b_n"), updated_at=bindparam("b_now"))
+)
+_SQLITE_INSERT_BANDS = text(
+    """INSERT INTO story_bands ("key", story_id)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:pairs)"""
 )
 _PG_INSERT_BANDS = text(
     "INSERT INTO story_bands (key, story_id) SELECT * FROM unnest(CAST(:keys AS bigint[]), CAST(:ids AS bigint[]))"
@@ -146,7 +150,9 @@ async def _insert_new(session: AsyncSession, new: list[_NewStory]) -> None:
         keys, ids = zip(*bands, strict=True)
         await session.execute(_PG_INSERT_BANDS, {"keys": list(keys), "ids": list(ids)})
     else:
-        await session.execute(insert(_BANDS), [{"key": k, "story_id": sid} for k, sid in bands])
+        # One JSON parameter, unpacked by SQLite: an executemany bound 320,000 rows a first cycle
+        # one at a time in Python on the event loop (measured: 0.85 -> 0.33 s of its CPU).
+        await session.execute(_SQLITE_INSERT_BANDS, {"pairs": json.dumps(bands)})
 
 
 async def _create_locked(

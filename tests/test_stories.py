@@ -48,6 +48,12 @@ async def test_assign_story_groups_near_duplicates(sessions: async_sessionmaker[
         assert dict((await s.execute(select(Article.id, Article.story_id))).all()) == {st.article.id: st.article.story_id for st in stored}
         bands = list((await s.execute(select(StoryBand))).scalars())
         assert {b.story_id for b in bands} == {ids[0], ids[2]}
+        # Each story keeps exactly its first article's band keys, signed 64-bit values kept whole.
+        for story_id, (_o, title, text) in ((ids[0], texts[0]), (ids[2], texts[2])):
+            sig = signature(title, text)
+            assert sig is not None
+            assert sorted(b.key for b in bands if b.story_id == story_id) == sorted(set(band_keys(sig)))
+        assert any(abs(b.key) > 2**53 for b in bands)  # past a double's exact integers
 
 
 async def test_copies_in_one_batch_share_a_story(sessions: async_sessionmaker[AsyncSession]) -> None:
