@@ -104,7 +104,9 @@ class Candidates:
         self._hay = ""  # "\n".join of the padded words of the first `len(self._starts)` candidates
         self._starts: list[int] = []  # where each of them begins in `_hay`
         self._loose: set[int] = set()  # added or reworded since `_hay` was joined: checked one by one
-        self._by_length: list[tuple[int, int]] = []  # (len, index), sorted: the fuzzy ratio's window
+        # (len, index) sorted, and the texts in that order: the fuzzy ratio's window is a slice.
+        self._by_length: list[tuple[int, int]] = []
+        self._length_ordered: list[str] = []
         for c in normalised:
             self.append(c)
 
@@ -126,11 +128,14 @@ class Candidates:
         else:
             change(self._few, i)
         if remove:
-            del self._by_length[bisect.bisect_left(self._by_length, (len(c), i))]
+            at = bisect.bisect_left(self._by_length, (len(c), i))
+            del self._by_length[at], self._length_ordered[at]
         else:
             self._padded[i], self._nwords[i] = padded, nwords
             self._loose.add(i)
-            bisect.insort(self._by_length, (len(c), i))
+            at = bisect.bisect_left(self._by_length, (len(c), i))
+            self._by_length.insert(at, (len(c), i))
+            self._length_ordered.insert(at, c)
 
     def replace(self, i: int, c: str) -> None:
         """Candidate `i` now reads `c` (a longer wording of the same statement was found)."""
@@ -161,12 +166,29 @@ class Candidates:
             at = self._hay.find(needle, self._starts[i + 1] if i + 1 < len(self._starts) else len(self._hay))
         return found
 
-    def near_in_length(self, n: int) -> dict[int, str]:
-        """The candidates (index -> text, in index order) that a text of `n` characters may match
-        by the fuzzy ratio: scoring every candidate cost more than the rest of the lookup."""
+    def _window(self, n: int) -> tuple[int, int]:
         lo, hi = _length_window(n)
-        window = self._by_length[bisect.bisect_left(self._by_length, (lo, -1)) : bisect.bisect_right(self._by_length, (hi, len(self.texts)))]
-        return {i: self.texts[i] for i in sorted(i for _, i in window)}
+        return (
+            bisect.bisect_left(self._by_length, (lo, -1)),
+            bisect.bisect_right(self._by_length, (hi, len(self.texts))),
+        )
+
+    def near_in_length(self, n: int) -> list[str]:
+        """The candidates a text of `n` characters may match by the fuzzy ratio, shortest first."""
+        start, stop = self._window(n)
+        return self._length_ordered[start:stop]
+
+    def most_alike(self, a: str) -> int | None:
+        """The candidate scoring highest by the fuzzy ratio, at least its threshold (the lowest
+        index among equals, as a scan in order would pick); only those of a near length are
+        scored: scoring every candidate cost more than the rest of the lookup."""
+        start, stop = self._window(len(a))
+        window = self._length_ordered[start:stop]
+        best = process.extractOne(a, window, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
+        if best is None:
+            return None
+        scoring = process.extract(a, window, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD, limit=None)
+        return min(self._by_length[start + j][1] for _text, score, j in scoring if score >= best[1])
 
     def worth_checking(self, tokens: Sequence[str], a_long: bool) -> list[int]:
         """Every candidate that could contain, or be contained in, a text of these words, in order."""
@@ -209,8 +231,7 @@ def find_same(text: str, candidates: Sequence[str] | Candidates, *, normalised: 
                 return i
         elif cands._nwords[i] >= _MIN_CONTAINED_WORDS and cands._padded[i] in pa:
             return i
-    best = process.extractOne(a, cands.near_in_length(n), scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
-    return int(best[2]) if best else None
+    return cands.most_alike(a)
 
 
 def statement_fingerprint(speaker: str | None, text: str, *, normalised: str | None = None) -> str:
