@@ -95,18 +95,21 @@ class RunStats:
 BACKFILL_NOTE = "backfill"
 
 
-def for_full_text(item: ArticleIn, feed_full_text_mode: str, *, alerts: bool = True) -> ArticleIn:
+def for_full_text(
+    item: ArticleIn, feed_full_text_mode: str, *, alerts: bool = True, looks_summary: bool | None = None
+) -> ArticleIn:
     """For the ingester, before storing an entry: queue its page when the entry is only a summary.
 
     A pure function of the entry, so the mark goes into the article's INSERT: an entry whose text
     is a summary (or whose feed says `full_text: always`) and that links a page is stored `queued`.
     It only takes effect on a new article (an edit never re-queues). `alerts=False` (a feed's
     backfill) is remembered on the row, so statements found in the page later are stored without
-    alerting old news, as the ingester does for the entry itself.
+    alerting old news, as the ingester does for the entry itself. `looks_summary`: the entry's
+    `needs_full_text(text, "auto")`, when the parse worker has worked it out already.
     """
     if not item.url or item.fulltext_status is not None or feed_full_text_mode == "never":
         return item
-    summary = needs_full_text(item.text, "auto")
+    summary = needs_full_text(item.text, "auto") if looks_summary is None else looks_summary
     if not (summary if feed_full_text_mode == "auto" else needs_full_text(item.text, feed_full_text_mode)):
         return item
     return replace(

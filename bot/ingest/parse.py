@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
+from bot.fulltext.detect import needs_full_text
 from bot.ingest.clean import clean_text, html_to_text
 from bot.ingest.dates import start_of_day
 from bot.ingest.digest import content_hash
@@ -72,6 +73,7 @@ class Entry:
     bands: tuple[int, ...] = ()  # the signature's LSH band keys, computed here beside it
     digest: str = ""  # content_hash(title, text), computed here so the writer does not
     statements: list[Statement] | None = None  # extracted here when the figures were given
+    looks_summary: bool | None = None  # needs_full_text(text, "auto"), computed here beside the rest
 
 
 @dataclass
@@ -260,6 +262,7 @@ def prepare_entry(
         signature=sig,
         bands=tuple(band_keys(sig)) if sig else (),
         digest=content_hash(title, text),
+        looks_summary=needs_full_text(text, "auto"),
     )
 
 

@@ -107,7 +107,7 @@ def articles_of(job: FeedJob, parsed: ParsedFeed, now: datetime, *, full_text: s
             digest=e.digest or None,
             signature=e.signature,
             bands=e.bands or None,
-        ), full_text, alerts=alerts)
+        ), full_text, alerts=alerts, looks_summary=e.looks_summary)
         for e in parsed.entries
     ]
 
