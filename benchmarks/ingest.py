@@ -113,10 +113,10 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
     if args.skip_hooks:
         import bot.ingest.pipeline as pipeline
 
-        async def no_hooks(*_a: object, **_k: object) -> int:
-            return 0
+        async def no_hooks(_session: object, batch: list[object], *_a: object, **_k: object) -> list[int]:
+            return [0] * len(batch)
 
-        pipeline.after_store = no_hooks  # type: ignore[assignment]
+        pipeline.after_store_many = no_hooks  # type: ignore[assignment]
 
     parent, child = multiprocessing.get_context("spawn").Pipe()
     farm_proc = multiprocessing.get_context("spawn").Process(target=serve, args=(args.feeds, args.items, child, args.quote_every), daemon=True)
@@ -211,7 +211,7 @@ def main() -> None:
     ap.add_argument(
         "--skip-hooks",
         action="store_true",
-        help="replace after_store (statement extraction + outbox, another subsystem) with a no-op, to see ingestion alone",
+        help="replace after_store_many (statement dedup, storing and the alert outbox: issue #5's subsystem) with a no-op, to see ingestion alone",
     )
     ap.add_argument("--quote-every", type=int, default=3, help="every Nth item quotes a tracked figure (0: none)")
     ap.add_argument("--profile", default=None, help="write a cProfile of cycle 1 (main process) to this file")

@@ -61,10 +61,11 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=8192)
 def _shape(c: str) -> tuple[str, int, str | None]:
     """(padded words, word count, first word trigram or None) of a normalised candidate: the same
-    few hundred recent statements per speaker are loaded into every ingest batch's candidates."""
+    few hundred recent statements per speaker are loaded into every ingest batch's candidates
+    (8,192 of them: ~3 MB, and 20 speakers' worth of candidates)."""
     words = _words(c)
     tokens = words.split(" ", 3)
     head = " ".join(tokens[:3]) if len(tokens) >= 3 and tokens[2] else None
