@@ -65,7 +65,7 @@ def _words(text: str) -> str:
 def _shape(c: str) -> tuple[str, int, str | None]:
     """(padded words, word count, first word trigram or None) of a normalised candidate: the same
     few hundred recent statements per speaker are loaded into every ingest batch's candidates
-    (8,192 of them: ~3 MB, and 20 speakers' worth of candidates)."""
+    (8,192 of them: twenty speakers' worth)."""
     words = _words(c)
     tokens = words.split(" ", 3)
     head = " ".join(tokens[:3]) if len(tokens) >= 3 and tokens[2] else None
