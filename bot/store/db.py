@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -77,7 +80,9 @@ async def engine_for(url: str) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+async def insert_returning_ids(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], *, alongside: Callable[[], None] | None = None
+) -> list[int]:
     """Insert `rows` into a table with an integer `id` key; their new ids, in order, in one or two statements.
 
     Why not `INSERT … RETURNING` with `sort_by_parameter_order`: SQLite does not promise RETURNING
@@ -86,14 +91,35 @@ async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequen
     the database's single write lock and gets the next rowid; no other writer can add rows until
     commit, so the rest take the following ids and go in as one executemany. PostgreSQL orders
     RETURNING itself in batched INSERTs.
+
+    `alongside`: pure Python work (it must not touch the session) run on this thread while the
+    database inserts the bulk of the rows, instead of one after the other.
     """
     if not rows:
+        if alongside is not None:
+            alongside()
         return []
     if session.get_bind().dialect.name != "sqlite":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list((await session.execute(stmt, list(rows))).scalars().all())
+        result = await _while(session.execute(stmt, list(rows)), alongside)
+        return list(result.scalars().all())
     first = int((await session.execute(insert(table).values(rows[0]).returning(table.c.id))).scalar_one())
     rest = [{**row, "id": first + i} for i, row in enumerate(rows[1:], start=1)]
     if rest:
-        await session.execute(insert(table), rest)
+        await _while(session.execute(insert(table), rest), alongside)
+    elif alongside is not None:
+        alongside()
     return [first + i for i in range(len(rows))]
+
+
+async def _while(statement: Awaitable[T], alongside: Callable[[], None] | None) -> T:
+    """Await `statement`, running `alongside` once the statement has gone to the database."""
+    if alongside is None:
+        return await statement
+    task = asyncio.ensure_future(statement)
+    await asyncio.sleep(0)  # the task runs up to its first wait: the statement is with the driver
+    try:
+        alongside()
+    finally:
+        result = await task  # never left running, whatever `alongside` did
+    return result
