@@ -112,12 +112,11 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
 
     if args.skip_hooks:
         import bot.ingest.pipeline as pipeline
-        from bot.archive import store_articles
 
-        async def no_hooks(session, items, _alerts, _config, _found):  # type: ignore[no-untyped-def]
-            return await store_articles(session, items, stories=True), [0] * len(items)
+        async def no_hooks(_session: object, batch: list[object], *_a: object, **_k: object) -> list[int]:
+            return [0] * len(batch)
 
-        pipeline.store_with_statements = no_hooks
+        pipeline.after_store_many = no_hooks  # type: ignore[assignment]
 
     parent, child = multiprocessing.get_context("spawn").Pipe()
     farm_proc = multiprocessing.get_context("spawn").Process(target=serve, args=(args.feeds, args.items, child, args.quote_every), daemon=True)
@@ -212,7 +211,7 @@ def main() -> None:
     ap.add_argument(
         "--skip-hooks",
         action="store_true",
-        help="store articles without their statements (dedup, statement rows and the alert outbox: issue #5's part of the write), to see ingestion alone",
+        help="replace after_store_many (statement dedup, storing and the alert outbox: issue #5's subsystem) with a no-op, to see ingestion alone",
     )
     ap.add_argument("--quote-every", type=int, default=3, help="every Nth item quotes a tracked figure (0: none)")
     ap.add_argument("--profile", default=None, help="write a cProfile of cycle 1 (main process) to this file")

@@ -12,7 +12,7 @@ rare edit goes through an ORM object (it needs the old version for the revision 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -135,20 +135,12 @@ class _Index:
         )
 
 
-async def store_articles(
-    session: AsyncSession,
-    items: Sequence[ArticleIn],
-    *,
-    stories: bool = False,
-    alongside: Callable[[list[Stored]], None] | None = None,
-) -> list[Stored]:
+async def store_articles(session: AsyncSession, items: Sequence[ArticleIn], *, stories: bool = False) -> list[Stored]:
     """`store_article` for a batch (a feed's entries, or several feeds'): the same rules, a handful of queries.
 
     Items in the batch are matched against each other too, so a feed listing one story twice (or
     two feeds' copies in one batch) still stores it once. `stories=True` groups the new articles
-    into stories (near-identical wire copy) as they are inserted. `alongside` is given the
-    outcomes (new articles' ids not yet set) and runs while the database inserts the new rows: pure
-    Python that must not touch the session (the ingester matches statements there).
+    into stories (near-identical wire copy) as they are inserted.
     """
     digests = [i.digest or content_hash(i.title, i.text) for i in items]
     index = _Index()
@@ -170,11 +162,8 @@ async def store_articles(
             stored = await _update(session, existing, item, digest)
             index.add(stored.article, replace=True)
             out.append(stored)
-    ready = None if alongside is None else (lambda: alongside(out))
     if new:
-        await _insert(session, new, stories, ready)
-    elif ready is not None:
-        ready()
+        await _insert(session, new, stories)
     return out
 
 
@@ -194,9 +183,7 @@ def _new_row(item: ArticleIn, digest: str) -> ArticleRow:
     )
 
 
-async def _insert(
-    session: AsyncSession, new: list[tuple[ArticleIn, ArticleRow]], stories: bool, alongside: Callable[[], None] | None
-) -> None:
+async def _insert(session: AsyncSession, new: list[tuple[ArticleIn, ArticleRow]], stories: bool) -> None:
     if stories:
         sigs = [i.signature if i.signature is not None else signature(i.title, i.text) for i, _ in new]
         keys = [i.bands if i.signature is not None else None for i, _ in new]
@@ -227,7 +214,7 @@ async def _insert(
         }
         for item, row in new
     ]
-    ids = await insert_returning_ids(session, _ARTICLES, values, alongside=alongside)
+    ids = await insert_returning_ids(session, _ARTICLES, values)
     for (_, row), new_id in zip(new, ids, strict=True):
         row.id = new_id
 

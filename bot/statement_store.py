@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -265,76 +265,6 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     later ones exactly as if they had been stored one after another.
     """
     found_of = [list(t.found) if t.found is not None else _extract(t.article, config) for t in batch]
-    prepared = prepare(found_of)
-    known = await load_known(session, prepared)
-    return await write_plan(session, batch, plan_statements(prepared, known))
-
-
-@dataclass
-class Prepared:
-    """A batch's found statements, per article in order, with their normalised text and key."""
-
-    found_of: list[list[Found]]
-    normalised_of: list[list[str]]
-    prints_of: list[list[str]]
-
-
-def prepare(found_of: list[list[Found]]) -> Prepared:
-    normalised_of = [[normalise_quote(f.text) for f in fs] for fs in found_of]  # once: matching needs it thrice
-    prints_of = [
-        [statement_fingerprint(f.speaker, f.text, normalised=n) for f, n in zip(fs, ns, strict=True)]
-        for fs, ns in zip(found_of, normalised_of, strict=True)
-    ]
-    return Prepared(found_of, normalised_of, prints_of)
-
-
-async def load_known(session: AsyncSession, prepared: Prepared) -> _Pool:
-    """The stored statements the batch's may be (one query); independent of the articles' rows,
-    so the ingester reads them before it inserts the articles."""
-    everything = [f for fs in prepared.found_of for f in fs]
-    if not everything:
-        return _Pool()
-    return _Pool(await _known_statements(session, everything, {p for ps in prepared.prints_of for p in ps}))
-
-
-@dataclass
-class Plan:
-    """Which found statements are new and which join a known or an earlier one: pure matching,
-    needing no article id, so the ingester runs it while the database inserts the articles."""
-
-    pending: list[_Known] = field(default_factory=list)
-    first_of: dict[int, tuple[Found, int]] = field(default_factory=dict)  # id(pending) -> (first occurrence, batch index)
-    links: list[tuple[_Known, Found, int]] = field(default_factory=list)
-    longer: dict[int, str] = field(default_factory=dict)  # known statement id -> its longer wording
-
-
-def plan_statements(prepared: Prepared, known: _Pool, only: Sequence[bool] | None = None) -> Plan:
-    """Match each found statement, articles in order; `only`: the articles to take (the rest are
-    skipped as if they held none, for an ingest write whose unchanged articles record nothing)."""
-    plan = Plan()
-    fresh_pool = _Pool()  # new in this batch, not yet inserted
-    for n, (found, prints, norms) in enumerate(zip(prepared.found_of, prepared.prints_of, prepared.normalised_of, strict=True)):
-        if only is not None and not only[n]:
-            continue
-        for item, fp, norm in zip(found, prints, norms, strict=True):
-            match = known.find(item, fp, norm) or fresh_pool.find(item, fp, norm)
-            if match is None:
-                match = _Known(None, item.speaker, item.kind, item.text, norm, fp)
-                plan.pending.append(match)
-                fresh_pool.add(match)
-                plan.first_of[id(match)] = (item, n)
-            elif len(item.text) > len(match.text) and (match.id is not None or plan.first_of[id(match)][1] != n):
-                # The longer wording wins; the partial quote joins it.
-                if match.id is not None:
-                    plan.longer[match.id] = item.text
-                (known if match.id is not None else fresh_pool).reword(match, item.text)
-            plan.links.append((match, item, n))
-    return plan
-
-
-async def write_plan(session: AsyncSession, batch: Sequence[ToRecord], plan: Plan) -> list[int]:
-    """Store a plan for the articles it was made for (now with their ids); per article, how many
-    statements are new. Alert outbox rows are written for new statements of alerting articles."""
     stale = [t.article.id for t in batch if not t.fresh]
     for chunk in _chunks(stale):
         # An edited article is re-read whole: its old sources go, the statements they joined stay.
@@ -342,9 +272,35 @@ async def write_plan(session: AsyncSession, batch: Sequence[ToRecord], plan: Pla
             delete(StatementSource).where(StatementSource.article_id.in_(chunk)),
             execution_options={"synchronize_session": False},
         )
-    if not plan.links:
+    everything = [f for fs in found_of for f in fs]
+    if not everything:
         return [0] * len(batch)
-    pending, first_of, links, longer = plan.pending, plan.first_of, plan.links, plan.longer
+    normalised_of = [[normalise_quote(f.text) for f in fs] for fs in found_of]  # once: matching needs it thrice
+    prints_of = [
+        [statement_fingerprint(f.speaker, f.text, normalised=n) for f, n in zip(fs, ns, strict=True)]
+        for fs, ns in zip(found_of, normalised_of, strict=True)
+    ]
+    known = _Pool(await _known_statements(session, everything, {p for ps in prints_of for p in ps}))
+    fresh_pool = _Pool()  # new in this batch, not yet inserted
+    pending: list[_Known] = []
+    first_of: dict[int, tuple[Found, int]] = {}  # id(pending) -> (first occurrence, index into batch)
+    links: list[tuple[_Known, Found, int]] = []
+    longer: dict[int, str] = {}
+    for n, (found, prints, norms) in enumerate(zip(found_of, prints_of, normalised_of, strict=True)):
+        for item, fp, norm in zip(found, prints, norms, strict=True):
+            match = known.find(item, fp, norm) or fresh_pool.find(item, fp, norm)
+            if match is None:
+                match = _Known(None, item.speaker, item.kind, item.text, norm, fp)
+                pending.append(match)
+                fresh_pool.add(match)
+                first_of[id(match)] = (item, n)
+            elif len(item.text) > len(match.text) and (match.id is not None or first_of[id(match)][1] != n):
+                # The longer wording wins; the partial quote joins it.
+                if match.id is not None:
+                    longer[match.id] = item.text
+                (known if match.id is not None else fresh_pool).reword(match, item.text)
+            links.append((match, item, n))
+
     created: dict[int, int] = {}  # statement id -> index into batch of the article that first carried it
     if pending:
         now = utcnow()

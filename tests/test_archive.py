@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.archive import ArticleIn, store_article
@@ -170,3 +170,64 @@ async def test_store_once_and_keep_revisions(sessions: async_sessionmaker[AsyncS
         assert rev.text == "Body one." and rev.revision == 1
         assert [h.title for h in (await search(s, "corrected")).hits] == ["T (updated)"]
         assert (await search(s, '"body one"')).hits  # the index follows the edit
+
+
+async def test_a_batch_stores_every_value_as_one_article_at_a_time_does(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A batch's rows after its first go in as one statement (SQLite: over a JSON parameter): each
+    value must come back exactly as an article stored on its own, through the same column types."""
+    from datetime import timezone
+
+    from bot.archive import store_articles
+
+    odd = [
+        "Plain text.", "Ünïcödé — “curly” ‘quotes’ and emoji 🛰️", 'JSON-looking {"a": [1, 2]} and \\ backslashes',
+        "00123", "line\nbreaks\tand tabs", "null", "true", "1e309", "  spaces  ",
+    ]
+    cest = timezone(timedelta(hours=2))
+
+    def items(tag: str) -> list[ArticleIn]:
+        return [
+            ArticleIn(
+                text=f"{body} ({tag} {i})", title=odd[(i + 1) % len(odd)] or None, guid=f"{tag}:{i}:{odd[i]}",
+                url=f"https://{tag}.example/{i}", outlet=odd[(i + 2) % len(odd)], author=None if i % 2 else "A. Writer",
+                published_at=datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=cest) + timedelta(days=i) if i % 3 else None,
+                published_inferred=bool(i % 2), topics=("nato", "ukraine")[: i % 3], summary_only=i % 4 == 0,
+                fulltext_status="queued" if i % 5 == 0 else None, fulltext_note="backfill" if i % 5 == 0 else None,
+            )
+            for i, body in enumerate(odd)
+        ]
+
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_a: object) -> None:
+        statements.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with sessions.begin() as s:
+            await store_articles(s, items("batch"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    if engine.dialect.name == "sqlite":  # the JSON path was the one taken
+        assert any("INSERT INTO articles" in q and "json_each" in q for q in statements)
+    async with sessions.begin() as s:
+        for item in items("single"):
+            await store_article(s, item)
+    columns = ("title", "outlet", "author", "published_at", "published_inferred", "topics", "summary_only",
+               "fulltext_status", "fulltext_note", "origin", "revision", "fulltext_attempts", "content_hash")
+    async with sessions() as s:
+        rows = (await s.execute(select(Article).order_by(Article.id))).scalars().all()
+    batch = {r.guid.split(":", 1)[1]: r for r in rows if r.guid and r.guid.startswith("batch:")}
+    single = {r.guid.split(":", 1)[1]: r for r in rows if r.guid and r.guid.startswith("single:")}
+    assert len(batch) == len(single) == len(odd)
+    for key, b in batch.items():
+        o = single[key]
+        assert b.text.replace("batch", "single") == o.text
+        assert {c: getattr(b, c) for c in columns if c != "content_hash"} == {c: getattr(o, c) for c in columns if c != "content_hash"}
+        assert b.first_seen_at is not None and b.first_seen_at.tzinfo is not None
+    assert batch["0:Plain text."].published_at is None
+    assert batch["1:Ünïcödé — “curly” ‘quotes’ and emoji 🛰️"].published_at == datetime(2025, 3, 2, 10, 30, 15, 123456, tzinfo=UTC)
+    async with sessions() as s:  # and the full-text index took the batch's rows like the others
+        hits = await search(s, "backslashes")
+    assert {h.url.split("/")[2] for h in hits.hits if h.url} == {"batch.example", "single.example"}

@@ -23,14 +23,14 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.archive import ArticleIn
+from bot.archive import ArticleIn, Stored, store_articles
 from bot.config import AppConfig
 from bot.fulltext.queue import for_full_text
 from bot.ingest.fetch import FetchResult, SafeFetcher
 from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
 from bot.ingest.urls import host_of
-from bot.pipeline_hooks import store_with_statements
+from bot.pipeline_hooks import after_store_many
 from bot.statements import Statement as Found
 from bot.store.models import Feed, utcnow
 
@@ -253,8 +253,9 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
         live.append((p, feed, out, slice(len(items), len(items) + len(arts))))
         items += arts
         extracted += [e.statements for e in p.parsed.entries]  # by the parse workers, or None
+    stored: list[Stored] = await store_articles(session, items, stories=True)
     alerts = [feed.backfilled for _p, feed, _out, part in live for _ in range(part.start, part.stop)]
-    stored, found = await store_with_statements(session, items, alerts, config, extracted)
+    found = await after_store_many(session, list(zip(stored, alerts, strict=True)), config, extracted)
     for _p, _feed, out, part in live:
         for s, n in zip(stored[part], found[part], strict=True):
             out.statements += n
