@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, insert, text
+from sqlalchemy import Table, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -85,7 +84,7 @@ async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequen
     order for a multi-row INSERT, so SQLAlchemy falls back to one INSERT per row (measured: 4,000
     round trips to the driver thread for 4,000 articles). On SQLite the first row's INSERT takes
     the database's single write lock and gets the next rowid; no other writer can add rows until
-    commit, so the rest take the following ids and go in as one statement. PostgreSQL orders
+    commit, so the rest take the following ids and go in as one executemany. PostgreSQL orders
     RETURNING itself in batched INSERTs.
     """
     if not rows:
@@ -96,41 +95,5 @@ async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequen
     first = int((await session.execute(insert(table).values(rows[0]).returning(table.c.id))).scalar_one())
     rest = [{**row, "id": first + i} for i, row in enumerate(rows[1:], start=1)]
     if rest:
-        bulk = _sqlite_json_insert(session, table, rest)
-        await (session.execute(*bulk) if bulk else session.execute(insert(table), rest))
+        await session.execute(insert(table), rest)
     return [first + i for i in range(len(rows))]
-
-
-def _sqlite_json_insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> tuple[Any, dict[str, str]] | None:
-    """`rows` as one INSERT … SELECT over `json_each` of one JSON parameter, or None when a value
-    will not go through JSON (bytes, say): the statement and its parameters.
-
-    Why: an executemany binds each row's parameters in Python on the event loop's thread, and
-    SQLite's driver takes the interpreter lock back between rows; one statement runs wholly inside
-    SQLite (measured, 500 feeds' first write: 2.9-3.3 → 2.3-2.5 s of database time). Values are
-    bound as SQLAlchemy would bind them (each column type's bind processor), and the columns a row
-    leaves out get their Python-side defaults, as `insert()` gives them.
-    """
-    dialect = session.get_bind().dialect
-    given = list(rows[0])
-    defaults = [c for c in table.columns if c.name not in rows[0] and c.default is not None and not c.primary_key]
-    columns = [table.c[name] for name in given] + defaults
-    procs = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    extra: list[Any] = []
-    for c in defaults:
-        d: Any = c.default
-        if not (d.is_callable or d.is_scalar):  # a SQL expression or a sequence: SQLAlchemy's to render
-            return None
-        extra.append(d.arg(None) if d.is_callable else d.arg)
-    out = []
-    for row in rows:
-        values = [row[name] for name in given] + extra
-        processed = [p(v) if p is not None and v is not None else v for p, v in zip(procs, values, strict=True)]
-        if not all(v is None or isinstance(v, str | int | float) for v in processed):
-            return None  # bytes, or a value only the driver knows how to adapt
-        out.append(processed)
-    names = ", ".join(f'"{c.name}"' for c in columns)
-    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
-    sql = text(f"INSERT INTO {table.name} ({names}) SELECT {picks} FROM json_each(:rows)")  # noqa: S608 (names from the schema)
-    return sql, {"rows": json.dumps(out, ensure_ascii=False)}
-
