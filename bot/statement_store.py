@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, insert, literal, select, union_all, update
+from sqlalchemy import String, cast, delete, func, insert, literal, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATE_WINDOW = timedelta(days=45)
 MAX_CANDIDATES = 400
+STATEMENT_LOCK_KEY = 0x71756F74  # 'quot'
 MIN_WORDS = 2  # a one-word quote ("fiasco") is kept, but only as a source, never alone as an alert
 
 _gazetteers: dict[int, tuple[AppConfig, Gazetteer]] = {}
@@ -275,6 +276,11 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     everything = [f for fs in found_of for f in fs]
     if not everything:
         return [0] * len(batch)
+    if session.get_bind().dialect.name == "postgresql":
+        # Writers record statements one at a time, until each commits: the unique key is the exact
+        # wording, so two transactions that each saw the other's quote uncommitted (a partial one
+        # in one outlet, the full one in another) would each start a statement, and alert twice.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STATEMENT_LOCK_KEY})
     normalised_of = [[normalise_quote(f.text) for f in fs] for fs in found_of]  # once: matching needs it thrice
     prints_of = [
         [statement_fingerprint(f.speaker, f.text, normalised=n) for f, n in zip(fs, ns, strict=True)]

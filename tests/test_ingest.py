@@ -404,9 +404,7 @@ async def test_an_ingest_writes_statements_as_storing_its_articles_one_by_one_wo
         ]
         urls.append(farm.put(f"s{f}", FarmFeed(f"Outlet {f}", items)))
     await add(sessions, *urls)
-    # One writer: two concurrent ones (PostgreSQL's default) can each start a statement for two
-    # wordings of one quote, which storing one by one never does (a known gap, see README).
-    svc = service(sessions, config, writers=1)
+    svc = service(sessions, config)  # two writers at once on PostgreSQL
     try:
         stats = await svc.run_cycle()
     finally:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -179,3 +181,36 @@ async def test_one_batched_write_equals_article_by_article(
     # wording known when it is written, where one by one it kept the partial quote seen first.
     assert sorted(a.split("|")[::2] for a in alerts) == sorted(a.split("|")[::2] for a in together[1])
     assert sum("whatever Moscow says" in a for a in together[1]) == 2  # both channels
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_two_writers_at_once_record_one_statement_for_two_wordings(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    """A partial quote and the full one, recorded by two transactions at once: the second waits for
+    the first to commit and joins its statement (else each would start one, and alert twice)."""
+    partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
+    first_recorded = asyncio.Event()
+    release = asyncio.Event()
+
+    async def writer_a() -> None:
+        async with sessions.begin() as s:
+            await after_store(s, await store_article(s, article("p1", "BBC", text=partial)), app_config)
+            first_recorded.set()
+            await release.wait()  # still uncommitted while B records
+
+    async def writer_b() -> None:
+        await first_recorded.wait()
+        async with sessions.begin() as s:
+            await after_store(s, await store_article(s, article("f1", "Reuters")), app_config)
+
+    a, b = asyncio.create_task(writer_a()), asyncio.create_task(writer_b())
+    await asyncio.sleep(0.5)
+    assert not b.done()  # B waits for A's commit
+    release.set()
+    await asyncio.wait_for(asyncio.gather(a, b), 10)
+    async with sessions() as s:
+        rows = (await s.execute(select(Statement).where(Statement.speaker == "Mark Rutte", Statement.kind == "direct"))).scalars().all()
+    joined = [r for r in rows if "we will stand with Ukraine" in r.text]
+    assert len(joined) == 1 and joined[0].outlets == 2

@@ -142,7 +142,6 @@ class IngestService:
         *,
         fetcher: SafeFetcher | None = None,
         parse_processes: int | None = None,
-        writers: int | None = None,
     ) -> None:
         self.sessions = sessions
         self.config = config
@@ -158,7 +157,7 @@ class IngestService:
         self._synced = False
         bind = sessions.kw.get("bind")
         self._postgres = bind is not None and bind.dialect.name == "postgresql"
-        self._writers = writers or (2 if self._postgres else 1)
+        self._writers = 2 if self._postgres else 1
         self._topics = config.topic_keywords()
         self._figures = tuple(config.figure_list())  # parsing extracts statements off the event loop
         self._stopping = False  # issue #8: graceful shutdown
