@@ -278,8 +278,8 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
         return [0] * len(batch)
     if session.get_bind().dialect.name == "postgresql":
         # Writers record statements one at a time, until each commits: the unique key is the exact
-        # wording, so two transactions that each saw the other's quote uncommitted (a partial one
-        # in one outlet, the full one in another) would each start a statement, and alert twice.
+        # wording, so two transactions, each blind to the other's uncommitted quote (a partial one
+        # in one outlet, the full one in another), would each start a statement, and alert twice.
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STATEMENT_LOCK_KEY})
     normalised_of = [[normalise_quote(f.text) for f in fs] for fs in found_of]  # once: matching needs it thrice
     prints_of = [
