@@ -310,9 +310,9 @@ def build_sqlite(path: Path, n: int, measured: int) -> Built:
     t_all = time.perf_counter()
     if bulk:
         # only the FTS5 ones: the per-day id summary's triggers (migration 0007) keep it as ingestion would
-        fts = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'articles_fts%'"
-        triggers = [r[1] for r in con.execute(fts)]
-        for name in [r[0] for r in con.execute(fts)]:
+        fts = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'articles_fts%'").fetchall()
+        triggers = [sql for _name, sql in fts]
+        for name, _sql in fts:
             con.execute(f"DROP TRIGGER {name}")
         done = 0
         for rows in batches(0, bulk, end, size=10_000, total=n):

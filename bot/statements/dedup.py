@@ -184,12 +184,13 @@ class Candidates:
         index among equals, as a scan in order would pick); only those of a near length are
         scored: scoring every candidate cost more than the rest of the lookup."""
         start, stop = self._window(len(a))
-        window = self._length_ordered[start:stop]
-        best = process.extractOne(a, window, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
-        if best is None:
+        scoring = process.extract(
+            a, self._length_ordered[start:stop], scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD, limit=None
+        )
+        if not scoring:
             return None
-        scoring = process.extract(a, window, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD, limit=None)
-        return min(self._by_length[start + j][1] for _text, score, j in scoring if score >= best[1])
+        best = max(score for _text, score, _j in scoring)
+        return min(self._by_length[start + j][1] for _text, score, j in scoring if score == best)
 
     def worth_checking(self, tokens: Sequence[str], a_long: bool) -> list[int]:
         """Every candidate that could contain, or be contained in, a text of these words, in order."""
