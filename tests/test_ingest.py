@@ -379,8 +379,8 @@ async def test_statements_extracted_while_parsing_match_the_archive_path(
 async def test_an_ingest_writes_statements_as_storing_its_articles_one_by_one_would(
     sessions: async_sessionmaker[AsyncSession], config: AppConfig, farm: FeedFarm, tmp_path: Path
 ) -> None:
-    """The writer matches a batch's statements while the articles are inserted: the statements
-    stored (speakers, wording, outlets, sources) are those of storing each article in turn."""
+    """The writers record a batch's statements at once (two writers at once on PostgreSQL): the
+    statements stored (speakers, wording, outlets, sources) are those of storing each article in turn."""
     from bot.archive import ArticleIn, store_article
     from bot.pipeline_hooks import after_store
     from bot.store.db import make_engine, session_factory

@@ -9,12 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
 
 from bot.store.db import make_engine
-from bot.store.migrate import alembic_config, upgrade
+from bot.store.migrate import downgrade, upgrade
 from tests.conftest import _admin
 
 
@@ -31,15 +29,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 async def _downgrade(url: str, revision: str) -> None:
     engine = make_engine(url)
-
-    def _do(conn: Connection) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_do)
+        await downgrade(engine, revision)
     finally:
         await engine.dispose()
 

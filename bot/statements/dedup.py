@@ -128,13 +128,12 @@ class Candidates:
             change(self._heads.setdefault(head, set()), i)
         else:
             change(self._few, i)
+        at = bisect.bisect_left(self._by_length, (len(c), i))
         if remove:
-            at = bisect.bisect_left(self._by_length, (len(c), i))
             del self._by_length[at], self._length_ordered[at]
         else:
             self._padded[i], self._nwords[i] = padded, nwords
             self._loose.add(i)
-            at = bisect.bisect_left(self._by_length, (len(c), i))
             self._by_length.insert(at, (len(c), i))
             self._length_ordered.insert(at, c)
 

@@ -1,7 +1,8 @@
-"""Schema upgrades through Alembic, callable from the CLI, `run` and tests."""
+"""Schema upgrades (and downgrades) through Alembic, callable from the CLI, `run` and tests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -19,11 +20,19 @@ def alembic_config() -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _run(engine, command.upgrade, revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    await _run(engine, command.downgrade, revision)
+
+
+async def _run(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str) -> None:
     cfg = alembic_config()
 
     def _do(conn: Connection) -> None:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        step(cfg, revision)
 
     async with engine.begin() as conn:
         await conn.run_sync(_do)
