@@ -21,7 +21,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ingest.digest import content_hash
-from bot.store.db import insert_returning_ids
+from bot.store.db import insert_returning_ids, one_of
 from bot.store.models import Article, ArticleRevision, utcnow
 from bot.stories import assign_stories, signature
 
@@ -92,19 +92,16 @@ async def store_article(session: AsyncSession, item: ArticleIn, *, stories: bool
     return (await store_articles(session, [item], stories=stories))[0]
 
 
-def _chunks(values: list[str], n: int = 400) -> list[list[str]]:
-    return [values[i : i + n] for i in range(0, len(values), n)]
-
-
 async def _existing_for(session: AsyncSession, items: Sequence[ArticleIn], digests: list[str]) -> list[ArticleRow]:
     """Every stored article any item could be (by GUID, URL, or content hash + outlet), in few queries."""
     guids = sorted({i.guid for i in items if i.guid})
     urls = sorted({i.url for i in items if i.url})
     hashes = sorted({d for i, d in zip(items, digests, strict=True) if i.outlet})
     found: dict[int, ArticleRow] = {}
+    dialect = session.get_bind().dialect.name
     for col, values in ((_ARTICLES.c.guid, guids), (_ARTICLES.c.url, urls), (_ARTICLES.c.content_hash, hashes)):
-        for chunk in _chunks(values):
-            for r in await session.execute(select(*_ROW_COLUMNS).where(col.in_(chunk))):
+        if values:
+            for r in await session.execute(select(*_ROW_COLUMNS).where(one_of(col, values, dialect))):
                 found.setdefault(r.id, ArticleRow.of(r))
     return list(found.values())
 

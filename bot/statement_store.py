@@ -24,6 +24,7 @@ from bot.config import AppConfig
 from bot.statements import Gazetteer, extract_with
 from bot.statements import Statement as Found
 from bot.statements.dedup import Candidates, find_same, normalise_quote, statement_fingerprint
+from bot.store.db import one_of
 from bot.store.models import Article, Channel, Delivery, Statement, StatementSource, Subscription, utcnow
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,8 @@ async def _known_statements(session: AsyncSession, found: Sequence[Found], finge
     # index range of the (speaker, first_seen_at) index, all in one statement with the same-words
     # lookups, since this runs once per ingest write inside its transaction (it was one round trip
     # per speaker).
-    parts: list[Any] = [select(*cols).where(Statement.fingerprint.in_(chunk)) for chunk in _chunks(sorted(fingerprints))]
+    dialect = session.get_bind().dialect.name
+    parts: list[Any] = [select(*cols).where(one_of(Statement.fingerprint, sorted(fingerprints), dialect))] if fingerprints else []
     parts += [
         select(*cols)
         .where(Statement.speaker == speaker, Statement.first_seen_at >= since)
@@ -212,27 +214,22 @@ async def _known_statements(session: AsyncSession, found: Sequence[Found], finge
     return [_Known(*r) for r in rows.values()]
 
 
-def _chunks(values: list[Any], n: int = 400) -> list[list[Any]]:
-    return [values[i : i + n] for i in range(0, len(values), n)]
-
-
 async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """Distinct outlets and articles per statement, in one grouped query per 400 statements."""
+    """Distinct outlets and articles per statement, in one grouped query."""
     outlet_key = func.coalesce(Article.outlet, literal("article:") + cast(Article.id, String))
-    out: dict[int, tuple[int, int]] = {}
-    for chunk in _chunks(list(ids)):
-        rows = await session.execute(
-            select(
-                StatementSource.statement_id,
-                func.count(func.distinct(outlet_key)),
-                func.count(func.distinct(StatementSource.article_id)),
-            )
-            .join(Article, Article.id == StatementSource.article_id)
-            .where(StatementSource.statement_id.in_(chunk))
-            .group_by(StatementSource.statement_id)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(
+            StatementSource.statement_id,
+            func.count(func.distinct(outlet_key)),
+            func.count(func.distinct(StatementSource.article_id)),
         )
-        out.update({sid: (max(int(o), 1), max(int(n), 1)) for sid, o, n in rows.all()})
-    return out
+        .join(Article, Article.id == StatementSource.article_id)
+        .where(one_of(StatementSource.statement_id, ids, session.get_bind().dialect.name))
+        .group_by(StatementSource.statement_id)
+    )
+    return {sid: (max(int(o), 1), max(int(n), 1)) for sid, o, n in rows.all()}
 
 
 @dataclass
@@ -266,17 +263,18 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     later ones exactly as if they had been stored one after another.
     """
     found_of = [list(t.found) if t.found is not None else _extract(t.article, config) for t in batch]
+    dialect = session.get_bind().dialect.name
     stale = [t.article.id for t in batch if not t.fresh]
-    for chunk in _chunks(stale):
+    if stale:
         # An edited article is re-read whole: its old sources go, the statements they joined stay.
         await session.execute(
-            delete(StatementSource).where(StatementSource.article_id.in_(chunk)),
+            delete(StatementSource).where(one_of(StatementSource.article_id, stale, dialect)),
             execution_options={"synchronize_session": False},
         )
     everything = [f for fs in found_of for f in fs]
     if not everything:
         return [0] * len(batch)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         # Writers record statements one at a time, until each commits: the unique key is the exact
         # wording, so two transactions, each blind to the other's uncommitted quote (a partial one
         # in one outlet, the full one in another), would each start a statement, and alert twice.
@@ -328,7 +326,7 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
         if missing:  # another worker stored the same words a moment ago: join it
             ids.update(
                 {fp: sid for sid, fp in await session.execute(
-                    select(Statement.id, Statement.fingerprint).where(Statement.fingerprint.in_(missing)))}
+                    select(Statement.id, Statement.fingerprint).where(one_of(Statement.fingerprint, missing, dialect)))}
             )
         for p in pending:
             p.id = ids[p.fingerprint]
@@ -359,9 +357,8 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     if alerting:
         rules = await _alert_rules(session)
         if rules:
-            rows: list[Statement] = []
-            for chunk in _chunks(sorted(alerting)):
-                rows += (await session.execute(select(Statement).where(Statement.id.in_(chunk)))).scalars().all()
+            query = select(Statement).where(one_of(Statement.id, sorted(alerting), dialect))
+            rows = list((await session.execute(query)).scalars().all())
             by_article: dict[int, list[Statement]] = {}
             for r in rows:
                 if r.figure and len(r.text.split()) >= MIN_WORDS:

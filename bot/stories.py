@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, Table, any_, bindparam, func, select, text, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.ingest.minhash import band_keys, signature, similarity
-from bot.store.db import insert_returning_ids
+from bot.store.db import insert_returning_ids, one_of
 from bot.store.models import Story, StoryBand, utcnow
 
 __all__ = ["assign_stories", "band_keys", "signature", "similarity"]
@@ -51,10 +51,6 @@ _SQLITE_INSERT_BANDS = text(
 _PG_INSERT_BANDS = text(
     "INSERT INTO story_bands (key, story_id) SELECT * FROM unnest(CAST(:keys AS bigint[]), CAST(:ids AS bigint[]))"
 )
-
-
-def _any_key(keys: list[int]) -> ColumnElement[bool]:
-    return StoryBand.key == any_(bindparam("band_keys", keys, type_=ARRAY(BigInteger)))
 
 
 _TAKE_WRITE_LOCK = update(_STORIES).where(_STORIES.c.id == -1).values(article_count=_STORIES.c.article_count)
@@ -82,8 +78,7 @@ async def _candidates(session: AsyncSession, keys: set[int], *, after_id: int = 
     if not keys:
         return _Known({}, {})
     since = utcnow() - WINDOW
-    # PostgreSQL: one array parameter, one plan for any number of keys (not thousands of placeholders).
-    wanted = _any_key(list(keys)) if session.get_bind().dialect.name == "postgresql" else StoryBand.key.in_(keys)
+    wanted = one_of(StoryBand.key, sorted(keys), session.get_bind().dialect.name)  # one parameter for thousands of keys
     # The matching (key, story) pairs themselves: an article is only ever looked up by its own
     # keys, all among `keys`, so the stories' other keys are never needed.
     query = (

@@ -219,3 +219,29 @@ async def test_a_batch_stores_every_value_as_one_article_at_a_time_does(sessions
     async with sessions() as s:  # and the full-text index took the batch's rows like the others
         hits = await search(s, "backslashes")
     assert {h.url.split("/")[2] for h in hits.hits if h.url} == {"batch.example", "single.example"}
+
+
+async def test_one_of_matches_exactly_its_values_in_one_parameter(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """`one_of` sends a lookup's values as one JSON (SQLite) or array (PostgreSQL) parameter: every
+    string must arrive as itself, 64-bit integers whole, and more values than SQLite allows
+    placeholders (32,766) must still be one statement."""
+    from bot.store.db import one_of
+    from bot.store.models import Story, StoryBand
+
+    odd = ["Plain", "Ünïcödé “curly” 🛰️", 'JSON {"a": [1]} and \\ backslash', "00123", "line\nbreak", "null", "1e309", " "]
+    edges = [-(2**63), -1, 0, 1, 2**53 + 1, 2**63 - 1]
+    async with sessions.begin() as s:
+        for i, g in enumerate(odd):
+            await store_article(s, ArticleIn(text=f"body {i}", title="t", guid=g, url=f"https://x.example/{i}", outlet="X"))
+        story = Story(title="s", signature=None)
+        s.add(story)
+        await s.flush()
+        s.add_all(StoryBand(key=k, story_id=story.id) for k in edges)
+    dialect = sessions.kw["bind"].dialect.name
+    decoys = [f"{g}x" for g in odd] + [g.upper() for g in odd if g.upper() != g] + [f"guid-{n}" for n in range(40_000)]
+    async with sessions() as s:
+        got = (await s.execute(select(Article.guid).where(one_of(Article.guid, odd[::2] + decoys, dialect)))).scalars()
+        assert sorted(got) == sorted(odd[::2])
+        assert (await s.execute(select(Article.guid).where(one_of(Article.guid, [], dialect)))).all() == []
+        keys = (await s.execute(select(StoryBand.key).where(one_of(StoryBand.key, [*edges, 2, -2, 2**53], dialect)))).scalars()
+        assert sorted(keys) == edges

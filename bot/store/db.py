@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, insert
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    event,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import QueryableAttribute
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -97,3 +112,24 @@ async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequen
     if rest:
         await session.execute(insert(table), rest)
     return [first + i for i in range(len(rows))]
+
+
+def one_of(column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any], dialect: str) -> ColumnElement[bool]:
+    """`column IN (values)` as ONE bound parameter however many values: a JSON array read by
+    `json_each` on SQLite, an array on PostgreSQL.
+
+    Why: an IN list of n values is n placeholders that SQLAlchemy renders afresh on every
+    execution (measured: ~7 ms of the event loop for a batch's 3,000 story band keys, 4 s of an
+    ingest cycle over all such lookups), and SQLite itself answers the JSON form faster (17 ms
+    against 25 ms for those keys, each still found through the column's index).
+    Values are ints or strings; JSON keeps 64-bit integers whole.
+    """
+    values = list(values)
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type), unique=True))
+    if dialect == "sqlite":
+        listed: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(bindparam(None, json.dumps(values), type_=String, unique=True))
+        )
+        return column.in_(listed.scalar_subquery())
+    return column.in_(values)
