@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, insert, literal, select, text, union_all, update
+from sqlalchemy import String, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import statement_words
 from bot.archive import ArticleRow
 from bot.config import AppConfig
 from bot.statements import Gazetteer, extract_with
@@ -30,7 +31,6 @@ from bot.store.models import Article, Channel, Delivery, Statement, StatementSou
 log = logging.getLogger(__name__)
 
 CANDIDATE_WINDOW = timedelta(days=45)
-MAX_CANDIDATES = 400
 STATEMENT_LOCK_KEY = 0x71756F74  # 'quot'
 MIN_WORDS = 2  # a one-word quote ("fiasco") is kept, but only as a source, never alone as an alert
 
@@ -185,33 +185,15 @@ class _Pool:
 
 
 async def _known_statements(session: AsyncSession, found: Sequence[Found], fingerprints: set[str]) -> list[_Known]:
-    """Candidates for every statement of a batch in few queries: same words, or same speaker lately.
+    """Candidates for every statement of a batch: same words, or same speaker lately (per speaker,
+    so one prolific speaker cannot crowd another's recent statements out).
 
     A paraphrase is never merged into a direct quote (or the other way round): what a person was
     quoted as saying and what an outlet says they meant are different claims.
     """
-    cols = (Statement.id, Statement.speaker, Statement.kind, Statement.text, Statement.normalised, Statement.fingerprint)
-    since = utcnow() - CANDIDATE_WINDOW
-    # Per speaker, so one prolific speaker cannot crowd another's recent statements out: each an
-    # index range of the (speaker, first_seen_at) index, all in one statement with the same-words
-    # lookups, since this runs once per ingest write inside its transaction (it was one round trip
-    # per speaker).
-    dialect = session.get_bind().dialect.name
-    parts: list[Any] = [select(*cols).where(one_of(Statement.fingerprint, sorted(fingerprints), dialect))] if fingerprints else []
-    parts += [
-        select(*cols)
-        .where(Statement.speaker == speaker, Statement.first_seen_at >= since)
-        .order_by(Statement.first_seen_at.desc())
-        .limit(MAX_CANDIDATES)
-        .subquery()
-        .select()
-        for speaker in sorted({f.speaker for f in found if f.speaker})
-    ]
-    if not parts:
-        return []
-    query: Any = union_all(*parts) if len(parts) > 1 else parts[0]
-    rows: dict[int, Any] = {r.id: r for r in (await session.execute(query)).all()}
-    return [_Known(*r) for r in rows.values()]
+    speakers = [f.speaker for f in found if f.speaker]
+    rows = await statement_words.candidates(session, speakers, sorted(fingerprints), utcnow() - CANDIDATE_WINDOW)
+    return [_Known(*r) for r in rows]
 
 
 async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -335,6 +317,7 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
         await session.execute(
             update(Statement), [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in longer.items()]
         )
+        await statement_words.note_reworded(session)
     sources: dict[tuple[int, int, int], dict[str, Any]] = {}
     seen = utcnow()
     for k, item, n in links:

@@ -73,3 +73,21 @@ async def test_story_bands_keep_their_rows_through_0008_up_and_down(empty_url: s
     rows, indexes = await _bands(empty_url)
     assert rows == [(-5, 7), (3, 7), (3, 8), (9223372036854775807, 8)]
     assert "ix_story_bands_story_id" in indexes
+
+
+async def test_0009_adds_the_rewording_counter_at_zero_and_takes_it_away(empty_url: str) -> None:
+    """Writers compare the counter with the version their kept statement words were read at
+    (bot/statement_words.py): it must start as one row at 0, on a new database as on an old one."""
+    engine = make_engine(empty_url)
+    try:
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT id, version FROM statement_wordings"))).all() == [(1, 0)]
+        await downgrade(engine, "0008")
+        async with engine.connect() as conn:
+            assert "statement_wordings" not in await conn.run_sync(lambda c: inspect(c).get_table_names())
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT version FROM statement_wordings"))).scalar_one() == 0
+    finally:
+        await engine.dispose()

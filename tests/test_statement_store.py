@@ -214,3 +214,58 @@ async def test_two_writers_at_once_record_one_statement_for_two_wordings(
         rows = (await s.execute(select(Statement).where(Statement.speaker == "Mark Rutte", Statement.kind == "direct"))).scalars().all()
     joined = [r for r in rows if "we will stand with Ukraine" in r.text]
     assert len(joined) == 1 and joined[0].outlets == 2
+
+
+def rutte_says(quote: str) -> str:
+    return f"NATO Secretary General Mark Rutte spoke in Kyiv on Tuesday. “{quote},” Rutte told reporters."
+
+
+async def rutte_statements(sessions: async_sessionmaker[AsyncSession]) -> list[Statement]:
+    async with sessions() as s:
+        query = select(Statement).where(Statement.speaker == "Mark Rutte").order_by(Statement.id)
+        return list((await s.execute(query)).scalars().all())
+
+
+async def test_a_rewording_by_another_process_reaches_the_words_this_one_kept(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, db_url: str
+) -> None:
+    """Writers keep statements' words between transactions (bot/statement_words.py). When another
+    process rewords a statement (a longer wording replaces a partial quote), this one must match
+    against the new words: here a third wording is near the long one only."""
+    from bot.store.db import make_engine, session_factory
+
+    partial = "Ukraine’s “path to NATO is irreversible,” Rutte told reporters in Kyiv on Tuesday."
+    full = "Ukraine’s path to NATO is irreversible and we will stand with Ukraine for as long as it takes"
+    edited = "Ukraine’s road to NATO is irreversible and we will stand with Ukraine for as long as it takes"
+    await store(sessions, app_config, article("p", "BBC", text=partial))
+    # another statement of his: this process reads (and keeps) his recent statements' words
+    await store(sessions, app_config, article("u", "AP", text=rutte_says("Allies will send more air defence before the winter")))
+    other = make_engine(db_url)  # the other process
+    try:
+        await store(session_factory(other), app_config, article("f", "Reuters", text=rutte_says(full)))
+    finally:
+        await other.dispose()
+    await store(sessions, app_config, article("e", "DW", text=rutte_says(edited)))
+    same = [r for r in await rutte_statements(sessions) if "irreversible" in r.text]
+    assert [(r.text, r.outlets) for r in same] == [(full, 3)]
+
+
+async def test_words_read_in_a_rolled_back_transaction_are_not_kept(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    """A statement inserted by a transaction that rolls back never existed, and SQLite gives its id
+    to the next one: words kept for that id would make a later repeat of the rolled-back quote
+    join an unrelated statement."""
+    gone = "We are sending four more Patriot batteries to Ukraine before the winter"
+    with pytest.raises(RuntimeError):
+        async with sessions.begin() as s:
+            await after_store(s, await store_article(s, article("g1", "BBC", text=rutte_says(gone))), app_config)
+            # a second article in the same transaction reads his recent statements, the new one among them
+            again = article("g2", "AP", text=rutte_says("Our support for Kyiv will not waver at all"))
+            await after_store(s, await store_article(s, again), app_config)
+            raise RuntimeError("rolled back")
+    other = "Moscow should not doubt the resolve of this alliance in any way"
+    await store(sessions, app_config, article("o1", "DW", text=rutte_says(other)))  # takes the freed id on SQLite
+    await store(sessions, app_config, article("g3", "Reuters", text=rutte_says(gone)))
+    rows = await rutte_statements(sessions)
+    assert sorted((r.text, r.outlets) for r in rows) == sorted([(other, 1), (gone, 1)])

@@ -190,6 +190,16 @@ class Statement(Base):
     sources: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class StatementWordings(Base):
+    """One row: how many times any statement's words have changed (migration 0009). Writers that
+    keep statements' words between transactions compare it to know their copy is still right."""
+
+    __tablename__ = "statement_wordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
 class StatementSource(Base):
     __tablename__ = "statement_sources"
     __table_args__ = (UniqueConstraint("statement_id", "article_id", "start"),)

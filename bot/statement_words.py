@@ -1,0 +1,127 @@
+"""The words of stored statements a new one may repeat, kept by the process between ingest writes.
+
+Every ingest write matches its new statements against each of their speakers' recent ones (up to
+`MAX_CANDIDATES` a speaker). Reading all their words again in every write cost a first cycle of
+1,000 feeds 2.1 s of SQL, and as much again in Python: 3,200 rows of text a batch, nearly all read
+the batch before. Now a write reads which statements those are (ids, from the (speaker,
+first_seen_at) index alone), and the words of only those this process has not kept.
+
+Why the kept words stay right:
+- Statements' words change in one way only, a rewording (a longer wording replacing a partial
+  quote), and each rewording adds one to `statement_wordings.version` in the same transaction
+  (`note_reworded`). A reader that finds another version than its words were read at drops them.
+- Only committed words are kept: what a transaction read waits in its session until the commit,
+  and goes with a rollback, so words of a statement that was never committed (whose id SQLite may
+  give to another) are never kept.
+- The version and the ids are read in the transaction that writes the new statements, where no
+  other writer can reword meanwhile: SQLite has one writer, and PostgreSQL writers hold the
+  statement lock (`STATEMENT_LOCK_KEY`) from before these reads to their commit.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select, union_all, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from bot.store.db import one_of
+from bot.store.models import Statement, StatementWordings
+
+MAX_CANDIDATES = 400  # a speaker's most recent statements a new one is compared with
+MAX_KEPT = 20_000  # words kept per database (~50 speakers' candidates); beyond it, start afresh
+
+Words = tuple[int, str | None, str, str, str, str]  # id, speaker, kind, text, normalised, fingerprint
+_COLUMNS = (Statement.id, Statement.speaker, Statement.kind, Statement.text, Statement.normalised, Statement.fingerprint)
+_PENDING = "statement_words"  # session.info key: words read in the open transaction
+
+
+@dataclass
+class _Kept:
+    version: int | None = None
+    words: dict[int, Words] = field(default_factory=dict)
+
+
+_kept: weakref.WeakKeyDictionary[Engine, _Kept] = weakref.WeakKeyDictionary()
+
+
+def _words(row: Any) -> Words:
+    return (row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+def _engine(session: AsyncSession) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _on_commit(session: Session) -> None:
+    for kept, version, words in session.info.pop(_PENDING, ()):
+        if kept.version != version or len(kept.words) + len(words) > MAX_KEPT:
+            kept.words.clear()
+            kept.version = version
+        kept.words.update(words)
+
+
+def _on_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _keep_after_commit(session: AsyncSession, kept: _Kept, version: int, words: dict[int, Words]) -> None:
+    sync = session.sync_session
+    if not event.contains(sync, "after_commit", _on_commit):
+        event.listen(sync, "after_commit", _on_commit)
+        event.listen(sync, "after_soft_rollback", lambda s, _previous: _on_rollback(s))
+    sync.info.setdefault(_PENDING, []).append((kept, version, words))
+
+
+async def candidates(
+    session: AsyncSession, speakers: Sequence[str], fingerprints: Sequence[str], since: datetime
+) -> list[Words]:
+    """Statements with one of these exact-words fingerprints, then each speaker's most recent
+    since `since` (newest first), each once, as the rows they are stored as."""
+    dialect = session.get_bind().dialect.name
+    exact: dict[int, Words] = {}
+    if fingerprints:
+        same_words = select(*_COLUMNS).where(one_of(Statement.fingerprint, sorted(fingerprints), dialect))
+        exact = {r[0]: _words(r) for r in (await session.execute(same_words)).all()}
+    if not speakers:
+        return list(exact.values())
+    recent = [
+        select(Statement.id)
+        .where(Statement.speaker == speaker, Statement.first_seen_at >= since)
+        .order_by(Statement.first_seen_at.desc())
+        .limit(MAX_CANDIDATES)
+        .subquery()
+        .select()
+        for speaker in sorted(set(speakers))
+    ]
+    ids = list((await session.execute(union_all(*recent) if len(recent) > 1 else recent[0])).scalars())
+    version = (await session.execute(select(StatementWordings.version).where(StatementWordings.id == 1))).scalar()
+    kept = _kept.setdefault(_engine(session), _Kept())
+    usable = kept.words if version is not None and version == kept.version else {}
+    missing = [i for i in ids if i not in usable and i not in exact]
+    read: dict[int, Words] = {}
+    if missing:
+        unseen = select(*_COLUMNS).where(one_of(Statement.id, missing, dialect))
+        read = {r[0]: _words(r) for r in (await session.execute(unseen)).all()}
+    if version is not None:  # a database without the counter (migration 0009) keeps nothing
+        _keep_after_commit(session, kept, version, read | {i: exact[i] for i in ids if i in exact})
+    out = dict(exact)
+    for i in ids:
+        words = out.get(i) or usable.get(i) or read.get(i)
+        if words is not None:  # None: deleted between the two reads (PostgreSQL's read committed)
+            out[i] = words
+    return list(out.values())
+
+
+async def note_reworded(session: AsyncSession) -> None:
+    """Tell every process's kept words that statements' words changed (in the caller's transaction)."""
+    await session.execute(
+        update(StatementWordings).where(StatementWordings.id == 1).values(version=StatementWordings.version + 1)
+    )
