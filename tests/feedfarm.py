@@ -204,6 +204,7 @@ class FeedFarm:
         self.keep_requests = False
         self.inflight: Counter[str] = Counter()
         self.max_inflight: Counter[str] = Counter()
+        self.connections: dict[str, set[Any]] = {}  # Host header -> client (address, port) pairs seen
 
     # -- content ----------------------------------------------------------------------------
     def put(self, name: str, feed: FarmFeed) -> str:
@@ -319,6 +320,8 @@ class FeedFarm:
     @web.middleware
     async def _count(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.hits[request.path] += 1
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.connections.setdefault(request.host, set()).add(peer)
         if self.keep_requests:
             self.requests.append((request.path_qs, dict(request.headers)))
         self.inflight[request.path] += 1

@@ -193,3 +193,35 @@ async def test_politeness_is_per_virtual_host(farm: FeedFarm) -> None:
         assert other.error is not None and other.error.startswith("connection failed")
     finally:
         await f.aclose()
+
+
+async def test_a_hosts_feeds_reuse_its_connections(farm: FeedFarm) -> None:
+    """Many feeds in flight over several hosts: each host's feeds share at most its politeness
+    limit of connections (one pool per origin), instead of a new connection (and over HTTPS a new
+    TLS handshake) nearly every time, as httpx's one shared pool did. Beyond `max_connections`,
+    the least recently used host's connections are closed."""
+    for n in range(40):
+        farm.put(f"r{n}", FarmFeed(f"Feed {n}", farm_items(f"r{n}", 2)))
+    f = SafeFetcher(
+        user_agent="newsbot-test", timeout_s=10.0, max_body_bytes=CAP, per_host_concurrency=2,
+        allow_private=True, resolver=farm_resolver, max_connections=20,  # ten hosts' pools
+    )
+    try:
+        urls = [farm.vhost_url(f"/feeds/r{n}", n % 10) for n in range(40)]
+        for _round in range(2):
+            results = await asyncio.gather(*(f.get(u) for u in urls))
+            assert [r.error for r in results] == [None] * 40
+        per_host = {host.split(":")[0]: len(peers) for host, peers in farm.connections.items()}
+        assert sorted(per_host) == [f"pub{n}.farm.test" for n in range(10)]
+        assert all(n <= 2 for n in per_host.values()), per_host  # 8 requests each, over 2 connections at most
+        for n in range(10):  # one more each, in order: pub0's pool is now the least recently used
+            assert (await f.get(farm.vhost_url("/feeds/r0", n))).error is None
+        assert {h.split(":")[0]: len(p) for h, p in farm.connections.items()} == per_host  # all reused
+        assert (await f.get(farm.vhost_url("/feeds/r0", 10))).error is None  # an eleventh host: pub0's pool goes
+        for n in (0, 9):
+            assert (await f.get(farm.vhost_url("/feeds/r0", n))).error is None
+        after = {h.split(":")[0]: len(p) for h, p in farm.connections.items()}
+        assert after["pub0.farm.test"] == per_host["pub0.farm.test"] + 1  # connected afresh
+        assert after["pub9.farm.test"] == per_host["pub9.farm.test"]  # still pooled
+    finally:
+        await f.aclose()
