@@ -204,7 +204,7 @@ async def test_a_hosts_feeds_reuse_its_connections(farm: FeedFarm) -> None:
         farm.put(f"r{n}", FarmFeed(f"Feed {n}", farm_items(f"r{n}", 2)))
     f = SafeFetcher(
         user_agent="newsbot-test", timeout_s=10.0, max_body_bytes=CAP, per_host_concurrency=2,
-        allow_private=True, resolver=farm_resolver, max_connections=20,  # ten hosts' pools
+        allow_private=True, resolver=farm_resolver, max_connections=10,  # ten hosts' pools
     )
     try:
         urls = [farm.vhost_url(f"/feeds/r{n}", n % 10) for n in range(40)]
