@@ -91,3 +91,33 @@ async def test_0009_adds_the_rewording_counter_at_zero_and_takes_it_away(empty_u
             assert (await conn.execute(text("SELECT version FROM statement_wordings"))).scalar_one() == 0
     finally:
         await engine.dispose()
+
+
+async def test_0010_full_text_queue_index_keeps_only_queued_life_and_still_serves_the_queue(empty_url: str) -> None:
+    """The queue's index is partial (status set); the queue's own queries must still use it."""
+    from sqlalchemy import func, select
+
+    from bot.fulltext.queue import _due
+    from bot.store.models import Article
+
+    engine = make_engine(empty_url)
+    try:
+        await upgrade(engine)
+        due = select(Article.id).where(_due(datetime(2026, 1, 1, tzinfo=UTC))).limit(5)
+        counts = select(Article.fulltext_status, func.count()).where(Article.fulltext_status.is_not(None)).group_by(Article.fulltext_status)
+        async with engine.connect() as conn:
+            if empty_url.startswith("sqlite"):
+                ddl = (await conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'ix_articles_fulltext_queue'"))).scalar_one()
+                assert "WHERE fulltext_status IS NOT NULL" in ddl
+                explain = "EXPLAIN QUERY PLAN "
+            else:
+                await conn.execute(text("SET enable_seqscan = off"))  # an empty table: ask whether the index CAN serve
+                explain = "EXPLAIN "
+            for query in (due, counts):
+                sql = str(query.compile(engine.sync_engine, compile_kwargs={"literal_binds": True}))
+                plan = " ".join(str(r) for r in (await conn.execute(text(explain + sql))).all())
+                assert "ix_articles_fulltext_queue" in plan, plan
+        await downgrade(engine, "0009")
+        await upgrade(engine)
+    finally:
+        await engine.dispose()

@@ -294,7 +294,13 @@ class StoryBand(Base):
 
 
 # Full-text queue lookups (issue #6, migration 0005): due queued articles without scanning the table.
-Index("ix_articles_fulltext_queue", Article.fulltext_status, Article.fulltext_next_at)
+Index(
+    "ix_articles_fulltext_queue",
+    Article.fulltext_status,
+    Article.fulltext_next_at,
+    sqlite_where=Article.fulltext_status.is_not(None),  # migration 0010: articles in the queue's life only
+    postgresql_where=Article.fulltext_status.is_not(None),
+)
 
 # Search (issue #3, migration 0006): a `source:` outlet's articles found by index on PostgreSQL
 # (bot.store.postgres_fts). Date bounds come from `article_days` (migration 0007, not a model).
