@@ -225,3 +225,23 @@ async def test_a_hosts_feeds_reuse_its_connections(farm: FeedFarm) -> None:
         assert after["pub9.farm.test"] == per_host["pub9.farm.test"]  # still pooled
     finally:
         await f.aclose()
+
+
+async def test_a_pool_still_streaming_a_body_is_not_closed_for_other_hosts(farm: FeedFarm) -> None:
+    """Room for two pools, one host slowly sending its body, thirty other hosts fetched meanwhile:
+    pools are closed only when idle, so the slow body arrives whole."""
+    farm.slow_s = 1.0
+    f = SafeFetcher(
+        user_agent="newsbot-test", timeout_s=10.0, max_body_bytes=CAP, per_host_concurrency=1,
+        allow_private=True, resolver=farm_resolver, max_connections=2,
+    )
+    try:
+        slow = asyncio.create_task(f.get(farm.vhost_url("/h/slow-body", 99)))
+        await asyncio.sleep(0.2)  # its headers are in; the body trickles
+        for _round in range(3):
+            results = await asyncio.gather(*(f.get(farm.vhost_url("/feeds/f0", n)) for n in range(30)))
+            assert [r.error for r in results] == [None] * 30
+        got = await slow
+        assert got.error is None and got.body.endswith(b" " * 10), got.error
+    finally:
+        await f.aclose()

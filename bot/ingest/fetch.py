@@ -19,7 +19,7 @@ import ipaddress
 import re
 import socket
 import typing
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -256,6 +256,9 @@ class PerOriginPools(httpx.AsyncBaseTransport):
         self._max_origins = max_origins
         self._ssl = httpx.create_ssl_context(trust_env=False)
         self._pools: OrderedDict[tuple[str, str, int | None], httpx.AsyncHTTPTransport] = OrderedDict()
+        # Requests that have picked their pool and not yet got their response: a pool about to
+        # connect for one has no busy connection yet, but must not be closed under it.
+        self._starting: Counter[tuple[str, str, int | None]] = Counter()
 
     def _new(self) -> httpx.AsyncHTTPTransport:
         # trust_env=False: an environment proxy would connect on our behalf and bypass the guard.
@@ -271,20 +274,26 @@ class PerOriginPools(httpx.AsyncBaseTransport):
         )
         return transport
 
-    @staticmethod
-    def _idle(transport: httpx.AsyncHTTPTransport) -> bool:
-        return all(c.is_idle() or c.is_closed() for c in transport._pool.connections)
+    def _idle(self, key: tuple[str, str, int | None]) -> bool:
+        connections = self._pools[key]._pool.connections
+        return not self._starting[key] and all(c.is_idle() or c.is_closed() for c in connections)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         key = (request.url.scheme, request.url.host, request.url.port)
         transport = self._pools.pop(key, None) or self._new()
         self._pools[key] = transport  # the most recently used last
-        if len(self._pools) > self._max_origins:  # close the oldest idle ones (a slow feed may still stream)
-            excess = [k for k, t in self._pools.items() if k != key and self._idle(t)][: len(self._pools) - self._max_origins]
-            closing = [self._pools.pop(k) for k in excess]  # all taken out before the first await
-            for old in closing:
-                await old.aclose()
-        return await transport.handle_async_request(request)
+        self._starting[key] += 1
+        try:
+            if len(self._pools) > self._max_origins:  # close the oldest idle ones (a slow feed may still stream)
+                excess = [k for k in self._pools if self._idle(k)][: len(self._pools) - self._max_origins]
+                closing = [self._pools.pop(k) for k in excess]  # all taken out before the first await
+                for old in closing:
+                    await old.aclose()
+            return await transport.handle_async_request(request)
+        finally:
+            self._starting[key] -= 1
+            if not self._starting[key]:
+                del self._starting[key]
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), OrderedDict()
