@@ -152,9 +152,13 @@ class _Pool:
 
     def __init__(self, known: Sequence[_Known] = ()) -> None:
         self.by_print: dict[str, _Known] = {}
-        self.by_speaker: dict[tuple[str | None, str], tuple[list[_Known], Candidates]] = {}
-        for k in known:
-            self.add(k)
+        groups: dict[tuple[str | None, str], list[_Known]] = {}
+        for k in known:  # as `add` one by one would, each speaker's candidates built in one go
+            self.by_print.setdefault(k.fingerprint, k)
+            groups.setdefault((k.speaker, k.kind), []).append(k)
+        self.by_speaker: dict[tuple[str | None, str], tuple[list[_Known], Candidates]] = {
+            key: (same, Candidates([k.normalised for k in same])) for key, same in groups.items()
+        }
 
     def add(self, k: _Known) -> None:
         self.by_print.setdefault(k.fingerprint, k)

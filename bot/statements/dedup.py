@@ -108,8 +108,21 @@ class Candidates:
         # (len, index) sorted, and the texts in that order: the fuzzy ratio's window is a slice.
         self._by_length: list[tuple[int, int]] = []
         self._length_ordered: list[str] = []
-        for c in normalised:
-            self.append(c)
+        # In bulk, as `append` one by one would leave them, with one sort for the length order
+        # (a writer builds ~3,200 candidates per ingest batch: 14.5 ms a batch one by one).
+        for i, c in enumerate(normalised):
+            self._first.setdefault(c, i)
+            self.texts.append(c)
+            padded, nwords, head = _shape(c)
+            self._padded.append(padded)
+            self._nwords.append(nwords)
+            if head is not None:
+                self._heads.setdefault(head, set()).add(i)
+            else:
+                self._few.add(i)
+        self._loose = set(range(len(self.texts)))
+        self._by_length = sorted((len(c), i) for i, c in enumerate(self.texts))
+        self._length_ordered = [self.texts[i] for _, i in self._by_length]
 
     def __len__(self) -> int:
         return len(self.texts)
