@@ -68,7 +68,7 @@ def _on_commit(session: Session) -> None:
         kept.words.update(words)
 
 
-def _on_rollback(session: Session) -> None:
+def _on_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)
 
 
@@ -76,7 +76,7 @@ def _keep_after_commit(session: AsyncSession, kept: _Kept, version: int, words: 
     sync = session.sync_session
     if not event.contains(sync, "after_commit", _on_commit):
         event.listen(sync, "after_commit", _on_commit)
-        event.listen(sync, "after_soft_rollback", lambda s, _previous: _on_rollback(s))
+        event.listen(sync, "after_soft_rollback", _on_rollback)
     sync.info.setdefault(_PENDING, []).append((kept, version, words))
 
 

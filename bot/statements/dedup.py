@@ -110,17 +110,8 @@ class Candidates:
         self._length_ordered: list[str] = []
         # In bulk, as `append` one by one would leave them, with one sort for the length order
         # (a writer builds ~3,200 candidates per ingest batch: 14.5 ms a batch one by one).
-        for i, c in enumerate(normalised):
-            self._first.setdefault(c, i)
-            self.texts.append(c)
-            padded, nwords, head = _shape(c)
-            self._padded.append(padded)
-            self._nwords.append(nwords)
-            if head is not None:
-                self._heads.setdefault(head, set()).add(i)
-            else:
-                self._few.add(i)
-        self._loose = set(range(len(self.texts)))
+        for c in normalised:
+            self._add(c, in_length_order=False)
         self._by_length = sorted((len(c), i) for i, c in enumerate(self.texts))
         self._length_ordered = [self.texts[i] for _, i in self._by_length]
 
@@ -128,25 +119,32 @@ class Candidates:
         return len(self.texts)
 
     def append(self, c: str) -> None:
+        self._add(c, in_length_order=True)
+
+    def _add(self, c: str, *, in_length_order: bool) -> None:
         self._first.setdefault(c, len(self.texts))
         self.texts.append(c)
         self._padded.append("")
         self._nwords.append(0)
-        self._index(len(self.texts) - 1, c)
+        self._index(len(self.texts) - 1, c, in_length_order=in_length_order)
 
-    def _index(self, i: int, c: str, *, remove: bool = False) -> None:
+    def _index(self, i: int, c: str, *, remove: bool = False, in_length_order: bool = True) -> None:
+        """Candidate `i` (reading `c`) into the indexes, or out of them; `in_length_order=False`
+        leaves the length order to the caller (a bulk build sorts it once)."""
         padded, nwords, head = _shape(c)
         change = set.discard if remove else set.add
         if head is not None:
             change(self._heads.setdefault(head, set()), i)
         else:
             change(self._few, i)
-        at = bisect.bisect_left(self._by_length, (len(c), i))
         if remove:
+            at = bisect.bisect_left(self._by_length, (len(c), i))
             del self._by_length[at], self._length_ordered[at]
-        else:
-            self._padded[i], self._nwords[i] = padded, nwords
-            self._loose.add(i)
+            return
+        self._padded[i], self._nwords[i] = padded, nwords
+        self._loose.add(i)
+        if in_length_order:
+            at = bisect.bisect_left(self._by_length, (len(c), i))
             self._by_length.insert(at, (len(c), i))
             self._length_ordered.insert(at, c)
 
