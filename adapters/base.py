@@ -10,7 +10,7 @@ How `newsbot run` finds an adapter: the module `adapters.<platform>` exposes
 that serves HTTP (Slack's HTTP mode) may also expose `http_routes() -> list[aiohttp.web.RouteDef]`;
 the bot's own HTTP server (NEWSBOT_HTTP_HOST/PORT) mounts them next to /healthz and /metrics.
 
-`PostReceipt`, `DeliveryError` and `CommandHandler` are defined in `bot.commands.results` (the
+`PostReceipt`, `DeliveryError` and `CommandHandler` are defined in `bot.chat.messages` (the
 delivery worker in `bot/` catches `DeliveryError` and must not import `adapters/`) and re-exported
 here: `from adapters.base import DeliveryError` is the same class.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.commands.results import CommandHandler, Context, DeliveryError, PostReceipt, Result
+from bot.chat.messages import CommandHandler, Context, DeliveryError, PostReceipt, Result
 
 __all__ = ["Adapter", "CommandHandler", "Context", "DeliveryError", "PostReceipt", "Result"]
 

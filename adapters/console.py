@@ -1,7 +1,7 @@
 """The console adapter: `/news` commands typed on stdin, replies, alerts and digests on stdout.
 
 What `make run` serves with no chat token, and what `newsbot ask` prints through. Translation
-only: the text rendering itself is `bot.commands.text.render_text` (pure, shared with the CLI).
+only: the text rendering itself is `bot.chat.plaintext.render_text` (pure, shared with the CLI).
 
 stdin is read on a daemon thread: a blocking `readline` in the default executor would keep the
 process alive at shutdown, and `connect_read_pipe` refuses regular files and /dev/null.
@@ -18,8 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from bot.commands.results import CommandHandler, Context, PostReceipt, Result
-from bot.commands.text import render_text
+from bot.chat.messages import CommandHandler, Context, PostReceipt, Result
+from bot.chat.plaintext import render_text
 from bot.config import Settings
 
 log = logging.getLogger(__name__)

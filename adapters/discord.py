@@ -28,8 +28,8 @@ from discord import app_commands
 
 from adapters.base import CommandHandler, DeliveryError, PostReceipt
 from adapters.discord_embeds import render
+from bot.chat.messages import Context, Result
 from bot.commands.parser import SPECS
-from bot.commands.results import Context, Result
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.commands.results import Item, Result
+from bot.chat.messages import Item, Result
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096

@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import CommandHandler, DeliveryError, PostReceipt
 from adapters.slack_blocks import POST_ACTION_ID, SlackMessage, render
-from bot.commands.results import Context, Result
+from bot.chat.messages import Context, Result
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.commands.results import Item, Result
+from bot.chat.messages import Item, Result
 
 MAX_BLOCKS = 50  # blocks in one message
 MAX_SECTION_TEXT = 3000  # characters in a section's text

@@ -27,9 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import OUT, Latency, rss_mb  # noqa: E402
+from bot.chat.messages import Context  # noqa: E402
 from bot.commands.core import handle  # noqa: E402
 from bot.commands.handlers import Deps  # noqa: E402
-from bot.commands.results import Context  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.store.db import make_engine, session_factory  # noqa: E402
 from bot.store.models import sqlite_time  # noqa: E402

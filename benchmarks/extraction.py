@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.figures import Figure, Title  # noqa: E402
 from bot.statements import Gazetteer, extract_with  # noqa: E402
+from bot.statements.figures import Figure, Title  # noqa: E402
 from bot.statements.scoring import Gold, Scores, score  # noqa: E402
 
 DATA = ROOT / "tests" / "data"

@@ -28,11 +28,11 @@ ensure_root_on_path()
 
 from sqlalchemy import select  # noqa: E402
 
-from bot.archive import ArticleIn, store_article  # noqa: E402
+from bot.archive.articles import ArticleIn, store_article  # noqa: E402
 from bot.config import DEFAULT_CONFIG, FullTextLimits, load_config  # noqa: E402
 from bot.fulltext.extract import extract_page  # noqa: E402
 from bot.fulltext.queue import FullTextService, for_full_text  # noqa: E402
-from bot.ingest.fetch import SafeFetcher  # noqa: E402
+from bot.net.fetch import SafeFetcher  # noqa: E402
 from bot.store.db import make_engine, session_factory  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import Article  # noqa: E402

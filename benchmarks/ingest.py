@@ -101,10 +101,10 @@ def rss_mb() -> float:
 async def run(args: argparse.Namespace, db_url: str) -> None:
     from sqlalchemy import func, select, update
 
-    from bot import heap
     from bot.config import Limits, Settings, load_config
     from bot.ingest.feeds import FeedSpec, add_feed
     from bot.ingest.service import IngestService, make_fetcher, usable_cpus
+    from bot.runtime import heap
     from bot.store.db import make_engine, session_factory
     from bot.store.migrate import upgrade
     from bot.store.models import Article, Feed, Statement, Story

@@ -45,15 +45,15 @@ def main() -> None:
     import feedparser
     from ingest import build_farm
 
+    from bot.archive.statement_store import gazetteer_for
     from bot.config import load_config
-    from bot.ingest.clean import clean_text
-    from bot.ingest.digest import content_hash
-    from bot.ingest.minhash import signature
     from bot.ingest.parse import _title_text, canonical_url, parse_feed, prepare_entry, read_feed, stable_guid
     from bot.ingest.rawentry import RawFeed
-    from bot.statement_store import gazetteer_for
     from bot.statements import extract_with
-    from bot.topics import tag_topics
+    from bot.text.clean import clean_text
+    from bot.text.content_hash import content_hash
+    from bot.text.minhash import signature
+    from bot.text.topics import tag_topics
     from tests.feedfarm import render
 
     config = load_config(ROOT / "config" / "newsbot.yaml")

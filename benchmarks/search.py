@@ -39,12 +39,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import OUT, Latency, rate, rss_mb  # noqa: E402
-from bot import heap  # noqa: E402
+from bot.runtime import heap  # noqa: E402
 from bot.store.db import make_engine, session_factory  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import sqlite_time  # noqa: E402
-from bot.store.query import Query, parse_query  # noqa: E402
 from bot.store.search import compact_article_days, search  # noqa: E402
+from bot.store.search.query import Query, parse_query  # noqa: E402
 
 SEED = 20250601
 BATCH = 2000
@@ -521,7 +521,7 @@ BASELINE_MIXES = ("common word", "phrase", "common since:30d")
 async def naive_sqlite(session: Any, q: Query) -> int:
     from sqlalchemy import text
 
-    from bot.store.sqlite_fts import match_expression
+    from bot.store.search.sqlite import match_expression
 
     params: dict[str, Any] = {"m": match_expression(q)}
     dates = ""
@@ -544,7 +544,7 @@ async def naive_sqlite(session: Any, q: Query) -> int:
 async def naive_postgres(session: Any, q: Query) -> int:
     from sqlalchemy import text
 
-    from bot.store.postgres_fts import tsquery_sql
+    from bot.store.search.postgres import tsquery_sql
 
     params: dict[str, Any] = {}
     tsq = tsquery_sql(q, params)

@@ -20,8 +20,8 @@ import pytest
 from tests.conftest import ROOT, free_port
 from tests.test_commands import seeded_sqlite  # noqa: F401  (session fixture: the seeded archive)
 
-# The installed entry point's code path (`python -m bot.cli` would import bot.cli twice).
-NEWSBOT = [sys.executable, "-c", "import sys; from bot.cli import main; sys.argv[0] = 'newsbot'; main()"]
+# The installed entry point's code path (`python -m bot.cli.main` would import bot.cli.main twice).
+NEWSBOT = [sys.executable, "-c", "import sys; from bot.cli.main import main; sys.argv[0] = 'newsbot'; main()"]
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

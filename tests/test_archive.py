@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.archive import ArticleIn, store_article
+from bot.archive.articles import ArticleIn, store_article
+from bot.archive.seed import load_seeds
 from bot.config import AppConfig
-from bot.seed import load_seeds
 from bot.store.models import Article, ArticleRevision
 from bot.store.search import search
 from tests.conftest import SEEDS
@@ -177,7 +177,7 @@ async def test_a_batch_stores_every_value_as_one_article_at_a_time_does(sessions
     each value must come back exactly as an article stored on its own does."""
     from datetime import timezone
 
-    from bot.archive import store_articles
+    from bot.archive.articles import store_articles
 
     odd = [
         "Plain text.", "Ünïcödé — “curly” ‘quotes’ and emoji 🛰️", 'JSON-looking {"a": [1, 2]} and \\ backslashes',

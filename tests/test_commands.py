@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from bot.archive.seed import load_seeds
+from bot.chat.messages import Context, Result
+from bot.chat.plaintext import render_text
 from bot.commands.core import handle, make_handler
 from bot.commands.handlers import Deps, timeline_text
-from bot.commands.results import Context, Result
-from bot.commands.text import render_text
 from bot.config import AppConfig
-from bot.seed import load_seeds
 from bot.store.db import make_engine, session_factory
 from bot.store.models import Channel, Delivery, Feed, Statement, Subscription
 from tests.conftest import SEEDS, _admin

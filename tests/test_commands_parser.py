@@ -7,9 +7,9 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands.figures import FigureIndex
+from bot.chat.messages import Usage
+from bot.commands.figure_lookup import FigureIndex
 from bot.commands.parser import SPECS, Command, parse, tokenize
-from bot.commands.results import Usage
 from bot.config import AppConfig
 
 

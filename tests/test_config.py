@@ -60,7 +60,7 @@ def test_environment_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -
 def test_cli_stops_with_one_line_and_exit_1(tmp_path: Path) -> None:
     env = {**os.environ, "NEWSBOT_CONFIG": str(write(tmp_path, "feeds:\n  - {url: https://x.org/rss, topcs: []}\n")),
            "NEWSBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
-    proc = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", "stats"], cwd=ROOT, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", "from bot.cli.main import main; main()", "stats"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [f"newsbot: {tmp_path / 'newsbot.yaml'}: feeds.0.topcs: unknown key"]

@@ -22,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Adapter, CommandHandler, DeliveryError, PostReceipt
-from bot.alert_render import alert_line, render_alert
+from bot.chat.alerts import alert_line, render_alert
+from bot.chat.delivery import DeliveryOptions, DeliveryWorker, backoff_s
+from bot.chat.messages import Context, Result
+from bot.chat.plaintext import render_text
 from bot.commands.core import handle
 from bot.commands.handlers import Deps
-from bot.commands.results import Context, Result
-from bot.commands.text import render_text
 from bot.config import AppConfig
-from bot.delivery import DeliveryOptions, DeliveryWorker, backoff_s
 from bot.store.models import Channel, Delivery, utcnow
 
 PLATFORM = "loop"

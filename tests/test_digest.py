@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.console import ConsoleAdapter
-from bot.channels import Interest, get_or_create_channel, set_interest
-from bot.commands.results import Result
-from bot.commands.text import render_text
+from bot.chat.channels import Interest, get_or_create_channel, set_interest
+from bot.chat.delivery import DeliveryOptions, DeliveryWorker
+from bot.chat.digests import DigestPlan, build_digest, digest_plans, enqueue_digest, is_empty, schedule_digests
+from bot.chat.messages import Result
+from bot.chat.plaintext import render_text
 from bot.config import AppConfig
-from bot.delivery import DeliveryOptions, DeliveryWorker
-from bot.digests import DigestPlan, build_digest, digest_plans, enqueue_digest, is_empty, schedule_digests
 from bot.store.models import Article, Channel, Delivery, Feed, Statement, StatementSource, Story
 from tests.test_delivery import (  # noqa: F401  (fixture helpers)
     PLATFORM,

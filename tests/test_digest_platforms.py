@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.discord import DiscordAdapter, ref_for
 from adapters.slack import SlackAdapter
-from bot.archive import ArticleIn, store_article
-from bot.channels import sync_config_channels
+from bot.archive.articles import ArticleIn, store_article
+from bot.archive.hooks import after_store
+from bot.chat.channels import sync_config_channels
+from bot.chat.delivery import DeliveryOptions, DeliveryWorker
+from bot.chat.digests import enqueue_digest
 from bot.config import AppConfig, ChannelConfig, DigestRule
-from bot.delivery import DeliveryOptions, DeliveryWorker
-from bot.digests import enqueue_digest
-from bot.pipeline_hooks import after_store
 from bot.store.models import Channel, Delivery, utcnow
 from tests.fakes.discord_api import BOT_TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import FakeDiscord

@@ -18,7 +18,7 @@ import pytest
 from adapters.base import DeliveryError
 from adapters.discord import DiscordAdapter, nonce_for, ref_for
 from adapters.discord_embeds import validate
-from bot.commands.results import Context, Item, Result, Section
+from bot.chat.messages import Context, Item, Result, Section
 from tests.fakes.discord_api import APP_ID, BOT_TOKEN, FakeDiscord
 
 Handler = Callable[[str, Context], Awaitable[Result]]

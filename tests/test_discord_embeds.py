@@ -17,7 +17,7 @@ from adapters.discord_embeds import (
     render,
     validate,
 )
-from bot.commands.results import Item, Page, Result, Section
+from bot.chat.messages import Item, Page, Result, Section
 
 
 def test_bold_marks_kept_other_markdown_escaped() -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.ingest.fetch import (
+from bot.net.fetch import (
     SafeFetcher,
     address_refusal,
     check_url_allowed,

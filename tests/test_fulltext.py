@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.archive import ArticleIn, store_article
-from bot.channels import sync_config_channels
+from bot.archive.articles import ArticleIn, store_article
+from bot.chat.channels import sync_config_channels
 from bot.config import AppConfig, ChannelConfig, FullTextLimits
 from bot.fulltext.queue import FullTextService, for_full_text, queue_counts
-from bot.ingest.fetch import SafeFetcher
+from bot.net.fetch import SafeFetcher
 from bot.store.models import Article, ArticleRevision, Delivery, Statement, StatementSource, utcnow
 from bot.store.search import search
 from tests.newssite import BOILERPLATE, TEMPLATES, NewsSite, make_article

@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from bot.fulltext.detect import judge_page, needs_full_text, summary_overlap
 from bot.fulltext.extract import extract_page
-from bot.fulltext.ratelimit import HostLimiter, origin_of
-from bot.fulltext.robots import product_token, rules_from_response
-from bot.ingest.clean import clean_text
+from bot.net.ratelimit import HostLimiter, origin_of
+from bot.net.robots import product_token, rules_from_response
+from bot.text.clean import clean_text
+from bot.text.teaser import judge_page, needs_full_text, summary_overlap
 from tests.newssite import (
     BOILERPLATE,
     CONSENT_PAGE,

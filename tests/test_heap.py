@@ -1,10 +1,10 @@
-"""`bot.heap`: the collector settings `newsbot run` and the parse workers apply once started."""
+"""`bot.runtime.heap`: the collector settings `newsbot run` and the parse workers apply once started."""
 
 from __future__ import annotations
 
 import gc
 
-from bot import heap
+from bot.runtime import heap
 
 
 def test_settle_freezes_what_is_alive_and_unsettle_gives_the_defaults_back() -> None:

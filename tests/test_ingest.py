@@ -349,7 +349,7 @@ async def test_statements_extracted_while_parsing_match_the_archive_path(
 ) -> None:
     """The parse workers (or the parse thread) extract statements; the archive stores exactly what
     extracting each stored article's text afresh finds, speakers resolved, sources at the right offsets."""
-    from bot.statement_store import gazetteer_for
+    from bot.archive.statement_store import gazetteer_for
     from bot.statements import extract_with
     from bot.store.models import Statement, StatementSource
 
@@ -381,8 +381,8 @@ async def test_an_ingest_writes_statements_as_storing_its_articles_one_by_one_wo
 ) -> None:
     """The writers record a batch's statements at once (two writers at once on PostgreSQL): the
     statements stored (speakers, wording, outlets, sources) are those of storing each article in turn."""
-    from bot.archive import ArticleIn, store_article
-    from bot.pipeline_hooks import after_store
+    from bot.archive.articles import ArticleIn, store_article
+    from bot.archive.hooks import after_store
     from bot.store.db import make_engine, session_factory
     from bot.store.migrate import upgrade
     from bot.store.models import Statement

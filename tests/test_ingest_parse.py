@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.ingest.parse import discover_feeds, parse_feed, stable_guid
 from bot.ingest.schedule import adaptive_interval, backoff_s, next_check_after_failure
-from bot.ingest.urls import canonical_url
+from bot.text.urls import canonical_url
 
 
 def test_canonical_url() -> None:

@@ -111,7 +111,7 @@ async def test_short_interval_keeps_the_workers_warm_and_they_import_only_the_pa
         assert 1 <= len(pids) <= 2 and all(alive(p) for p in pids)
         maps = loaded(pids[0])
         assert "selectolax" in maps  # it cleaned HTML here (a C extension, so it shows)
-        for heavy in ("pydantic_core", "asyncpg", "aiohttp", "lxml", "rapidfuzz"):  # bot.cli, the app, full text
+        for heavy in ("pydantic_core", "asyncpg", "aiohttp", "lxml", "rapidfuzz"):  # bot.cli.main, the app, full text
             assert heavy not in maps, f"parse worker loaded {heavy}"
         assert "xoxb-not-for-parsers" not in environ(pids[0])
     finally:

@@ -16,7 +16,7 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.logs import MASK, add_secret, configure_logging, get_logger, redact, summarize_exception, want_json
+from bot.runtime.logs import MASK, add_secret, configure_logging, get_logger, redact, summarize_exception, want_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK_BOT = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
@@ -44,7 +44,7 @@ def lines(buf: io.StringIO) -> list[dict[str, object]]:
 def test_stdlib_and_structlog_records_become_json_lines(stream: io.StringIO) -> None:
     configure_logging(json=True, debug=False, stream=stream)
     logging.getLogger("bot.ingest").info("ingest cycle: %s feeds", 12)
-    get_logger("bot.delivery").warning("posted", channel="C1", attempts=2)
+    get_logger("bot.chat.delivery").warning("posted", channel="C1", attempts=2)
     logging.getLogger("bot.ingest").debug("not shown at INFO")
     got = lines(stream)
     assert [g["event"] for g in got] == ["ingest cycle: 12 feeds", "posted"]
@@ -92,7 +92,7 @@ def test_exceptions_are_one_line_without_debug_and_full_with_it(stream: io.Strin
     try:
         _boom()
     except ValueError:
-        logging.getLogger("bot.delivery").exception("row failed")
+        logging.getLogger("bot.chat.delivery").exception("row failed")
     got = lines(stream)[-1]
     exc = str(got["exception"])
     assert "\n" not in exc and exc.startswith("ValueError: cannot parse xoxb-***")
@@ -109,7 +109,7 @@ def test_exceptions_are_one_line_without_debug_and_full_with_it(stream: io.Strin
 
 def test_console_format_is_readable_and_redacted(stream: io.StringIO) -> None:
     configure_logging(json=False, debug=False, stream=stream)
-    logging.getLogger("bot.http").warning("listening with %s", SLACK_BOT)
+    logging.getLogger("bot.app.http").warning("listening with %s", SLACK_BOT)
     out = stream.getvalue()
     assert "listening with xoxb-***" in out and "[warning" in out and not out.lstrip().startswith("{")
 
@@ -165,7 +165,7 @@ def test_a_fresh_process_logs_json_lines_and_masks_env_tokens(tmp_path: Path) ->
         "NEWSBOT_LOG_FORMAT": "",
     }
     code = (
-        "import logging, sys; from bot.logs import configure_logging; configure_logging(debug=False);"
+        "import logging, sys; from bot.runtime.logs import configure_logging; configure_logging(debug=False);"
         f"logging.getLogger('slack_bolt').warning('token is {SLACK_BOT}')"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.opml import OpmlError, parse_opml, render_opml
+from bot.ingest.opml import OpmlError, parse_opml, render_opml
 
 SAMPLE = b"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0"><head><title>My feeds</title></head><body>

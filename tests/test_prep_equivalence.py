@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from bot.ingest import clean
-from bot.ingest.clean import _BLOCK_TAGS, _BOILERPLATE_RE, _BYLINE_RE, _DROP_TAGS, _is_title, clean_text
-from bot.ingest.dates import infer_published
-from bot.ingest.digest import content_hash
-from bot.ingest.minhash import shingles, words
-from bot.topics import IGNORECASE_EXTRAS, tag_topics
+from bot.text.clean import _BLOCK_TAGS, _BOILERPLATE_RE, _BYLINE_RE, _DROP_TAGS, _is_title, clean_text
+from bot.text.content_hash import content_hash
+from bot.text.dates import infer_published
+from bot.text.minhash import shingles, words
+from bot.text.topics import IGNORECASE_EXTRAS, tag_topics
 from tests.feedfarm import farm_items
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,7 +216,7 @@ def test_words_on_every_character() -> None:
 def ref_canonical_url(url: str, base: str | None = None) -> str | None:
     from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-    from bot.ingest.urls import is_tracking_param
+    from bot.text.urls import is_tracking_param
 
     url = (url or "").strip()
     if not url:
@@ -265,7 +265,7 @@ BASES = st.sampled_from([None, "", "https://o.example/feed", "http://o.example",
 @settings(max_examples=1500, deadline=None)
 @given(URL_PARTS, BASES)
 def test_canonical_url_equals_reference(parts: tuple[str, ...], base: str | None) -> None:
-    from bot.ingest.urls import canonical_url
+    from bot.text.urls import canonical_url
 
     url = "".join(parts)
     assert outcome(canonical_url, url, base) == outcome(ref_canonical_url, url, base)

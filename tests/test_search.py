@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.archive import ArticleIn, store_article
+from bot.archive.articles import ArticleIn, store_article
 from bot.store.models import Article, sqlite_time
-from bot.store.query import Query, QueryError, parse_query
 from bot.store.search import SearchHit, compact_article_days, search
+from bot.store.search.query import Query, QueryError, parse_query
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FILLER = "officials met on tuesday to discuss the budget and the weather in the capital"

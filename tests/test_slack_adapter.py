@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestServer
 from adapters.base import DeliveryError
 from adapters.slack import SlackAdapter
 from adapters.slack_blocks import POST_ACTION_ID, validate
-from bot.commands.results import Context, Item, Result, Section
+from bot.chat.messages import Context, Item, Result, Section
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

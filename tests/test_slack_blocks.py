@@ -16,7 +16,7 @@ from adapters.slack_blocks import (
     split_text,
     validate,
 )
-from bot.commands.results import Item, Page, Result, Section
+from bot.chat.messages import Item, Page, Result, Section
 
 
 def all_text(result: Result) -> str:

@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from adapters.discord import DiscordAdapter, ref_for
 from adapters.slack import SlackAdapter
 from adapters.slack_blocks import validate
-from bot.channels import sync_config_channels
+from bot.app.http import make_app
+from bot.archive.seed import load_seeds
+from bot.chat.channels import sync_config_channels
+from bot.chat.delivery import DeliveryOptions, DeliveryWorker
+from bot.chat.messages import Context, Result
 from bot.commands.core import Deps, make_handler
-from bot.commands.results import Context, Result
 from bot.config import AlertRule, AppConfig, ChannelConfig
-from bot.delivery import DeliveryOptions, DeliveryWorker
-from bot.http import make_app
-from bot.seed import load_seeds
 from bot.store.models import Channel, Delivery
 from tests.fakes.discord_api import BOT_TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import FakeDiscord

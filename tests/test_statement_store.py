@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.archive import ArticleIn, store_article
-from bot.channels import sync_config_channels
+from bot.archive.articles import ArticleIn, store_article
+from bot.archive.hooks import after_store
+from bot.archive.seed import load_seeds
+from bot.archive.statement_store import corroboration
+from bot.chat.channels import sync_config_channels
 from bot.config import AppConfig, ChannelConfig
-from bot.pipeline_hooks import after_store
-from bot.seed import load_seeds
-from bot.statement_store import corroboration
 from bot.store.models import Delivery, Statement, StatementSource
 from tests.conftest import SEEDS
 
@@ -146,8 +146,8 @@ async def test_one_batched_write_equals_article_by_article(
     The batch holds a quote, the same quote from another outlet, a partial quote that a later
     article prints in full (the longer wording wins), and a backfilled article (no alerts).
     """
-    from bot.archive import store_articles
-    from bot.pipeline_hooks import after_store_many
+    from bot.archive.articles import store_articles
+    from bot.archive.hooks import after_store_many
 
     config = with_channels(app_config, slack_rutte(), discord_nato())
     partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."

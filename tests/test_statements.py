@@ -11,8 +11,8 @@ from types import ModuleType
 import pytest
 
 from bot.config import load_figures
-from bot.figures import Figure
 from bot.statements import Gazetteer, Statement, extract_statements, extract_with
+from bot.statements.figures import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -7,8 +7,8 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.figures import Figure, Title
 from bot.statements import extract_statements
+from bot.statements.figures import Figure, Title
 
 FIGURES = [
     Figure("Mark Rutte", ("Rutte",), (Title("NATO chief", date(2024, 10, 1)),), "m"),

@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import load_figures
-from bot.ingest.clean import clean_text
 from bot.statements import Gazetteer, extract_with, may_hold_statement
 from bot.statements.extract import _extract
+from bot.text.clean import clean_text
 from tests.feedfarm import farm_items
 
 ROOT = Path(__file__).resolve().parent.parent

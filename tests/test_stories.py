@@ -8,9 +8,9 @@ import contextlib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.archive import ArticleIn, store_articles
+from bot.archive.articles import ArticleIn, store_articles
+from bot.archive.stories import band_keys, signature, similarity
 from bot.store.models import Article, Story, StoryBand
-from bot.stories import band_keys, signature, similarity
 from tests.feedfarm import prose
 
 

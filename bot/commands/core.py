@@ -11,11 +11,11 @@ import asyncio
 import logging
 import time
 
+from bot.chat.messages import CommandHandler, Context, Result, Usage
 from bot.commands.handlers import HANDLERS, Deps
 from bot.commands.parser import Command, parse, usage_for
-from bot.commands.results import CommandHandler, Context, Result, Usage
-from bot.metrics import BAD_INPUT, COMMAND_ERRORS, COMMAND_LATENCY, COMMANDS
-from bot.store.query import QueryError
+from bot.runtime.metrics import BAD_INPUT, COMMAND_ERRORS, COMMAND_LATENCY, COMMANDS
+from bot.store.search.query import QueryError
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels import Interest, get_or_create_channel, set_interest
-from bot.commands.figures import FigureIndex
+from bot.chat.channels import Interest, get_or_create_channel, set_interest
+from bot.chat.messages import Context, Item, Page, Result, Section
+from bot.commands.figure_lookup import FigureIndex
 from bot.commands.parser import SPECS, Command, help_lines, usage_for
-from bot.commands.results import Context, Item, Page, Result, Section
 from bot.config import AppConfig
 from bot.store.models import Article, Channel, Delivery, Feed, IngestCycle, Statement, Subscription
-from bot.store.query import QueryError, parse_time
+from bot.store.search.query import QueryError, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def when(dt: datetime | None) -> str | None:
 
 def corroboration(kind: str, outlets: int) -> str:
     try:  # the statements store owns the wording; fall back while it is absent
-        from bot.statement_store import corroboration as owned
+        from bot.archive.statement_store import corroboration as owned
 
         return owned(kind, outlets)
     except ImportError:  # pragma: no cover - depends on the tree
@@ -309,7 +309,7 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
 
 
 async def digest_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
-    from bot.digests import build_digest
+    from bot.chat.digests import build_digest
 
     now = deps.now()
     topics = [t.lower() for t in cmd.args] + ([cmd.options["topic"].lower()] if cmd.options.get("topic") else [])
@@ -520,7 +520,7 @@ async def unsubscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
 
 
 def feed_state(feed: Feed, now: datetime) -> str:
-    from bot.status import FAILING_AFTER
+    from bot.archive.status import FAILING_AFTER
 
     if not feed.enabled:
         return "disabled"
@@ -626,8 +626,8 @@ async def _remove_feed(ref: str, deps: Deps) -> Result:
 
 
 async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
+    from bot.archive.status import FAILING_AFTER, archive_stats
     from bot.fulltext.queue import queue_counts
-    from bot.status import FAILING_AFTER, archive_stats
 
     now = deps.now()
     async with deps.sessions() as s:

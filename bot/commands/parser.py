@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import process
 
-from bot.commands.results import Usage
+from bot.chat.messages import Usage
 
 PREFIX_RE = re.compile(r"^\s*/?news\b", re.IGNORECASE)
 MAX_LEN = 2000  # Slack caps slash-command text near 4,000; longer input is cut, not refused

@@ -3,7 +3,7 @@
 trafilatura finds the story among navigation, ads, comments and "related" lists and reads the
 metadata (`<meta>` tags, JSON-LD `NewsArticle`: headline, author, datePublished, publisher);
 htmldate reads the publication date when trafilatura has none. The text then goes through the one
-cleaner (`bot.ingest.clean.clean_text`), so pages lose the same furniture lines seeds and feed
+cleaner (`bot.text.clean.clean_text`), so pages lose the same furniture lines seeds and feed
 HTML lose. `extract_page` is pure and CPU-bound (a few ms a page): callers run it off the event
 loop.
 """
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from bot.fulltext.detect import judge_page
-from bot.ingest.clean import CleanDoc, clean_text
-from bot.ingest.dates import start_of_day
+from bot.text.clean import CleanDoc, clean_text
+from bot.text.dates import start_of_day
+from bot.text.teaser import judge_page
 
 if TYPE_CHECKING:
     from bot.config import AppConfig, Settings
@@ -141,7 +141,7 @@ async def fetch_and_extract(url: str, settings: Settings, config: AppConfig) -> 
     """
     import asyncio
 
-    from bot.ingest.fetch import SafeFetcher
+    from bot.net.fetch import SafeFetcher
 
     limits = config.ingest
     fetcher = SafeFetcher(

@@ -30,19 +30,19 @@ from prometheus_client import Gauge
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.archive import ArticleIn, store_article
+from bot.archive.articles import ArticleIn, store_article
+from bot.archive.hooks import after_store
 from bot.config import AppConfig, Settings
-from bot.fulltext.detect import judge_page, needs_full_text
 from bot.fulltext.extract import HTML_ACCEPT, HTML_TYPES, PageDoc, extract_page, user_agent
-from bot.fulltext.ratelimit import HostLimiter, origin_of
-from bot.fulltext.robots import RobotsCache
-from bot.metrics import REGISTRY
-from bot.pipeline_hooks import after_store
+from bot.net.ratelimit import HostLimiter, origin_of
+from bot.net.robots import RobotsCache
+from bot.runtime.metrics import REGISTRY
 from bot.store.models import Article, utcnow
-from bot.topics import tag_topics
+from bot.text.teaser import judge_page, needs_full_text
+from bot.text.topics import tag_topics
 
 if TYPE_CHECKING:
-    from bot.ingest.fetch import SafeFetcher
+    from bot.net.fetch import SafeFetcher
 
 log = logging.getLogger("bot.fulltext")
 
@@ -165,7 +165,7 @@ class FullTextService:
         self.user_agent = user_agent(config)
         self._own_fetcher = fetcher is None
         if fetcher is None:
-            from bot.ingest.fetch import SafeFetcher
+            from bot.net.fetch import SafeFetcher
 
             limits = config.ingest
             fetcher = SafeFetcher(

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
-from bot.ingest.urls import feed_url_ok
 from bot.store.models import Feed, utcnow
+from bot.text.urls import feed_url_ok
 
 
 class FeedError(ValueError):

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.archive.status import FAILING_AFTER
 from bot.ingest.feeds import list_feeds
-from bot.status import FAILING_AFTER
 from bot.store.models import Feed
 
 

@@ -17,19 +17,19 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from bot.fulltext.detect import needs_full_text
-from bot.ingest.clean import clean_text, html_to_text
-from bot.ingest.dates import start_of_day
-from bot.ingest.digest import content_hash
 from bot.ingest.jsonfeed import NotJsonFeed, parse_json_feed
-from bot.ingest.minhash import band_keys, signature
 from bot.ingest.rawentry import RawEntry, RawFeed
-from bot.ingest.urls import canonical_url, host_of
-from bot.topics import tag_topics
+from bot.text.clean import clean_text, html_to_text
+from bot.text.content_hash import content_hash
+from bot.text.dates import start_of_day
+from bot.text.minhash import band_keys, signature
+from bot.text.teaser import needs_full_text
+from bot.text.topics import tag_topics
+from bot.text.urls import canonical_url, host_of
 
 if TYPE_CHECKING:
-    from bot.figures import Figure
     from bot.statements import Statement
+    from bot.statements.figures import Figure
 
 MAX_ENTRIES = 500  # a feed with more is either an archive dump or an attack; the newest are first
 FEED_TYPES = (

@@ -1,7 +1,7 @@
 """Parse worker processes for the ingester: lean, started on demand, stopped between cycles.
 
 Why not `ProcessPoolExecutor`: with the spawn start method every worker re-imports the parent's
-`__main__` first. For the `newsbot` console script that is `bot.cli` and with it SQLAlchemy,
+`__main__` first. For the `newsbot` console script that is `bot.cli.main` and with it SQLAlchemy,
 Alembic, pydantic, typer...: 76 MB resident before a worker has parsed a byte (measured here),
 and the pool adds a resource-tracker process besides. A worker here is a fresh interpreter that
 imports `bot.ingest.parse` and nothing else (24 MB), and speaks length-prefixed pickles over its
@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
-    from bot.figures import Figure
     from bot.ingest.parse import ParsedFeed
+    from bot.statements.figures import Figure
 
 FRAME = struct.Struct(">Q")  # length of the pickle that follows
 BOOT = "from bot.ingest.parsepool import serve; serve()"
@@ -159,8 +159,8 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:
 
 def serve(inp: BinaryIO | None = None, out: BinaryIO | None = None) -> None:
     """A worker's main loop: requests from stdin, replies to stdout, until stdin closes."""
-    from bot import heap
     from bot.ingest.parse import ParsedFeed, parse_feed
+    from bot.runtime import heap
 
     heap.settle()  # the parser, cleaner and figure matchers stay loaded: see bot/heap.py
     inp = inp or sys.stdin.buffer

@@ -23,16 +23,16 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.archive import ArticleIn, Stored, store_articles
+from bot.archive.articles import ArticleIn, Stored, store_articles
+from bot.archive.hooks import after_store_many
 from bot.config import AppConfig
 from bot.fulltext.queue import for_full_text
-from bot.ingest.fetch import FetchResult, SafeFetcher
 from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
-from bot.ingest.urls import host_of
-from bot.pipeline_hooks import after_store_many
+from bot.net.fetch import FetchResult, SafeFetcher
 from bot.statements import Statement as Found
 from bot.store.models import Feed, utcnow
+from bot.text.urls import host_of
 
 log = logging.getLogger("bot.ingest")
 

@@ -35,12 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import AppConfig, Settings
 from bot.ingest.feeds import sync_config_feeds
-from bot.ingest.fetch import Resolver, SafeFetcher
 from bot.ingest.parse import ParsedFeed, parse_feed
 from bot.ingest.parsepool import ParsePool, WorkerUsage
 from bot.ingest.pipeline import FeedJob, FeedOutcome, Polled, fetch_and_parse, write_batch
 from bot.ingest.schedule import lease_due_feeds, lease_seconds
-from bot.metrics import ARTICLES_STORED, CYCLE_SECONDS, FEEDS_FAILED, FEEDS_POLLED, STATEMENTS_STORED
+from bot.net.fetch import Resolver, SafeFetcher
+from bot.runtime.metrics import ARTICLES_STORED, CYCLE_SECONDS, FEEDS_FAILED, FEEDS_POLLED, STATEMENTS_STORED
 from bot.store.models import Feed, IngestCycle, utcnow
 from bot.store.search import compact_article_days
 

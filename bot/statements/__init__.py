@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from bot.figures import Figure
 from bot.statements.extract import extract_with, may_hold_statement
+from bot.statements.figures import Figure
 from bot.statements.model import Statement
 from bot.statements.speakers import Gazetteer
 

@@ -19,7 +19,6 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.ingest.minhash import words
 from bot.statements.lexicon import (
     AUXILIARIES,
     CHARACTERISING,
@@ -37,6 +36,7 @@ from bot.statements.lexicon import (
 from bot.statements.model import Statement
 from bot.statements.quotes import Quote, find_quotes, split_paragraphs, split_sentences
 from bot.statements.speakers import Gazetteer, Mention
+from bot.text.minhash import words
 
 _WS = re.compile(r"\s+")
 _PREV_TOKEN = re.compile(r"([A-Za-z’']+)\s+(?:(?:the|a|an)\s+)?$")

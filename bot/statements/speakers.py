@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from bot.figures import Figure, Title
+from bot.statements.figures import Figure, Title
 from bot.statements.lexicon import ANON_BODY, CAP_STOP, CUE_BODY, NATIONALITIES, ORG_WORDS, ROLE_WORDS
 from bot.statements.trie import trie_pattern
 

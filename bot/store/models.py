@@ -303,5 +303,5 @@ Index(
 )
 
 # Search (issue #3, migration 0006): a `source:` outlet's articles found by index on PostgreSQL
-# (bot.store.postgres_fts). Date bounds come from `article_days` (migration 0007, not a model).
+# (bot.store.search.postgres). Date bounds come from `article_days` (migration 0007, not a model).
 Index("ix_articles_outlet_id", Article.outlet, Article.id)

@@ -18,16 +18,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.archive.seed import load_seeds
+from bot.chat.messages import Context, Result, Usage
 from bot.commands.core import handle
 from bot.commands.handlers import Deps
 from bot.commands.parser import Command, parse
-from bot.commands.results import Context, Result, Usage
 from bot.config import AppConfig
-from bot.metrics import value
-from bot.seed import load_seeds
+from bot.runtime.metrics import value
 from bot.store.db import make_engine, session_factory
-from bot.store.query import QueryError, parse_query
 from bot.store.search import search
+from bot.store.search.query import QueryError, parse_query
 from tests.conftest import SEEDS
 from tests.feedfarm import FarmFeed, FeedFarm, farm_items
 from tests.reliability.helpers import bot_env, cli

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select
 
-from bot.app import SHUTDOWN_DEADLINE_S
+from bot.app.run import SHUTDOWN_DEADLINE_S
 from bot.store.db import make_engine
 from bot.store.models import Article, Delivery, Feed
 from tests.feedfarm import FarmFeed, FeedFarm, farm_items

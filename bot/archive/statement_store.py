@@ -1,0 +1,355 @@
+"""Statements into the archive: dedup across outlets, corroboration counts, and the alert outbox.
+
+Runs inside the transaction that stored the article, so an article, its statements and the alert
+rows they owe are committed together or not at all (the transactional outbox). A statement is one
+row however many articles carry it; alerts are written only when the statement row is new, with a
+unique key per (statement, channel), so re-ingesting or editing an article never alerts twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, delete, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.archive import statement_words
+from bot.archive.articles import ArticleRow
+from bot.config import AppConfig
+from bot.statements import Gazetteer, extract_with
+from bot.statements import Statement as Found
+from bot.statements.dedup import Candidates, find_same, normalise_quote, statement_fingerprint
+from bot.store.db import one_of
+from bot.store.models import Article, Channel, Delivery, Statement, StatementSource, Subscription, utcnow
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_WINDOW = timedelta(days=45)
+STATEMENT_LOCK_KEY = 0x71756F74  # 'quot'
+MIN_WORDS = 2  # a one-word quote ("fiasco") is kept, but only as a source, never alone as an alert
+
+_gazetteers: dict[int, tuple[AppConfig, Gazetteer]] = {}
+
+
+def gazetteer_for(config: AppConfig) -> Gazetteer:
+    """Build the figures gazetteer once per config object (it is immutable)."""
+    cached = _gazetteers.get(id(config))
+    if cached is None or cached[0] is not config:
+        cached = (config, Gazetteer.build(config.figure_list()))
+        _gazetteers[id(config)] = cached
+    return cached[1]
+
+
+def corroboration(kind: str, outlets: int) -> str:
+    """How a statement is known, in the words a desk editor uses."""
+    how = "direct quote" if kind == "direct" else "paraphrase"
+    if outlets <= 1:
+        return f"single source, {how}"
+    return f"{how}, reported by {outlets} outlets"
+
+
+async def _alert_rules(session: AsyncSession) -> list[tuple[int, str, str]]:
+    """Every active alert subscription as (channel id, kind, casefolded value)."""
+    rows = (
+        await session.execute(
+            select(Subscription.channel_id, Subscription.kind, Subscription.value)
+            .join(Channel, Channel.id == Subscription.channel_id)
+            .where(Subscription.alerts.is_(True), Channel.paused.is_(False))
+        )
+    ).all()
+    return [(cid, kind, value.casefold()) for cid, kind, value in rows]
+
+
+def channels_for(rules: Sequence[tuple[int, str, str]], statement: Statement, topics: Sequence[str]) -> list[int]:
+    """Channels owed an alert for this statement: by figure, by topic (tracked figures only), by keyword."""
+    speaker = (statement.speaker or "").casefold()
+    text = statement.text.casefold()
+    wanted = {
+        cid
+        for cid, kind, value in rules
+        if (kind == "figure" and speaker and value == speaker)
+        or (kind == "topic" and statement.figure and value in topics)
+        or (kind == "keyword" and value and value in text)
+    }
+    return sorted(wanted)
+
+
+def alert_payload(statement: Statement, article: ArticleRow) -> dict[str, Any]:
+    return {
+        "statement_id": statement.id,
+        "speaker": statement.speaker,
+        "text": statement.text,
+        "kind": statement.kind,
+        "article_id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "outlet": article.outlet,
+        "published": article.published_at.isoformat() if article.published_at else None,
+        "outlets": statement.outlets,
+        "sources": statement.sources,
+        "topics": article.topics.split(),
+        "corroboration": corroboration(statement.kind, statement.outlets),
+    }
+
+
+def _insert(session: AsyncSession) -> Any:
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+
+
+async def queue_alerts(
+    session: AsyncSession,
+    statements: Sequence[Statement],
+    article: ArticleRow,
+    rules: Sequence[tuple[int, str, str]] | None = None,
+) -> int:
+    """Outbox rows for new statements, one per (statement, channel); a repeated key is a no-op."""
+    if rules is None:
+        rules = await _alert_rules(session)
+    topics = article.topics.split()
+    now = utcnow()
+    rows = [
+        {
+            "idempotency_key": f"alert:{st.id}:{cid}",
+            "channel_id": cid,
+            "kind": "alert",
+            "statement_id": st.id,
+            "payload": alert_payload(st, article),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for st in statements
+        for cid in channels_for(rules, st, topics)
+    ]
+    if not rows:
+        return 0
+    table = Delivery.__table__
+    stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
+    return len((await session.execute(stmt, rows)).all())
+
+
+@dataclass
+class _Known:
+    """A stored (or just inserted) statement as the matcher sees it."""
+
+    id: int | None
+    speaker: str | None
+    kind: str
+    text: str
+    normalised: str
+    fingerprint: str
+
+
+class _Pool:
+    """Statements a new one may be: by fingerprint, or by speaker and kind for the fuzzy match."""
+
+    def __init__(self, known: Sequence[_Known] = ()) -> None:
+        self.by_print: dict[str, _Known] = {}
+        groups: dict[tuple[str | None, str], list[_Known]] = {}
+        for k in known:  # as `add` one by one would, each speaker's candidates built in one go
+            self.by_print.setdefault(k.fingerprint, k)
+            groups.setdefault((k.speaker, k.kind), []).append(k)
+        self.by_speaker: dict[tuple[str | None, str], tuple[list[_Known], Candidates]] = {
+            key: (same, Candidates([k.normalised for k in same])) for key, same in groups.items()
+        }
+
+    def add(self, k: _Known) -> None:
+        self.by_print.setdefault(k.fingerprint, k)
+        pool = self.by_speaker.get((k.speaker, k.kind))
+        if pool is None:
+            pool = self.by_speaker[(k.speaker, k.kind)] = ([], Candidates())
+        same, cands = pool
+        same.append(k)
+        cands.append(k.normalised)
+
+    def find(self, item: Found, fingerprint: str, normalised: str) -> _Known | None:
+        hit = self.by_print.get(fingerprint)
+        if hit is not None or item.speaker is None:
+            return hit
+        pool = self.by_speaker.get((item.speaker, item.kind))
+        if pool is None:
+            return None
+        i = find_same(item.text, pool[1], normalised=normalised)
+        return None if i is None else pool[0][i]
+
+    def reword(self, k: _Known, text: str) -> None:
+        """`k` now reads `text` (the longer wording wins), for later matches too."""
+        k.text, k.normalised = text, normalise_quote(text)
+        same, cands = self.by_speaker[(k.speaker, k.kind)]
+        for i, other in enumerate(same):
+            if other is k:
+                cands.replace(i, k.normalised)
+
+
+async def _known_statements(session: AsyncSession, found: Sequence[Found], fingerprints: set[str]) -> list[_Known]:
+    """Candidates for every statement of a batch: same words, or same speaker lately (per speaker,
+    so one prolific speaker cannot crowd another's recent statements out).
+
+    A paraphrase is never merged into a direct quote (or the other way round): what a person was
+    quoted as saying and what an outlet says they meant are different claims.
+    """
+    speakers = [f.speaker for f in found if f.speaker]
+    rows = await statement_words.candidates(session, speakers, sorted(fingerprints), utcnow() - CANDIDATE_WINDOW)
+    return [_Known(*r) for r in rows]
+
+
+async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Distinct outlets and articles per statement, in one grouped query."""
+    outlet_key = func.coalesce(Article.outlet, literal("article:") + cast(Article.id, String))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(
+            StatementSource.statement_id,
+            func.count(func.distinct(outlet_key)),
+            func.count(func.distinct(StatementSource.article_id)),
+        )
+        .join(Article, Article.id == StatementSource.article_id)
+        .where(one_of(StatementSource.statement_id, ids, session.get_bind().dialect.name))
+        .group_by(StatementSource.statement_id)
+    )
+    return {sid: (max(int(o), 1), max(int(n), 1)) for sid, o, n in rows.all()}
+
+
+@dataclass
+class ToRecord:
+    """One stored article whose statements are to be recorded, as the write path hands it over."""
+
+    article: ArticleRow
+    alerts: bool = True  # False for backfill (a feed's first fetch, seeds): stored, never alerted
+    fresh: bool = False  # just inserted: no earlier sources to clear
+    found: list[Found] | None = None  # extracted already (off the event loop); None: extract here
+
+
+def _extract(article: ArticleRow, config: AppConfig) -> list[Found]:
+    published = article.published_at.date() if article.published_at else None
+    return [f for f in extract_with(article.text, gazetteer_for(config), published) if f.text.strip()]
+
+
+async def record_statements(
+    session: AsyncSession, article: ArticleRow, config: AppConfig, *, alerts: bool = True, fresh: bool = False
+) -> int:
+    """Extract and store one article's statements; returns how many statements are new."""
+    return (await record_many(session, [ToRecord(article, alerts, fresh)], config))[0]
+
+
+async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: AppConfig) -> list[int]:
+    """Store the statements of many articles at once; per article, how many statements are new.
+
+    Batched over a whole ingest write (hundreds of articles): a fixed handful of queries however
+    many articles and statements, because this runs inside the ingest transaction. Articles are
+    taken in order, so a statement first printed by an earlier article of the batch is joined by
+    later ones exactly as if they had been stored one after another.
+    """
+    found_of = [list(t.found) if t.found is not None else _extract(t.article, config) for t in batch]
+    dialect = session.get_bind().dialect.name
+    stale = [t.article.id for t in batch if not t.fresh]
+    if stale:
+        # An edited article is re-read whole: its old sources go, the statements they joined stay.
+        await session.execute(
+            delete(StatementSource).where(one_of(StatementSource.article_id, stale, dialect)),
+            execution_options={"synchronize_session": False},
+        )
+    everything = [f for fs in found_of for f in fs]
+    if not everything:
+        return [0] * len(batch)
+    if dialect == "postgresql":
+        # Writers record statements one at a time, until each commits: the unique key is the exact
+        # wording, so two transactions, each blind to the other's uncommitted quote (a partial one
+        # in one outlet, the full one in another), would each start a statement, and alert twice.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STATEMENT_LOCK_KEY})
+    normalised_of = [[normalise_quote(f.text) for f in fs] for fs in found_of]  # once: matching needs it thrice
+    prints_of = [
+        [statement_fingerprint(f.speaker, f.text, normalised=n) for f, n in zip(fs, ns, strict=True)]
+        for fs, ns in zip(found_of, normalised_of, strict=True)
+    ]
+    known = _Pool(await _known_statements(session, everything, {p for ps in prints_of for p in ps}))
+    fresh_pool = _Pool()  # new in this batch, not yet inserted
+    pending: list[_Known] = []
+    first_of: dict[int, tuple[Found, int]] = {}  # id(pending) -> (first occurrence, index into batch)
+    links: list[tuple[_Known, Found, int]] = []
+    longer: dict[int, str] = {}
+    for n, (found, prints, norms) in enumerate(zip(found_of, prints_of, normalised_of, strict=True)):
+        for item, fp, norm in zip(found, prints, norms, strict=True):
+            match = known.find(item, fp, norm) or fresh_pool.find(item, fp, norm)
+            if match is None:
+                match = _Known(None, item.speaker, item.kind, item.text, norm, fp)
+                pending.append(match)
+                fresh_pool.add(match)
+                first_of[id(match)] = (item, n)
+            elif len(item.text) > len(match.text) and (match.id is not None or first_of[id(match)][1] != n):
+                # The longer wording wins; the partial quote joins it.
+                if match.id is not None:
+                    longer[match.id] = item.text
+                (known if match.id is not None else fresh_pool).reword(match, item.text)
+            links.append((match, item, n))
+
+    created: dict[int, int] = {}  # statement id -> index into batch of the article that first carried it
+    if pending:
+        now = utcnow()
+        values = [
+            {
+                "fingerprint": p.fingerprint, "speaker": p.speaker, "figure": first_of[id(p)][0].figure, "kind": p.kind,
+                "text": p.text, "normalised": p.normalised, "first_article_id": batch[first_of[id(p)][1]].article.id,
+                "first_seen_at": now, "outlets": 1, "sources": 1,
+            }
+            for p in pending
+        ]
+        # executemany (batched by the driver layer), not one giant VALUES list compiled afresh each time
+        table = Statement.__table__
+        stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["fingerprint"])
+        inserted = await session.execute(stmt.returning(table.c.id, table.c.fingerprint), values)
+        ids: dict[str, int] = {fp: sid for sid, fp in inserted}
+        created = {ids[p.fingerprint]: first_of[id(p)][1] for p in pending if p.fingerprint in ids}
+        missing = [p.fingerprint for p in pending if p.fingerprint not in ids]
+        if missing:  # another worker stored the same words a moment ago: join it
+            ids.update(
+                {fp: sid for sid, fp in await session.execute(
+                    select(Statement.id, Statement.fingerprint).where(one_of(Statement.fingerprint, missing, dialect)))}
+            )
+        for p in pending:
+            p.id = ids[p.fingerprint]
+
+    if longer:
+        await session.execute(
+            update(Statement), [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in longer.items()]
+        )
+        await statement_words.note_reworded(session)
+    sources: dict[tuple[int, int, int], dict[str, Any]] = {}
+    seen = utcnow()
+    for k, item, n in links:
+        assert k.id is not None
+        art = batch[n].article.id
+        sources.setdefault((k.id, art, item.start), {
+            "statement_id": k.id, "article_id": art, "kind": item.kind, "text": item.text,
+            "start": item.start, "end": item.end, "cue": item.cue, "seen_at": seen,
+        })
+    await session.execute(insert(StatementSource), list(sources.values()))
+    counts = await _recount(session, sorted({sid for sid, _, _ in sources}))
+    await session.execute(
+        update(Statement),
+        [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in counts.items()],
+    )
+    new_per_article = [0] * len(batch)
+    for n in created.values():
+        new_per_article[n] += 1
+    alerting = {sid: n for sid, n in created.items() if batch[n].alerts}
+    if alerting:
+        rules = await _alert_rules(session)
+        if rules:
+            query = select(Statement).where(one_of(Statement.id, sorted(alerting), dialect))
+            rows = list((await session.execute(query)).scalars().all())
+            by_article: dict[int, list[Statement]] = {}
+            for r in rows:
+                if r.figure and len(r.text.split()) >= MIN_WORDS:
+                    by_article.setdefault(alerting[r.id], []).append(r)
+            for n, statements in by_article.items():
+                await queue_alerts(session, statements, batch[n].article, rules)
+    return new_per_article
