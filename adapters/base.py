@@ -5,7 +5,7 @@ An adapter receives commands from its platform, passes them to the command core 
 delivery worker. It holds no business logic. A new platform is one new module implementing this.
 
 How `newsbot run` finds an adapter: the module `adapters.<platform>` exposes
-`create(settings: bot.config.Settings) -> Adapter` (preferred), or a class named
+`create(settings: bot.chat.ports.PlatformSettings) -> Adapter` (preferred), or a class named
 `<Platform>Adapter` whose constructor takes `settings` as its only required argument. An adapter
 that serves HTTP (Slack's HTTP mode) may also expose `http_routes() -> list[aiohttp.web.RouteDef]`;
 the bot's own HTTP server (NEWSBOT_HTTP_HOST/PORT) mounts them next to /healthz and /metrics.

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from bot.chat.messages import CommandHandler, Context, PostReceipt, Result
 from bot.chat.plaintext import render_text
-from bot.config import Settings
+from bot.chat.ports import PlatformSettings
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,6 @@ class ConsoleAdapter:
         return self._posted.get((channel_id, idempotency_key))
 
 
-def create(settings: Settings, **kwargs: Any) -> ConsoleAdapter:
+def create(settings: PlatformSettings, **kwargs: Any) -> ConsoleAdapter:
     """stdin/stdout/on_eof may be passed by the app (tests run it on pipes)."""
     return ConsoleAdapter(**kwargs)

@@ -32,7 +32,7 @@ from bot.chat.messages import Context, Result
 from bot.commands.parser import SPECS
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.chat.ports import PlatformSettings
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class DiscordAdapter:
         self._inflight: set[asyncio.Task[Any]] = set()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DiscordAdapter:
+    def from_settings(cls, settings: PlatformSettings) -> DiscordAdapter:
         if settings.discord_bot_token is None:
             raise ValueError("DISCORD_BOT_TOKEN is not set")
         return cls(

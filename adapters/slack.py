@@ -33,7 +33,7 @@ from adapters.slack_blocks import POST_ACTION_ID, SlackMessage, render
 from bot.chat.messages import Context, Result
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.chat.ports import PlatformSettings
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class SlackAdapter:
         self._last_post: dict[str, float] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SlackAdapter:
+    def from_settings(cls, settings: PlatformSettings) -> SlackAdapter:
         def secret(value: Any) -> str | None:
             return value.get_secret_value() if value is not None else None
 

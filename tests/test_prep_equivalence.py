@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from bot.ingest import clean
+from bot.text import clean
 from bot.text.clean import _BLOCK_TAGS, _BOILERPLATE_RE, _BYLINE_RE, _DROP_TAGS, _is_title, clean_text
 from bot.text.content_hash import content_hash
 from bot.text.dates import infer_published

@@ -345,7 +345,7 @@ async def test_postgres_row_walk_finds_what_the_index_finds(
     words are common enough (large archives); forced here, it must find the same pages."""
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's choice between the GIN index and a walk of the newest rows")
-    from bot.store import postgres_fts
+    from bot.store.search import postgres as postgres_fts
 
     await _disordered_archive(sessions)
     async with engine.begin() as conn:
@@ -374,8 +374,8 @@ async def test_a_phrase_is_matched_among_the_newest_articles_holding_its_words(
 ) -> None:
     """Both backends check a phrase against the newest PHRASE_CHECKS articles holding all its
     words (PostgreSQL must read each one's tsvector); shrunk here to show the bound."""
-    from bot.store import postgres_fts, sqlite_fts
-    from bot.store import search as search_module
+    from bot.store.search import postgres as postgres_fts, sqlite as sqlite_fts
+    from bot.store.search import common as search_module
 
     await _archive(sessions)
     async with sessions() as s:
