@@ -374,8 +374,9 @@ async def test_a_phrase_is_matched_among_the_newest_articles_holding_its_words(
 ) -> None:
     """Both backends check a phrase against the newest PHRASE_CHECKS articles holding all its
     words (PostgreSQL must read each one's tsvector); shrunk here to show the bound."""
-    from bot.store.search import postgres as postgres_fts, sqlite as sqlite_fts
     from bot.store.search import common as search_module
+    from bot.store.search import postgres as postgres_fts
+    from bot.store.search import sqlite as sqlite_fts
 
     await _archive(sessions)
     async with sessions() as s:

@@ -10,9 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.archive.articles import ArticleIn, store_article
 from bot.archive.hooks import after_store
 from bot.config import AppConfig
-from bot.text.clean import clean_text
-from bot.text.dates import start_of_day
-from bot.text.topics import tag_topics
+from bot.text.prepare import prepare
 
 
 @dataclass
@@ -27,17 +25,14 @@ class SeedCounts:
 
 
 def seed_item(path: Path, config: AppConfig) -> ArticleIn:
-    doc = clean_text(path.read_text(encoding="utf-8", errors="replace"))
-    published = (
-        start_of_day(doc.published) if doc.published else None
-    )
+    doc = prepare(path.read_text(encoding="utf-8", errors="replace"), config.topic_keywords())
     return ArticleIn(
         text=doc.text,
         title=doc.title,
         guid=f"seed:{path.stem}",
-        published_at=published,
+        published_at=doc.published_at,
         published_inferred=doc.published_inferred,
-        topics=tuple(tag_topics(f"{doc.title or ''}\n{doc.text}", config.topic_keywords())),
+        topics=doc.topics,
         origin="seed",
     )
 

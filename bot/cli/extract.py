@@ -12,7 +12,7 @@ from bot.cli.main import Failure, echo_json, run_async, runtime
 from bot.config import AppConfig
 from bot.statements import extract_with
 from bot.text.clean import CleanDoc, clean_text
-from bot.text.topics import tag_topics
+from bot.text.prepare import article_topics
 
 
 def describe(source: str, doc: CleanDoc, config: AppConfig) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def describe(source: str, doc: CleanDoc, config: AppConfig) -> dict[str, Any]:
         "source": source,
         "title": doc.title,
         "published": doc.published.isoformat() if doc.published else None,
-        "topics": tag_topics(f"{doc.title or ''}\n{doc.text}", config.topic_keywords()),
+        "topics": list(article_topics(doc.title, doc.text, config.topic_keywords())),
         "text": doc.text,
         "statements": [s.as_dict() for s in found],
     }

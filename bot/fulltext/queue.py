@@ -38,8 +38,8 @@ from bot.net.ratelimit import HostLimiter, origin_of
 from bot.net.robots import RobotsCache
 from bot.runtime.metrics import REGISTRY
 from bot.store.models import Article, utcnow
+from bot.text.prepare import article_topics
 from bot.text.teaser import judge_page, needs_full_text
-from bot.text.topics import tag_topics
 
 if TYPE_CHECKING:
     from bot.net.fetch import SafeFetcher
@@ -373,7 +373,7 @@ class FullTextService:
             return None  # deleted or finished by someone else meanwhile
         keywords = self.config.topic_keywords()
         title = article.title or page.title
-        topics = tag_topics(f"{title or ''}\n{page.text}", keywords, extra=article.topics.split())
+        topics = article_topics(title, page.text, keywords, extra=article.topics.split())
         stored = await store_article(
             session,
             ArticleIn(

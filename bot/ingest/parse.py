@@ -19,12 +19,11 @@ from urllib.parse import urljoin
 
 from bot.ingest.jsonfeed import NotJsonFeed, parse_json_feed
 from bot.ingest.rawentry import RawEntry, RawFeed
-from bot.text.clean import clean_text, html_to_text
+from bot.text.clean import html_to_text
 from bot.text.content_hash import content_hash
-from bot.text.dates import start_of_day
 from bot.text.minhash import band_keys, signature
+from bot.text.prepare import prepare
 from bot.text.teaser import needs_full_text
-from bot.text.topics import tag_topics
 from bot.text.urls import canonical_url, host_of
 
 if TYPE_CHECKING:
@@ -233,10 +232,10 @@ def prepare_entry(
     raw: RawEntry, feed_url: str, base: str, topic_keywords: dict[str, list[str]], now: datetime
 ) -> Entry | None:
     title = _title_text(raw.title)
-    published, inferred = raw.published, False
+    published = raw.published
     if published is not None and published > now + timedelta(days=2):
         published = None  # a date in the future is a publisher's bug; do not let it pin the top
-    doc = clean_text(raw.html or "", title=title, take_title=False, infer_date=published is None)
+    doc = prepare(raw.html or "", topic_keywords, title=title, take_title=False, published=published)
     text = doc.text
     url = canonical_url(raw.link, base) if raw.link else None
     guid = stable_guid(raw.guid, feed_url) or url
@@ -244,21 +243,17 @@ def prepare_entry(
         return None
     if not guid and not url:
         return None
-    if published is None and doc.published is not None:
-        published = start_of_day(doc.published)
-        inferred = True
-    topics = tuple(tag_topics(f"{title or ''}\n{text}", topic_keywords))
     sig = signature(title, text)
     return Entry(
         guid=guid,
         url=url,
         title=title,
         text=text,
-        published_at=published,
-        published_inferred=inferred,
+        published_at=doc.published_at,
+        published_inferred=doc.published_inferred,
         author=raw.author,
         summary_only=raw.summary_only,
-        topics=topics,
+        topics=doc.topics,
         signature=sig,
         bands=tuple(band_keys(sig)) if sig else (),
         digest=content_hash(title, text),
