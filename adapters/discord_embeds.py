@@ -19,7 +19,6 @@ FIELDS_MAX = 25
 FIELD_NAME_MAX = 256
 FIELD_VALUE_MAX = 1024
 FOOTER_MAX = 2048
-AUTHOR_MAX = 256
 MESSAGE_TOTAL_MAX = 6000  # title + description + fields + footer + author over all embeds of a message
 EMBEDS_PER_MESSAGE = 10
 

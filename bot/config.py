@@ -120,7 +120,7 @@ class Limits(_Strict):
 
 
 class FullTextLimits(_Strict):
-    """Politeness for fetching linked article pages (issue #6): per-origin rate and concurrency."""
+    """Politeness for fetching linked article pages: per-origin rate and concurrency."""
 
     rate_per_s: float = Field(1.0, gt=0, le=50)  # requests a second to one origin (scheme, host, port)
     per_host_concurrency: int = Field(2, ge=1)
@@ -137,7 +137,7 @@ class AppConfig(_Strict):
     figures: list[FigureConfig] = []
     channels: list[ChannelConfig] = []
     ingest: Limits = Limits()
-    fulltext: FullTextLimits = FullTextLimits()  # issue #6 (additive)
+    fulltext: FullTextLimits = FullTextLimits()
 
     def figure_list(self) -> list[Figure]:
         return [f.to_figure() for f in self.figures]
@@ -156,6 +156,8 @@ class Settings(BaseSettings):
     allow_private_feeds: bool = False
     http_host: str = "0.0.0.0"
     http_port: int = Field(8080, ge=0, le=65535)
+    ingest_every_s: int = Field(60, ge=1, le=86_400)  # how often the ingester polls for due feeds
+    health_stale_s: float = Field(900, gt=0)  # /healthz turns 503 when no ingest cycle ended this long: a stuck scheduler or database
     slack_api_url: str | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None

@@ -1,4 +1,4 @@
-"""Parse workers (issue #8 memory): lean processes that live for a cycle, not between cycles.
+"""Parse workers: lean processes that live for a cycle, not between cycles.
 
 Through the real IngestService against the loopback feed farm, and the pool itself against real
 worker processes: what a worker loads, that it is gone after an idle cycle and back for the next,

@@ -1,4 +1,4 @@
-"""The fast entry preparation gives exactly what the plain versions gave (issue #4).
+"""The fast entry preparation gives exactly what the plain versions gave.
 
 Each fast function in the parse workers (cleaning, topic tagging, content hash, MinHash shingles)
 is compared with a straightforward reference written out here: the code as it was before it was

@@ -1,6 +1,6 @@
 """The extraction pre-filter is sound: it never turns away a text the full extractor finds anything in.
 
-`extract_with` returns [] at once for texts `may_hold_statement` rules out (issue #4: most feed
+`extract_with` returns [] at once for texts `may_hold_statement` rules out (most feed
 entries hold no statement, and laying them out was most of the cost). Soundness is checked on the
 seed articles, every paragraph and sentence pair of them, the labelled cases, the ingest farm's
 prose, and generated text built from the pieces the filter reasons about (cue words of each kind,

@@ -46,10 +46,6 @@ from bot.store.models import Delivery, IngestCycle, utcnow
 
 log = logging.getLogger(__name__)
 
-INGEST_EVERY_S = int(os.environ.get("NEWSBOT_INGEST_EVERY_S", "60"))  # tests and benchmarks shorten it
-# /healthz turns red when this process ingests and has not finished a cycle for this long
-# (issue #8): a stuck scheduler or an unreachable database, which a restart may well fix.
-HEALTH_STALE_S = float(os.environ.get("NEWSBOT_HEALTH_STALE_S", "900"))
 SHUTDOWN_DEADLINE_S = 20.0  # in-flight feed polls and posts get this long after SIGTERM
 
 
@@ -181,7 +177,7 @@ async def run_app(
                 cycle_age = max(0.0, (utcnow() - finished).total_seconds())
             if ingest_on:
                 up_s = asyncio.get_running_loop().time() - started_mono
-                stale = (cycle_age if cycle_age is not None else up_s) > HEALTH_STALE_S
+                stale = (cycle_age if cycle_age is not None else up_s) > settings.health_stale_s
                 ok = ok and running.ingest and not stale
             return {
                 "status": "ok" if ok else "fail",
@@ -215,16 +211,14 @@ async def run_app(
         log.info("http: listening on %s:%s", settings.http_host, port)
 
         scheduler.start()
-        try:
-            from bot.ingest.service import IngestService
-            if not ingest_on:
-                raise ImportError(f"role {role}")
-        except ImportError as exc:  # the ingest package is optional in a partial tree
-            log.warning("ingest not available (%s); serving the archive only", exc)
+        if not ingest_on:
+            log.info("role %s: serving the archive, not ingesting", role)
         else:
+            from bot.ingest.service import IngestService  # only roles that ingest load the feed stack
+
             try:
                 ingest = IngestService(sessions, config, settings, worker_id)
-                ingest.schedule(scheduler, every_s=INGEST_EVERY_S)
+                ingest.schedule(scheduler, every_s=settings.ingest_every_s)
                 running.ingest = True
             except Exception:
                 log.exception("ingest could not start; serving the archive only")

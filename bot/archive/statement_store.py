@@ -233,13 +233,6 @@ def _extract(article: ArticleRow, config: AppConfig) -> list[Found]:
     return [f for f in extract_with(article.text, gazetteer_for(config), published) if f.text.strip()]
 
 
-async def record_statements(
-    session: AsyncSession, article: ArticleRow, config: AppConfig, *, alerts: bool = True, fresh: bool = False
-) -> int:
-    """Extract and store one article's statements; returns how many statements are new."""
-    return (await record_many(session, [ToRecord(article, alerts, fresh)], config))[0]
-
-
 async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: AppConfig) -> list[int]:
     """Store the statements of many articles at once; per article, how many statements are new.
 

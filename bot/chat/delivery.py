@@ -122,7 +122,7 @@ class DeliveryWorker:
         would wait out their lease (`lease_s`) before anyone retried them. Expire them now; they
         are re-leased with `check_first`, so `find_posted` still prevents a second post. On SQLite
         (one bot process per database) every `sending` row is a dead process's; on PostgreSQL only
-        rows under our own id (same host and pid, as after a container restart). Issue #8."""
+        rows under our own id (same host and pid, as after a container restart)."""
         async with self.sessions.begin() as s:
             cond = Delivery.status == "sending"
             if s.get_bind().dialect.name != "sqlite":

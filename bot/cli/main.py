@@ -70,7 +70,7 @@ def echo_json(obj: Any) -> None:
 
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs.")) -> None:
-    from bot.runtime.logs import configure_logging  # JSON off a terminal, secrets redacted (issue #8)
+    from bot.runtime.logs import configure_logging  # JSON off a terminal, secrets redacted
 
     _state["debug"] = debug
     configure_logging(debug=debug, level=logging.DEBUG if debug else logging.WARNING)
@@ -181,21 +181,15 @@ def stats(as_json: bool = typer.Option(False, "--json")) -> None:
             typer.echo(f"{k}: {v}")
 
 
-def _register_optional() -> None:
-    """Subsystems add their own commands in their own modules (one file each, no edits here)."""
-    import importlib
+def _register_commands() -> None:
+    """Each command group registers itself from its own module (imported here, after `app` exists)."""
+    from bot.cli import chat, extract, feeds, run
 
-    for name in ("bot.cli.run", "bot.cli.extract", "bot.cli.feeds", "bot.cli.chat"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in (run, extract, feeds, chat):
         module.register(app)
 
 
-_register_optional()
+_register_commands()
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import typer
 
 from bot.cli.main import _state, run_async, runtime
 
-ROLES = ("all", "ingester", "chat")  # issue #8: scale-out runs ingesters apart from the chat process
+ROLES = ("all", "ingester", "chat")  # scale-out runs ingesters apart from the chat process
 
 
 def register(app: typer.Typer) -> None:

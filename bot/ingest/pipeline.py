@@ -337,16 +337,3 @@ async def write_batch(
         ARTICLES.labels("updated").inc(o.updated)
     return outcomes
 
-
-async def poll_feed(
-    job: FeedJob,
-    *,
-    sessions: async_sessionmaker[AsyncSession],
-    fetcher: SafeFetcher,
-    parse: ParseFn,
-    config: AppConfig,
-) -> FeedOutcome:
-    """Poll one leased feed on its own (fetch, parse, write); always returns an outcome and
-    always releases the lease. The service pipelines many of these through `write_batch`."""
-    polled = await fetch_and_parse(job, fetcher, parse)
-    return (await write_batch(sessions, [polled], config))[0]

@@ -9,7 +9,7 @@ transaction, while fetching and parsing go on. The queue's bound is the back-pre
 writer falls behind, fetching waits instead of piling parsed feeds up in memory. Each cycle
 records an IngestCycle row.
 
-Memory (issue #8): the parse workers (`bot/ingest/parsepool.py`, lean processes that import the
+Memory: the parse workers (`bot/ingest/parsepool.py`, lean processes that import the
 parser only) start with a cycle's first parse and stop when the cycle is over, unless the next
 cycle is due within `KEEP_WARM_S`: idle workers would hold ~30-45 MB each for nothing between
 cycles, and starting one costs ~0.2 s of CPU, nothing next to a minute's interval. Between
@@ -86,7 +86,7 @@ class CycleStats:
 
 
 def _count(o: FeedOutcome) -> None:
-    """The /metrics view of one poll (issue #8)."""
+    """The /metrics view of one poll."""
     FEEDS_POLLED.inc()
     if o.status == "failed":
         FEEDS_FAILED.inc()
@@ -110,7 +110,7 @@ def make_fetcher(config: AppConfig, settings: Settings, *, resolver: Resolver | 
 
 def usable_cpus() -> int:
     """CPUs this process may really use: its affinity mask and a cgroup v2 quota (a container
-    limited to `cpus: 1` still sees every host CPU in os.cpu_count()). Issue #8."""
+    limited to `cpus: 1` still sees every host CPU in os.cpu_count())."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -160,7 +160,7 @@ class IngestService:
         self._writers = 2 if self._postgres else 1
         self._topics = config.topic_keywords()
         self._figures = tuple(config.figure_list())  # parsing extracts statements off the event loop
-        self._stopping = False  # issue #8: graceful shutdown
+        self._stopping = False  # graceful shutdown
         self._cycle_task: asyncio.Task[Any] | None = None
 
     # -- parsing off the event loop ---------------------------------------------------------
@@ -356,7 +356,7 @@ class IngestService:
         )
 
     async def stop(self, deadline_s: float = 20.0) -> None:
-        """Graceful shutdown (issue #8): lease no more feeds, let the polls in flight finish
+        """Graceful shutdown: lease no more feeds, let the polls in flight finish
         within `deadline_s`, cancel what is left (a cancelled store rolls back), and hand back
         every lease this worker still holds so another process can poll those feeds at once."""
         self._stopping = True

@@ -24,7 +24,6 @@ COMMAND_LATENCY = Histogram(
 )
 COMMAND_ERRORS = Counter("newsbot_command_errors_total", "Commands that failed unexpectedly", registry=REGISTRY)
 
-ALERTS_QUEUED = Counter("newsbot_alerts_queued_total", "Alert rows written to the outbox", registry=REGISTRY)
 DIGESTS_QUEUED = Counter("newsbot_digests_queued_total", "Digest rows written to the outbox", registry=REGISTRY)
 DELIVERIES = Counter(
     "newsbot_deliveries_total",
@@ -41,7 +40,7 @@ DELIVERIES_PENDING = Gauge("newsbot_deliveries_pending", "Outbox rows not yet se
 FEEDS_POLLED = Counter("newsbot_feeds_polled_total", "Feed fetch attempts", registry=REGISTRY)
 FEEDS_FAILED = Counter("newsbot_feeds_failed_total", "Feed fetches that failed", registry=REGISTRY)
 ARTICLES_STORED = Counter("newsbot_articles_stored_total", "Articles stored by outcome", ["outcome"], registry=REGISTRY)
-# issue #8: cycle timing and statements, for the operator's dashboard.
+# cycle timing and statements, for the operator's dashboard.
 CYCLE_SECONDS = Histogram(
     "newsbot_ingest_cycle_seconds", "Wall time of one ingest cycle", registry=REGISTRY,
     buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800),

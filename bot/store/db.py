@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +36,6 @@ def async_url(url: str) -> str:
     elif u.drivername in ("postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
         u = u.set(drivername="postgresql+asyncpg")
     return u.render_as_string(hide_password=False)
-
-
-def sync_url(url: str) -> str:
-    """The same database for Alembic's offline tooling (sqlite only needs no driver swap)."""
-    return async_url(url)
 
 
 def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
@@ -81,15 +75,6 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-@asynccontextmanager
-async def engine_for(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:

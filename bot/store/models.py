@@ -140,7 +140,7 @@ class Article(Base):
     topics: Mapped[str] = mapped_column(String(500), default="")  # space-separated, indexed for search
     origin: Mapped[str] = mapped_column(String(10), default="feed")  # seed | feed | page
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    # full-text queue (issue #6, migration 0005): the articles table with fulltext_status='queued' is the queue
+    # full-text queue (migration 0005): the articles table with fulltext_status='queued' is the queue
     fulltext_attempts: Mapped[int] = mapped_column(Integer, default=0)
     fulltext_next_at: Mapped[datetime | None]  # due time: a retry's Retry-After/backoff, or a worker's lease
     fulltext_note: Mapped[str | None] = mapped_column(String(300))  # why it ended so: "robots.txt disallows", "paywall teaser"
@@ -282,7 +282,7 @@ class IngestCycle(Base):
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-# --- ingestion (issue #4): story clustering keys, so near-duplicate lookups are plain SQL ---------
+# --- ingestion: story clustering keys, so near-duplicate lookups are plain SQL ---------
 class StoryBand(Base):
     """One LSH band key of a story's MinHash signature; articles sharing a key are candidates."""
 
@@ -293,7 +293,7 @@ class StoryBand(Base):
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True)
 
 
-# Full-text queue lookups (issue #6, migration 0005): due queued articles without scanning the table.
+# Full-text queue lookups (migration 0005): due queued articles without scanning the table.
 Index(
     "ix_articles_fulltext_queue",
     Article.fulltext_status,
@@ -302,6 +302,6 @@ Index(
     postgresql_where=Article.fulltext_status.is_not(None),
 )
 
-# Search (issue #3, migration 0006): a `source:` outlet's articles found by index on PostgreSQL
+# Search (migration 0006): a `source:` outlet's articles found by index on PostgreSQL
 # (bot.store.search.postgres). Date bounds come from `article_days` (migration 0007, not a model).
 Index("ix_articles_outlet_id", Article.outlet, Article.id)

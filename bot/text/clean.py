@@ -39,7 +39,7 @@ _BOILERPLATE_LINES = [
     r"click\s+here\s+to\s+.{0,120}",
     r"loading\.{0,3}|please\s+enable\s+javascript.*",
 ]
-# Fetched pages (issue #6): consent banners, "most read"/related blocks, comment counters and
+# Fetched pages: consent banners, "most read"/related blocks, comment counters and
 # in-article teaser links that extractors keep when a site puts them inside the story body.
 _BOILERPLATE_LINES += [
     r"we\s+value\s+your\s+privacy\.?|manage\s+(cookie\s+)?(options|preferences|settings|choices)\.?",
@@ -147,11 +147,6 @@ def _simple_markup_text(markup: str) -> str | None:
     for tag, br in _SIMPLE_TAGS:
         markup = markup.replace(tag, br)
     return markup
-
-
-def is_boilerplate(line: str) -> bool:
-    stripped = line.strip()
-    return bool(stripped) and bool(_BOILERPLATE_RE.match(stripped))
 
 
 def normalise_whitespace(text: str) -> str:
