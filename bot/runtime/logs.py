@@ -22,11 +22,14 @@ import re
 import sys
 import traceback
 from collections.abc import Iterable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy.engine import make_url
 
+# Read here, not through Settings: logging is set up before the settings are validated, so that
+# a bad setting is itself reported in the chosen format.
 ENV_FORMAT = "NEWSBOT_LOG_FORMAT"
 SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_BOT_TOKEN")
 MASK = "***"
@@ -132,6 +135,9 @@ def _exc_info(value: Any) -> tuple[Any, Any, Any] | None:
     return None
 
 
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2]) + "/"  # paths in one-line errors start at bot/
+
+
 def summarize_exception(exc: BaseException) -> str:
     """One line: `Type: message (at file:line in function)`, the innermost frame of our raise."""
     msg = f"{type(exc).__name__}: {exc}".strip()
@@ -139,7 +145,7 @@ def summarize_exception(exc: BaseException) -> str:
     if frames:
         f = frames[-1]
         path = f.filename
-        for marker in ("/site-packages/", "/work/main/"):
+        for marker in ("/site-packages/", _PROJECT_ROOT):
             if marker in path:
                 path = path.split(marker, 1)[1]
         msg += f" (at {path}:{f.lineno} in {f.name})"
