@@ -94,6 +94,16 @@ def run_one(path: Path, args: list[str], timeout: float) -> tuple[str, float, st
     return status, time.monotonic() - t0, out
 
 
+RECORDED = "\n## Recorded runs"
+
+
+def recorded_runs(path: Path) -> str:
+    """The dated figures recorded by hand below this run's output: a new run replaces only its own part."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    at = old.find(RECORDED)
+    return old[at:] if at >= 0 else ""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="", help="comma-separated script names (default: all)")
@@ -129,7 +139,7 @@ def main() -> int:
                 out or "(no output)",
                 "```",
             ]
-    args.output.write_text("\n".join(sections) + "\n")
+    args.output.write_text("\n".join(sections) + "\n" + recorded_runs(args.output))
     print(f"wrote {args.output}")
     return 0
 

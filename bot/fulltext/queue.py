@@ -25,8 +25,6 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import Counter as PromCounter
-from prometheus_client import Gauge
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,7 +34,7 @@ from bot.config import AppConfig, Settings
 from bot.fulltext.extract import HTML_ACCEPT, HTML_TYPES, PageDoc, extract_page, user_agent
 from bot.net.ratelimit import HostLimiter, origin_of
 from bot.net.robots import RobotsCache
-from bot.runtime.metrics import REGISTRY
+from bot.runtime.metrics import FULLTEXT_PAGES, FULLTEXT_QUEUED
 from bot.store.models import Article, utcnow
 from bot.text.prepare import article_topics
 from bot.text.teaser import judge_page, needs_full_text
@@ -46,13 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.fulltext")
 
-PAGES = PromCounter(
-    "newsbot_fulltext_pages_total",
-    "Linked pages by outcome (fetched, blocked_robots, failed, rejected, retried, throttled)",
-    ["outcome"],
-    registry=REGISTRY,
-)
-QUEUED = Gauge("newsbot_fulltext_queued", "Articles waiting for their page", registry=REGISTRY)
 
 LEASE_S = 600.0
 RETRY_BASE_S = 60.0
@@ -198,7 +189,7 @@ class FullTextService:
     def _count(self, stats: RunStats, outcome: str, reason: str | None = None) -> None:
         setattr(stats, outcome, getattr(stats, outcome) + 1)
         self._totals[outcome] += 1
-        PAGES.labels(outcome).inc()
+        FULLTEXT_PAGES.labels(outcome).inc()
         if reason:
             stats.reasons[reason] += 1
 
@@ -255,7 +246,7 @@ class FullTextService:
                 ).scalar()
                 or 0
             )
-        QUEUED.set(self._queued)
+        FULLTEXT_QUEUED.set(self._queued)
         return jobs
 
     async def run_pending(self, limit: int | None = None) -> RunStats:

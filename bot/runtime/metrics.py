@@ -27,7 +27,7 @@ COMMAND_ERRORS = Counter("newsbot_command_errors_total", "Commands that failed u
 DIGESTS_QUEUED = Counter("newsbot_digests_queued_total", "Digest rows written to the outbox", registry=REGISTRY)
 DELIVERIES = Counter(
     "newsbot_deliveries_total",
-    "Outbox messages by outcome (delivered, recovered, retried, failed, dead)",
+    "Outbox messages by outcome (delivered, recovered, retried, rate_limited, dead)",
     ["kind", "outcome"],
     registry=REGISTRY,
 )
@@ -58,3 +58,10 @@ def value(name: str, labels: dict[str, str] | None = None) -> float:
     """A sample's current value (0 when absent): for `/news status` and tests."""
     got = REGISTRY.get_sample_value(name, labels or {})
     return float(got or 0.0)
+FULLTEXT_PAGES = Counter(
+    "newsbot_fulltext_pages_total",
+    "Linked pages by outcome (fetched, blocked_robots, failed, rejected, retried, throttled)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+FULLTEXT_QUEUED = Gauge("newsbot_fulltext_queued", "Articles waiting for their page", registry=REGISTRY)
