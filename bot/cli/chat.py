@@ -11,7 +11,20 @@ import sys
 
 import typer
 
+from bot.chat.messages import Result
 from bot.cli.main import echo_json, opened, run_async, runtime
+
+
+def _show(result: object, as_json: bool) -> Result:
+    """Print a command's result as the console would render it, or as JSON."""
+    from bot.chat.plaintext import render_text
+
+    assert isinstance(result, Result)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        typer.echo(render_text(result), nl=False)
+    return result
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +36,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run one /news subcommand (a leading /news is accepted) and print the reply."""
         from bot.chat.messages import Context
-        from bot.chat.plaintext import render_text
         from bot.commands.core import handle
         from bot.commands.handlers import Deps
 
@@ -37,14 +49,7 @@ def register(app: typer.Typer) -> None:
                               channel_name=channel)
                 return await handle(line, ctx, deps)
 
-        result = run_async(go)
-        from bot.chat.messages import Result
-
-        assert isinstance(result, Result)
-        if as_json:
-            echo_json(result.to_dict())
-        else:
-            typer.echo(render_text(result), nl=False)
+        result = _show(run_async(go), as_json)
         if result.kind == "usage":
             typer.echo("newsbot: " + "; ".join((result.text or "usage error").splitlines()), err=True)
             sys.exit(2)
@@ -61,7 +66,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build the digest a channel would get and print it."""
         from bot.chat.digests import build_digest
-        from bot.chat.plaintext import render_text
         from bot.store.models import utcnow
         from bot.store.search.query import QueryError, parse_time
 
@@ -84,11 +88,4 @@ def register(app: typer.Typer) -> None:
                 topics = [t.lower() for t in topic] or list(rt.config.topics)
                 return await build_digest(s, rt.config, topics=topics, since=start, until=now)
 
-        result = run_async(go)
-        from bot.chat.messages import Result
-
-        assert isinstance(result, Result)
-        if as_json:
-            echo_json(result.to_dict())
-        else:
-            typer.echo(render_text(result), nl=False)
+        _show(run_async(go), as_json)
