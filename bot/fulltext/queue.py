@@ -171,7 +171,7 @@ class FullTextService:
         self.robots = RobotsCache(fetcher, self.limiter, self.user_agent)
         self._own_executor = executor is None
         # trafilatura takes a few ms a page and holds the GIL for most of it: two threads on a
-        # 2-core box keep the event loop responsive (measured in benchmarks/fulltext.py).
+        # 2-core box keep the event loop responsive (benchmarks/fulltext.py).
         self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="fulltext")
         self.lease_s = lease_s
         self.retry_base_s = retry_base_s

@@ -2,7 +2,7 @@
 
 Why not `ProcessPoolExecutor`: with the spawn start method every worker re-imports the parent's
 `__main__` first. For the `newsbot` console script that is `bot.cli.main` and with it SQLAlchemy,
-Alembic, pydantic, typer...: 76 MB resident before a worker has parsed a byte (measured here),
+Alembic, pydantic, typer...: tens of MB resident before a worker has parsed a byte,
 and the pool adds a resource-tracker process besides. A worker here is a fresh interpreter that
 imports `bot.ingest.parse` and nothing else (24 MB), and speaks length-prefixed pickles over its
 stdin/stdout: one request, one reply, in order. It exits when its stdin closes, so a parent that

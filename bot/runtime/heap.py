@@ -1,13 +1,12 @@
 """Garbage-collector settings for a long-running process, applied once its start-up is done.
 
-CPython's cyclic collector walks every tracked object on each full (gen-2) pass. In the ingester
-those passes took 3 s of a 1,000-feed cycle's ~30 s of main-process CPU, and in the search
-benchmark's process one pass (68 ms) was the whole p99 of a query mix: the pass walks the
-modules, config, SDK clients and matchers loaded at start-up, which live as long as the process
+CPython's cyclic collector walks every tracked object on each full (gen-2) pass: in the ingester
+a tenth of the cycle's main-process CPU, and in a search process the whole tail latency of a query
+mix (benchmarks/ingest.py, benchmarks/search.py). The pass walks the modules, config, SDK clients and matchers loaded at start-up, which live as long as the process
 anyway. `gc.freeze()` moves them out of the collector's sight (they are still freed by reference
 counting if dropped). A larger first-generation threshold makes young passes rarer: parsing and
 storing allocate many short-lived containers, almost all freed by reference counting long before
-a pass would look at them (cycle 1: 3,900 young passes, 1 s, became 14 passes, 0.2 s). What a
+a pass would look at them. What a
 pass can still find uncollected is bounded by the threshold: a few MB at most.
 """
 

@@ -81,8 +81,8 @@ async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequen
     """Insert `rows` into a table with an integer `id` key; their new ids, in order, in one or two statements.
 
     Why not `INSERT … RETURNING` with `sort_by_parameter_order`: SQLite does not promise RETURNING
-    order for a multi-row INSERT, so SQLAlchemy falls back to one INSERT per row (measured: 4,000
-    round trips to the driver thread for 4,000 articles). On SQLite the first row's INSERT takes
+    order for a multi-row INSERT, so SQLAlchemy falls back to one INSERT per row (a round trip
+    to the driver thread per article). On SQLite the first row's INSERT takes
     the database's single write lock and gets the next rowid; no other writer can add rows until
     commit, so the rest take the following ids and go in as one executemany. PostgreSQL orders
     RETURNING itself in batched INSERTs.
@@ -104,9 +104,8 @@ def one_of(column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequenc
     `json_each` on SQLite, an array on PostgreSQL.
 
     Why: an IN list of n values is n placeholders that SQLAlchemy renders afresh on every
-    execution (measured: ~7 ms of the event loop for a batch's 3,000 story band keys, 4 s of an
-    ingest cycle over all such lookups), and SQLite itself answers the JSON form faster (17 ms
-    against 25 ms for those keys, each still found through the column's index).
+    execution, a large share of the event loop's time for a batch's story band keys, and SQLite
+    itself answers the JSON form faster (each value still found through the column's index).
     Values are ints or strings; JSON keeps 64-bit integers whole.
     """
     values = list(values)
