@@ -12,7 +12,7 @@ import sys
 import typer
 
 from bot.chat.messages import Result
-from bot.cli.main import echo_json, opened, run_async, runtime
+from bot.cli.base import echo_json, opened, run_async, runtime
 
 
 def _show(result: object, as_json: bool) -> Result:

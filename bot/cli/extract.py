@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from bot.archive.statement_store import gazetteer_for
-from bot.cli.main import Failure, echo_json, run_async, runtime
+from bot.cli.base import Failure, echo_json, run_async, runtime
 from bot.config import AppConfig
 from bot.statements import extract_with
 from bot.text.clean import CleanDoc, clean_text

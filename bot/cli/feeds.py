@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from bot.cli.main import Failure, echo_json, opened, run_async, runtime
+from bot.cli.base import Failure, echo_json, opened, run_async, runtime
 
 
 def _worker_id() -> str:

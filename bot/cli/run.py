@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from bot.cli.main import _state, run_async, runtime
+from bot.cli.base import _state, run_async, runtime
 
 ROLES = ("all", "ingester", "chat")  # scale-out runs ingesters apart from the chat process
 
