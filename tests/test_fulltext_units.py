@@ -104,6 +104,24 @@ def test_robots_rules_follow_rfc_9309() -> None:
     assert rules_from_response(0, b"", "connection failed", now=0).verdict(ua, "http://h/x") == "unreachable"
 
 
+
+def test_robots_wildcards_end_anchors_and_the_longest_match() -> None:
+    """`*` and `$` in a path, and the most specific rule winning over an earlier broader one."""
+    ua = "newsbot/0.1 (+https://example.org/bot)"
+    text = (
+        "User-agent: *\nDisallow: /\n\n"
+        "User-agent: newsbot\nDisallow: /*.pdf$\nDisallow: /search?q=*\nDisallow: /\nAllow: /news/\n"
+        "Allow: /archive/*/public\nCrawl-delay: 4\n"
+    )
+    rules = rules_from_response(200, text.encode(), None, now=0)
+    assert rules.verdict(ua, "https://h/news/2026/story.html") == "allow"  # longer Allow beats `Disallow: /`
+    assert rules.verdict(ua, "https://h/news/report.pdf") == "disallow"  # `/*.pdf$`
+    assert rules.verdict(ua, "https://h/news/report.pdf?page=2") == "allow"  # `$`: the path must end there
+    assert rules.verdict(ua, "https://h/archive/2019/public/x.html") == "allow"  # `*` inside a path
+    assert rules.verdict(ua, "https://h/archive/2019/private/x.html") == "disallow"
+    assert rules.verdict("otherbot/2", "https://h/news/2026/story.html") == "disallow"
+    assert rules.parser is not None and rules.parser.crawl_delay(product_token(ua)) == 4
+
 def test_origin_is_scheme_host_port() -> None:
     assert origin_of("http://Example.org/a") == "http://example.org:80"
     assert origin_of("https://example.org/a") == "https://example.org:443"

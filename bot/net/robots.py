@@ -1,6 +1,8 @@
 """robots.txt, fetched once per origin and cached, read the way RFC 9309 says.
 
 - 2xx: the rules apply (group for our product token, else `*`); Crawl-delay is passed to the limiter.
+  Rules are read by protego: `*` and `$` in paths and the most specific (longest) match winning,
+  both of which urllib.robotparser ignores (it reads `/*.pdf$` literally and takes the first match).
 - 4xx (404 and friends): no rules, everything allowed.
 - 5xx, 429, network errors: the site is "unreachable", so nothing is fetched from it for now; the
   answer is cached briefly and the page is retried later, not marked blocked.
@@ -15,7 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
-from urllib.robotparser import RobotFileParser
+
+from protego import Protego
 
 from bot.net.ratelimit import HostLimiter, origin_of
 
@@ -45,7 +48,7 @@ class Rules:
     """One origin's answer: a parser when rules were read, or a blanket allow / unreachable."""
 
     kind: Literal["rules", "allow_all", "unreachable"]
-    parser: RobotFileParser | None
+    parser: Protego | None
     expires_at: float
     note: str = ""
 
@@ -54,7 +57,7 @@ class Rules:
             return "allow"
         if self.kind == "unreachable" or self.parser is None:
             return "unreachable"
-        return "allow" if self.parser.can_fetch(product_token(user_agent), url) else "disallow"
+        return "allow" if self.parser.can_fetch(url, product_token(user_agent)) else "disallow"
 
 
 def product_token(user_agent: str) -> str:
@@ -62,10 +65,8 @@ def product_token(user_agent: str) -> str:
     return (user_agent.split("/", 1)[0].split() or ["*"])[0]
 
 
-def parse_robots(text: str) -> RobotFileParser:
-    parser = RobotFileParser()
-    parser.parse(text.splitlines())
-    return parser
+def parse_robots(text: str) -> Protego:
+    return Protego.parse(text)
 
 
 def rules_from_response(status: int, body: bytes, error: str | None, now: float) -> Rules:
