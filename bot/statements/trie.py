@@ -4,6 +4,8 @@ Python's `re` tries every branch of a flat alternation at every position, so a g
 hundred names and titles scanned that way dominates extraction time. Factoring shared prefixes
 ("NATO chief|NATO head|NATO boss" -> "NATO (?:chief|head|boss)") lets the engine reject most
 positions on the first character, which is what keeps extraction well above 200k words/s.
+Not pyahocorasick: exact strings only (no flexible spaces, hyphens, dots, apostrophes), and as a
+second pass beside the cue regex it scanned 16-22% slower than the one regex (benchmarks/libraries.py).
 """
 
 from __future__ import annotations
