@@ -1,4 +1,8 @@
-"""OPML, the feed-list interchange format: read (safely: no DTDs, no entities, no network) and write."""
+"""OPML, the feed-list interchange format: read (safely: no DTDs, no entities, no network) and write.
+
+Not listparser: it reads malformed XML without an error (a truncated file imports nothing, silently)
+and cannot write OPML; ours takes 20 ms for 2,000 feeds (benchmarks/libraries.py).
+"""
 
 from __future__ import annotations
 
