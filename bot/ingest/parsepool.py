@@ -3,8 +3,10 @@
 Why not `ProcessPoolExecutor`: with the spawn start method every worker re-imports the parent's
 `__main__` first. For the `newsbot` console script that is `bot.cli.main` and with it SQLAlchemy,
 Alembic, pydantic, typer...: tens of MB resident before a worker has parsed a byte,
-and the pool adds a resource-tracker process besides. A worker here is a fresh interpreter that
-imports `bot.ingest.parse` and nothing else (24 MB), and speaks length-prefixed pickles over its
+and the pool adds a resource-tracker process besides. One worker killed mid-parse breaks the
+whole executor (BrokenProcessPool for every feed in flight and every later one), and its workers
+inherit the tokens in the environment (benchmarks/libraries.py shows both).
+A worker here is a fresh interpreter that imports `bot.ingest.parse` and nothing else (24 MB), and speaks length-prefixed pickles over its
 stdin/stdout: one request, one reply, in order. It exits when its stdin closes, so a parent that
 dies (even by SIGKILL) leaves no orphans behind.
 
