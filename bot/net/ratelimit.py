@@ -4,6 +4,8 @@ An origin is (scheme, host, port): two sites on one address are two publishers. 
 with Retry-After (or a robots.txt Crawl-delay) pushes that origin's next start back for everyone
 waiting on it, so a publisher that asks us to slow down is not hit again by the next queued page.
 The clock and sleep are injectable so the arithmetic can be tested without waiting.
+Not aiolimiter: it spaces starts, not a start from the previous answer (a slow publisher got our
+next request before it had answered the last), and has no per-origin keys or Retry-After push-back.
 """
 
 from __future__ import annotations
