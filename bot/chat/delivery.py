@@ -68,6 +68,7 @@ class Leased:
     created_at: datetime
 
 
+# Not tenacity: the wait becomes the row's next_attempt_at, so a retry outlives a restart (see schedule.backoff_s).
 def backoff_s(attempts: int, opts: DeliveryOptions, rnd: Callable[[], float] = random.random) -> float:
     """Exponential backoff with jitter (pure apart from the random draw)."""
     base = min(opts.backoff_max_s, opts.backoff_base_s * (2 ** max(0, attempts - 1)))

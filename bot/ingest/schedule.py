@@ -48,6 +48,8 @@ def adaptive_interval(
     return int(clamp(previous_s * factor, min_s, max_s))
 
 
+# Not tenacity: a wait here becomes the feed's due time in the database, so it outlives a restart and
+# any ingester may take the feed; tenacity retries by sleeping inside the call that failed.
 def backoff_s(failures: int, min_s: int, max_s: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with "equal jitter": half the step fixed, half random, capped at max_s."""
     step = clamp(min_s * (2 ** max(0, failures - 1)), min_s, max_s)
