@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
+# httpx beside the aiohttp that slack-bolt and discord.py need: the guard above is an httpcore network backend (every
+# connect of every hop), the pools are per origin; the second stack costs ~2 MB (benchmarks/libraries.py).
 import httpcore
 import httpx
 
