@@ -244,6 +244,7 @@ class NewsSite:
     throttle_ports: int = 0
     retry_after_s: float = 1
     response_delay_s: float = 0.0
+    robots: str = ROBOTS  # the robots.txt every port serves
     gate: asyncio.Event | None = None  # when set, article pages wait for it (a fetch "in flight" on demand)
     page_requested: asyncio.Event = field(default_factory=asyncio.Event)  # set by the first non-robots request
     hits: list[Hit] = field(default_factory=list)
@@ -283,7 +284,7 @@ class NewsSite:
     def _page(self, port: int, path: str) -> web.Response:
         html_type = "text/html"
         if path == "/robots.txt":
-            return web.Response(text=ROBOTS, content_type="text/plain")
+            return web.Response(text=self.robots, content_type="text/plain")
         if port in self.ports[: self.throttle_ports] and port not in self._throttled:
             self._throttled.add(port)
             return web.Response(status=429, text="slow down", headers={"Retry-After": str(self.retry_after_s)})

@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 
 from bot.fulltext.extract import extract_page
+from bot.net.fetch import SafeFetcher
 from bot.net.ratelimit import HostLimiter, origin_of
-from bot.net.robots import product_token, rules_from_response
+from bot.net.robots import RobotsCache, product_token, rules_from_response
 from bot.text.clean import clean_text
 from bot.text.teaser import judge_page, needs_full_text, summary_overlap
 from tests.newssite import (
@@ -18,6 +19,7 @@ from tests.newssite import (
     NOT_FOUND_PAGE,
     ROBOTS,
     TEMPLATES,
+    NewsSite,
     make_article,
     paywall_page,
     render,
@@ -121,6 +123,23 @@ def test_robots_wildcards_end_anchors_and_the_longest_match() -> None:
     assert rules.verdict(ua, "https://h/archive/2019/private/x.html") == "disallow"
     assert rules.verdict("otherbot/2", "https://h/news/2026/story.html") == "disallow"
     assert rules.parser is not None and rules.parser.crawl_delay(product_token(ua)) == 4
+
+
+async def test_robots_cache_obeys_wildcard_rules_read_over_http() -> None:
+    ua = "newsbot/0.1 (+https://example.org/bot)"
+    site = await NewsSite(robots="User-agent: *\nDisallow: /\nAllow: /news/\nDisallow: /news/*.pdf$\n").start()
+    fetcher = SafeFetcher(user_agent=ua, timeout_s=10, max_body_bytes=1_000_000, per_host_concurrency=2, allow_private=True)
+    try:
+        cache = RobotsCache(fetcher, HostLimiter(rate_per_s=100.0), ua)
+        base = site.base()
+        assert await cache.check(f"{base}/news/00001-classic.html") == "allow"
+        assert await cache.check(f"{base}/news/00001.pdf") == "disallow"
+        assert await cache.check(f"{base}/news/00001.pdf?page=2") == "allow"
+        assert await cache.check(f"{base}/private/00001.html") == "disallow"
+        assert [h.path for h in site.hits] == ["/robots.txt"]  # read once, no page requested
+    finally:
+        await fetcher.aclose()
+        await site.stop()
 
 def test_origin_is_scheme_host_port() -> None:
     assert origin_of("http://Example.org/a") == "http://example.org:80"
