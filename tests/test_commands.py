@@ -18,7 +18,8 @@ from bot.archive.seed import load_seeds
 from bot.chat.messages import Context, Result
 from bot.chat.plaintext import render_text
 from bot.commands.core import handle, make_handler
-from bot.commands.handlers import Deps, timeline_text
+from bot.commands.figure import timeline_text
+from bot.commands.handlers import Deps
 from bot.config import AppConfig
 from bot.store.db import make_engine, session_factory
 from bot.store.models import Channel, Delivery, Feed, Statement, Subscription

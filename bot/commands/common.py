@@ -1,0 +1,83 @@
+"""Helpers several subcommands share: clipping, dates, statement lines, paging, "not tracked".
+
+Pure except `SOURCE_COLUMNS`, which names the article columns a statement line reads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import literal
+
+from bot.archive.statement_store import corroboration
+from bot.chat.messages import Item, Page, Result
+from bot.commands.deps import Deps
+from bot.commands.parser import Command
+from bot.store.models import Article, Statement
+
+QUOTE_CLIP = 400
+
+
+def clip(text: str, limit: int) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def when(dt: datetime | None) -> str | None:
+    """A date, or date and time when the time is known (midnight means 'date only' from feeds/seeds)."""
+    if dt is None:
+        return None
+    dt = dt.astimezone(UTC)
+    return f"{dt:%Y-%m-%d}" if (dt.hour, dt.minute) == (0, 0) else f"{dt:%Y-%m-%d %H:%M} UTC"
+
+
+@dataclass(frozen=True)
+class Source:
+    """The few article columns a statement line shows (never the article text)."""
+
+    outlet: str | None
+    url: str | None
+    title: str | None
+    published_at: datetime | None
+
+
+SOURCE_COLUMNS = (Article.outlet, Article.url, Article.title, Article.published_at)
+
+
+def statement_item(st: Statement, art: Source | None) -> Item:
+    quote = f"“{clip(st.text, QUOTE_CLIP)}”" if st.kind == "direct" else clip(st.text, QUOTE_CLIP)
+    published = art.published_at if art is not None and art.published_at else st.first_seen_at
+    meta = " · ".join(
+        p for p in ((art.outlet if art else None), when(published), corroboration(st.kind, st.outlets)) if p
+    )
+    headline = clip(art.title, 200) if art is not None and art.title else None
+    return Item(title=quote, url=art.url if art else None, meta=meta, body=headline)
+
+
+def page_of(cmd: Command, shown: int, size: int, has_more: bool) -> Page | None:
+    if not has_more:
+        return None
+    base = " ".join(t for t in [cmd.name, cmd.rest] if t)
+    base = re.sub(r"\s*\bpage:\S+", "", base).strip()
+    return Page(next_command=f"{base} page:{cmd.page + 1}", shown=shown, offset=(cmd.page - 1) * size)
+
+
+def not_tracked(written: str, suggestions: tuple[str, ...], deps: Deps, kind: str) -> Result:
+    if suggestions:
+        return Result(
+            kind=kind, ok=False, title=f"No tracked figure called “{clip(written, 60)}”",
+            text=f"Did you mean {suggestions[0]}?", suggestions=suggestions,
+        )
+    names = ", ".join(f.name for f in deps.figures.figures[:12])
+    return Result(kind=kind, ok=False, title=f"No tracked figure called “{clip(written, 60)}”",
+                  text=f"Tracked figures: {names}" if names else "No figures are tracked.")
+
+
+def topic_clause(topic: str) -> Any:
+    # Topics are stored space-separated; padding makes "nato" not match "natoish".
+    return (literal(" ") + Article.topics + literal(" ")).like(f"% {topic.lower()} %")

@@ -1,0 +1,208 @@
+"""`/news subscribe` and `/news unsubscribe`: what this channel gets alerts and digests for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.chat.channels import Interest, get_or_create_channel, set_interest
+from bot.chat.messages import Context, Item, Result, Section
+from bot.commands.common import clip, not_tracked
+from bot.commands.deps import Deps
+from bot.commands.parser import SPECS, Command, usage_for
+from bot.store.models import Channel, Subscription
+
+DEFAULT_DIGEST_CRON = "0 8 * * *"
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # figure | topic | keyword
+    value: str
+
+
+def _target(cmd: Command, deps: Deps) -> Target | Result | None:
+    """What a subscribe/unsubscribe names; a Result when it cannot be told; None when nothing."""
+    kind = next((k for k in ("figure", "topic", "keyword") if cmd.options.get(k)), None)
+    written = cmd.options[kind] if kind else cmd.text
+    if not written:
+        return None
+    written = clip(written, 100)
+    if kind in (None, "figure"):
+        res = deps.figures.resolve(written, deps.now().date())
+        if res.figure is not None:
+            return Target("figure", res.figure.name)
+        if kind == "figure":
+            return not_tracked(written, res.suggestions, deps, cmd.name)
+        if written.lower() in deps.config.topics:
+            return Target("topic", written.lower())
+        if res.suggestions and len(written.split()) == 1:
+            return not_tracked(written, res.suggestions, deps, cmd.name)
+        return Target("keyword", written.lower())
+    if kind == "topic":
+        if written.lower() not in deps.config.topics:
+            known = ", ".join(deps.config.topics) or "none configured"
+            return usage_for(cmd.name, f"unknown topic '{written}' (topics: {known})").to_result()
+        return Target("topic", written.lower())
+    if len(written.strip()) < 2:
+        return usage_for(cmd.name, "a keyword needs at least 2 characters").to_result()
+    return Target("keyword", written.strip().lower())
+
+
+def _on_off(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("on", "yes", "true", "1", ""):
+        return True
+    if v in ("off", "no", "false", "0", "none"):
+        return False
+    raise ValueError(value)
+
+
+def validate_schedule(cron: str, tz: str) -> str | None:
+    """None when APScheduler accepts the cron and time zone, else the problem."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone '{clip(tz, 40)}'"
+    if len(cron.split()) != 5:
+        return f"'{clip(cron, 40)}' is not a 5-field cron schedule like \"0 8 * * *\""
+    try:
+        CronTrigger.from_crontab(cron, timezone=tz)
+    except (ValueError, TypeError) as exc:
+        return f"bad cron schedule '{clip(cron, 40)}': {clip(str(exc), 80)}"
+    return None
+
+
+def default_alerts(given: bool | None, digest_on: bool | None, existing: bool | None, *, bulk: bool) -> bool:
+    """Alerts unless told otherwise; asking only for a digest does not switch alerts on (pure)."""
+    if given is not None:
+        return given
+    if bulk:  # `subscribe digest:…` for every topic keeps whatever alerts were there
+        return bool(existing)
+    if existing is not None:
+        return existing if digest_on is not None else True
+    return digest_on is None
+
+
+def describe_sub(sub: Subscription) -> str:
+    what = {"figure": "", "topic": "topic ", "keyword": "keyword "}.get(sub.kind, "") + sub.value
+    how = []
+    if sub.alerts:
+        how.append("alerts")
+    if sub.digest:
+        how.append(f"digest {sub.digest_cron or DEFAULT_DIGEST_CRON} ({sub.timezone or 'UTC'})")
+    src = " [config]" if sub.origin == "config" else ""
+    return f"{what}: {', '.join(how) or 'nothing'}{src}"
+
+
+async def _list_subs(s: AsyncSession, ctx: Context) -> Result:
+    channel = (
+        await s.execute(select(Channel).where(Channel.platform == ctx.platform, Channel.external_id == ctx.channel_id))
+    ).scalar_one_or_none()
+    subs = []
+    if channel is not None:
+        subs = list(
+            (await s.execute(select(Subscription).where(Subscription.channel_id == channel.id).order_by(Subscription.id)))
+            .scalars()
+        )
+    if not subs:
+        return Result(kind="subscribe", title="Subscriptions", text=f"This channel has none. Usage: {SPECS['subscribe'].usage}")
+    paused = f"Paused: {channel.paused_reason}" if channel is not None and channel.paused else None
+    return Result(kind="subscribe", title="Subscriptions", text=paused,
+                  sections=(Section(items=tuple(Item(title=describe_sub(x)) for x in subs)),))
+
+
+async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
+    try:
+        alerts_opt = _on_off(cmd.options.get("alerts"))
+    except ValueError:
+        return usage_for("subscribe", "alerts: is on or off").to_result()
+    digest_opt = cmd.options.get("digest")
+    tz = cmd.options.get("tz") or cmd.options.get("timezone") or None
+    cron: str | None = None
+    digest_on: bool | None = None
+    if digest_opt is not None:
+        v = digest_opt.strip().lower()
+        if v in ("off", "no", "none", "false", "0"):
+            digest_on = False
+        else:
+            digest_on = True
+            cron = DEFAULT_DIGEST_CRON if v in ("", "on", "yes", "daily", "true", "1") else digest_opt.strip()
+    target = _target(cmd, deps)
+    if isinstance(target, Result):
+        return target
+    async with deps.sessions.begin() as s:
+        if target is None and digest_on is None and alerts_opt is None:
+            return await _list_subs(s, ctx)
+        targets = [target] if target else [Target("topic", t) for t in deps.config.topics]
+        if not targets:
+            return usage_for("subscribe", "name a figure, topic or keyword").to_result()
+        channel = await get_or_create_channel(s, ctx.platform, ctx.channel_id, ctx.channel_name)
+        done = []
+        for t in targets:
+            existing = (
+                await s.execute(
+                    select(Subscription).where(Subscription.channel_id == channel.id, Subscription.kind == t.kind,
+                                               Subscription.value == t.value)
+                )
+            ).scalar_one_or_none()
+            alerts = default_alerts(alerts_opt, digest_on, existing.alerts if existing is not None else None,
+                                    bulk=target is None)
+            digest = digest_on if digest_on is not None else bool(existing and existing.digest)
+            sub_cron = cron or (existing.digest_cron if existing is not None else None) or (DEFAULT_DIGEST_CRON if digest else None)
+            sub_tz = tz or (existing.timezone if existing is not None else None) or ("UTC" if digest else None)
+            if digest and sub_cron:
+                problem = validate_schedule(sub_cron, sub_tz or "UTC")
+                if problem:
+                    return usage_for("subscribe", problem).to_result()
+            if not alerts and not digest:
+                return usage_for("subscribe", "that would turn off both alerts and the digest: use unsubscribe").to_result()
+            sub = await set_interest(
+                s, channel,
+                Interest(t.kind, t.value, alerts=alerts, digest=digest, digest_cron=sub_cron if digest else None,
+                         timezone=sub_tz if digest else None),
+                origin="chat",
+            )
+            done.append(describe_sub(sub))
+        if channel.paused and alerts_opt:
+            channel.paused = False
+            channel.paused_reason = None
+    if deps.on_subscriptions_changed is not None:
+        await deps.on_subscriptions_changed()
+    return Result(kind="subscribe", title="Subscribed", ephemeral=False,
+                  sections=(Section(items=tuple(Item(title=d) for d in done)),))
+
+
+async def unsubscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
+    all_ = cmd.text.lower() == "all" and not any(cmd.options.get(k) for k in ("figure", "topic", "keyword"))
+    target = None if all_ else _target(cmd, deps)
+    if isinstance(target, Result):
+        return target
+    if target is None and not all_:
+        return usage_for("unsubscribe", "name what to stop (or `all`)").to_result()
+    async with deps.sessions.begin() as s:
+        channel = (
+            await s.execute(select(Channel).where(Channel.platform == ctx.platform, Channel.external_id == ctx.channel_id))
+        ).scalar_one_or_none()
+        q = select(Subscription).where(Subscription.channel_id == (channel.id if channel else -1))
+        if target is not None:
+            q = q.where(Subscription.kind == target.kind, func.lower(Subscription.value) == target.value.lower())
+        subs = list((await s.execute(q)).scalars())
+        if not subs:
+            what = "anything" if target is None else f"{target.kind} {target.value}"
+            return Result(kind="unsubscribe", ok=False, title="Not subscribed",
+                          text=f"This channel is not subscribed to {what}.")
+        await s.execute(delete(Subscription).where(Subscription.id.in_([x.id for x in subs])))
+    if deps.on_subscriptions_changed is not None:
+        await deps.on_subscriptions_changed()
+    from_config = [x for x in subs if x.origin == "config"]
+    note = "Some came from the config file and return at the next restart unless removed there." if from_config else None
+    return Result(kind="unsubscribe", title="Unsubscribed", ephemeral=False, text=note,
+                  sections=(Section(items=tuple(Item(title=f"{x.kind} {x.value}") for x in subs)),))
