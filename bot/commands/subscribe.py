@@ -27,7 +27,8 @@ class Target:
 def _target(cmd: Command, deps: Deps) -> Target | Result | None:
     """What a subscribe/unsubscribe names; a Result when it cannot be told; None when nothing."""
     kind = next((k for k in ("figure", "topic", "keyword") if cmd.options.get(k)), None)
-    written = cmd.options[kind] if kind else cmd.text
+    # `keyword:peace talks` typed without quotes: the words after the option belong to it.
+    written = " ".join(p for p in (cmd.options[kind], cmd.text) if p) if kind else cmd.text
     if not written:
         return None
     written = clip(written, 100)
@@ -98,8 +99,18 @@ def describe_sub(sub: Subscription) -> str:
         how.append("alerts")
     if sub.digest:
         how.append(f"digest {sub.digest_cron or DEFAULT_DIGEST_CRON} ({sub.timezone or 'UTC'})")
-    src = " [config]" if sub.origin == "config" else ""
+    src = " (set in the config file)" if sub.origin == "config" else ""
     return f"{what}: {', '.join(how) or 'nothing'}{src}"
+
+
+def config_note(subs: list[Subscription], done: str, fix: str) -> str | None:
+    """Say plainly that a config-file subscription changed in chat is put back at the next start."""
+    if not subs:
+        return None
+    names = ", ".join(f"{x.kind} {x.value}" for x in subs)
+    verb = "is" if len(subs) == 1 else "are"
+    return (f"{names} {verb} set in the config file: {done} for now, but the config's setting returns at the next "
+            f"restart. To {fix}, edit this channel's entry under `channels:` in the config file.")
 
 
 async def _list_subs(s: AsyncSession, ctx: Context) -> Result:
@@ -146,6 +157,7 @@ async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
             return usage_for("subscribe", "name a figure, topic or keyword").to_result()
         channel = await get_or_create_channel(s, ctx.platform, ctx.channel_id, ctx.channel_name)
         done = []
+        from_config: list[Subscription] = []
         for t in targets:
             existing = (
                 await s.execute(
@@ -171,12 +183,14 @@ async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
                 origin="chat",
             )
             done.append(describe_sub(sub))
+            if sub.origin == "config":
+                from_config.append(sub)
         if channel.paused and alerts_opt:
             channel.paused = False
             channel.paused_reason = None
     if deps.on_subscriptions_changed is not None:
         await deps.on_subscriptions_changed()
-    return Result(kind="subscribe", title="Subscribed", ephemeral=False,
+    return Result(kind="subscribe", title="Subscribed", ephemeral=False, text=config_note(from_config, "changed", "make it last"),
                   sections=(Section(items=tuple(Item(title=d) for d in done)),))
 
 
@@ -202,7 +216,6 @@ async def unsubscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         await s.execute(delete(Subscription).where(Subscription.id.in_([x.id for x in subs])))
     if deps.on_subscriptions_changed is not None:
         await deps.on_subscriptions_changed()
-    from_config = [x for x in subs if x.origin == "config"]
-    note = "Some came from the config file and return at the next restart unless removed there." if from_config else None
+    note = config_note([x for x in subs if x.origin == "config"], "stopped", "stop it for good")
     return Result(kind="unsubscribe", title="Unsubscribed", ephemeral=False, text=note,
                   sections=(Section(items=tuple(Item(title=f"{x.kind} {x.value}") for x in subs)),))
