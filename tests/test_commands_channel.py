@@ -1,14 +1,20 @@
-"""`/news` in a channel: subscriptions as typed, config subscriptions said plainly, feeds listed once."""
+"""`/news` in a channel: subscriptions as typed, config subscriptions said plainly, feeds listed once,
+quotes newest first by the article's date with outlet, link and cue."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
+from bot.archive.articles import ArticleIn, store_article
+from bot.archive.hooks import after_store
 from bot.chat.channels import sync_config_channels
 from bot.chat.plaintext import render_text
 from bot.commands.core import handle
 from bot.commands.handlers import Deps
-from bot.store.models import Channel, Subscription
+from bot.store.models import Channel, Statement, StatementSource, Subscription
 from tests.test_commands import CONSOLE, SLACK_ADMIN, SLACK_USER, deps, seeded_pg, seeded_sqlite, seeded_url
 
 __all__ = ["deps", "seeded_pg", "seeded_sqlite", "seeded_url"]  # fixtures shared with test_commands
@@ -61,3 +67,41 @@ async def test_config_subscriptions_are_said_to_come_back(deps: Deps) -> None:
     async with deps.sessions.begin() as s:
         await sync_config_channels(s, deps.config)
     assert ("figure", "Mark Rutte") in await _subs(deps, "console", "console")
+
+
+ARTICLES = [  # stored in this order; published in the other
+    ("later", 10, "Beta News", '"We will not be divided by anyone," Mark Rutte said at the summit in The Hague on Tuesday.'),
+    ("earlier", 1, "Alpha Times",
+     'NATO Secretary General Mark Rutte urged allies to "spend far more on air defence this very year," speaking in '
+     "Brussels on Monday."),
+]
+
+
+async def test_quotes_newest_first_by_article_date_with_outlet_link_and_cue(deps: Deps) -> None:
+    for key, day, outlet, text in ARTICLES:
+        async with deps.sessions.begin() as s:
+            stored = await store_article(s, ArticleIn(
+                text=text, title=f"Summit {key}", guid=f"test:{key}", url=f"https://example.org/{key}", outlet=outlet,
+                published_at=datetime(2025, 6, day, 9, 30, tzinfo=UTC)))
+            assert await after_store(s, stored, deps.config) >= 1
+    async with deps.sessions() as s:
+        cues = dict((await s.execute(
+            select(StatementSource.text, StatementSource.cue)
+            .join(Statement, Statement.id == StatementSource.statement_id)
+            .where(Statement.speaker == "Mark Rutte", StatementSource.text.contains("air defence"))
+        )).all())
+    assert list(cues.values()) == ["urged"], cues
+    deps.page_size = 100
+    r = await handle("quotes rutte", CONSOLE, deps)
+    items = [i for sec in r.sections for i in sec.items]
+    dates = [re.search(r"\d{4}-\d{2}-\d{2}", i.meta or "").group(0) for i in items]  # type: ignore[union-attr]
+    assert dates == sorted(dates, reverse=True), dates
+    urged = next(i for i in items if "air defence" in i.title)
+    said = next(i for i in items if "not be divided" in i.title)
+    assert items.index(said) < items.index(urged)  # published later, stored earlier
+    assert urged.title.startswith("Rutte urged: “spend far more on air defence"), urged.title
+    assert urged.url == "https://example.org/earlier" and (urged.meta or "").startswith("Alpha Times · 2025-06-01")
+    assert said.title.startswith("Rutte said: “We will not be divided")
+    fig = await handle("figure rutte", CONSOLE, deps)
+    recent = next(sec for sec in fig.sections if sec.heading == "Recent statements")
+    assert all(re.match(r"Rutte [a-z ]+: “|Rutte \([a-z ]+\): |According to Rutte: ", i.title) for i in recent.items)

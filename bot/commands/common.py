@@ -1,22 +1,25 @@
 """Helpers several subcommands share: clipping, dates, statement lines, paging, "not tracked".
 
-Pure except `SOURCE_COLUMNS`, which names the article columns a statement line reads.
+Pure except `cues_for`, which reads the speech cues of the statements a page shows.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import literal
+from sqlalchemy import func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.archive.statement_store import corroboration
 from bot.chat.messages import Item, Page, Result
+from bot.chat.speech import attributed
 from bot.commands.deps import Deps
 from bot.commands.parser import Command
-from bot.store.models import Article, Statement
+from bot.store.models import Article, Statement, StatementSource
 
 QUOTE_CLIP = 400
 
@@ -49,14 +52,39 @@ class Source:
 SOURCE_COLUMNS = (Article.outlet, Article.url, Article.title, Article.published_at)
 
 
-def statement_item(st: Statement, art: Source | None) -> Item:
-    quote = f"“{clip(st.text, QUOTE_CLIP)}”" if st.kind == "direct" else clip(st.text, QUOTE_CLIP)
+def statement_item(st: Statement, art: Source | None, cue: str | None = None, speaker: str | None = None) -> Item:
+    """One statement as a newsroom reads it: `Rutte urged: “…”`, then outlet · date · how known, linked."""
+    text = clip(st.text, QUOTE_CLIP)
+    title = attributed(speaker, st.kind, text, cue) if speaker else (f"“{text}”" if st.kind == "direct" else text)
     published = art.published_at if art is not None and art.published_at else st.first_seen_at
     meta = " · ".join(
         p for p in ((art.outlet if art else None), when(published), corroboration(st.kind, st.outlets)) if p
     )
     headline = clip(art.title, 200) if art is not None and art.title else None
-    return Item(title=quote, url=art.url if art else None, meta=meta, body=headline)
+    return Item(title=title, url=art.url if art else None, meta=meta, body=headline)
+
+
+# Newest first by the date of the article that first carried the statement (when we saw it, if undated).
+ARTICLE_DATE = func.coalesce(Article.published_at, Statement.first_seen_at)
+
+
+async def cues_for(session: AsyncSession, statements: Sequence[Statement]) -> dict[int, str | None]:
+    """Each statement's speech cue as its first article wrote it (another source's when that has none)."""
+    if not statements:
+        return {}
+    first = {st.id: st.first_article_id for st in statements}
+    rows = (
+        await session.execute(
+            select(StatementSource.statement_id, StatementSource.article_id, StatementSource.cue)
+            .where(StatementSource.statement_id.in_(list(first)), StatementSource.cue.is_not(None))
+            .order_by(StatementSource.id)
+        )
+    ).all()
+    cues: dict[int, str | None] = {}
+    for sid, article_id, cue in rows:
+        if sid not in cues or article_id == first[sid]:
+            cues[sid] = cue
+    return cues
 
 
 def page_of(cmd: Command, shown: int, size: int, has_more: bool) -> Page | None:

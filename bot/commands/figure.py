@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from bot.chat.alerts import short_name
 from bot.chat.messages import Context, Item, Result, Section
-from bot.commands.common import SOURCE_COLUMNS, Source, not_tracked, statement_item
+from bot.commands.common import ARTICLE_DATE, SOURCE_COLUMNS, Source, cues_for, not_tracked, statement_item
 from bot.commands.deps import Deps
 from bot.commands.parser import Command
 from bot.store.models import Article, Statement
@@ -52,10 +53,11 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
                 select(Statement, *SOURCE_COLUMNS)
                 .outerjoin(Article, Article.id == Statement.first_article_id)
                 .where(Statement.speaker == fig.name)
-                .order_by(Statement.first_seen_at.desc(), Statement.id.desc())
+                .order_by(ARTICLE_DATE.desc(), Statement.id.desc())
                 .limit(3)
             )
         ).all()
+        cues = await cues_for(s, [r[0] for r in recent])
         # Quotes per week: each statement counts the articles carrying it (Statement.sources), in the
         # week it was first seen. Index-only on (speaker, first_seen_at); no join, fast at 1M articles.
         latest = (
@@ -88,7 +90,9 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     )
     sections = [about]
     if recent:
-        sections.append(Section(heading="Recent statements", items=tuple(statement_item(r[0], Source(*r[1:])) for r in recent)))
+        sections.append(Section(heading="Recent statements", items=tuple(
+            statement_item(r[0], Source(*r[1:]), cues.get(r[0].id), short_name(fig.name, deps.figures.figures)) for r in recent
+        )))
     sections.append(Section(heading="Quoted per week (articles)", text=timeline_text(dates)))
     return Result(kind="figure", title=f"Figure: {fig.name}", sections=tuple(sections),
                   footer=f"more: quotes {fig.name}" if total > 3 else None)

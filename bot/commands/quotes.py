@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.chat.alerts import short_name
 from bot.chat.messages import Context, Result, Section
-from bot.commands.common import SOURCE_COLUMNS, Source, not_tracked, page_of, statement_item, topic_clause
+from bot.commands.common import (
+    ARTICLE_DATE,
+    SOURCE_COLUMNS,
+    Source,
+    cues_for,
+    not_tracked,
+    page_of,
+    statement_item,
+    topic_clause,
+)
 from bot.commands.deps import Deps
 from bot.commands.parser import Command, usage_for
 from bot.store.models import Article, Statement
@@ -50,18 +60,20 @@ async def quotes_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
             .where(Statement.speaker == name)
         )
         if since is not None:
-            q = q.where(func.coalesce(Article.published_at, Statement.first_seen_at) >= since)
+            q = q.where(since <= ARTICLE_DATE)
         if topic:
             q = q.where(topic_clause(topic))
         if kind:
             q = q.where(Statement.kind == kind)
         rows = (
-            await s.execute(q.order_by(Statement.first_seen_at.desc(), Statement.id.desc()).limit(size + 1).offset(offset))
+            await s.execute(q.order_by(ARTICLE_DATE.desc(), Statement.id.desc()).limit(size + 1).offset(offset))
         ).all()
+        cues = await cues_for(s, [row[0] for row in rows[:size]])
     filters = " ".join(p for p in (f"since:{cmd.options['since']}" if since else "", f"topic:{topic}" if topic else "",
                                    f"kind:{kind}" if kind else "") if p)
     title = f"Quotes: {name}" + (f" ({filters})" if filters else "")
-    items = tuple(statement_item(row[0], Source(*row[1:])) for row in rows[:size])
+    who = short_name(name, deps.figures.figures)
+    items = tuple(statement_item(row[0], Source(*row[1:]), cues.get(row[0].id), who) for row in rows[:size])
     if not items:
         return Result(kind="quotes", title=title, text="No statements found." if offset == 0 else "No more statements.")
     return Result(kind="quotes", title=title, sections=(Section(items=items),),
