@@ -27,7 +27,7 @@ import yarl
 from discord import app_commands
 
 from adapters.base import CommandHandler, DeliveryError, PostReceipt
-from adapters.discord_embeds import render
+from adapters.discord_embeds import discord_mention, render
 from bot.chat.messages import Context, Result
 from bot.commands.parser import SPECS
 
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 FOLLOWUPS_MAX = 5  # a reply longer than this many messages is cut with a note
 HISTORY_LIMIT = 50
+MENTION_ONLY = discord.AllowedMentions(everyone=True, roles=True, users=True)  # for a subscription's mention
 # Discord JSON error codes no retry can fix: unknown channel, missing access, cannot DM,
 # missing permissions, invalid form body (our rendering bug), channel is archived thread.
 PERMANENT_CODES = frozenset({10003, 50001, 50007, 50013, 50035, 50083, 10008})
@@ -251,10 +252,13 @@ class DiscordAdapter:
         receipt: PostReceipt | None = None
         for part, embeds in enumerate(render(result, ref=ref_for(idempotency_key))):
             try:
+                ping = discord_mention(result.mention) if part == 0 else None
                 message = await channel.send(
+                    content=ping,
                     embeds=[discord.Embed.from_dict(e) for e in embeds],
                     nonce=nonce_for(idempotency_key, part),
-                    allowed_mentions=discord.AllowedMentions.none(),
+                    # only the subscription's own mention pings; nothing inside the news text does
+                    allowed_mentions=MENTION_ONLY if ping else discord.AllowedMentions.none(),
                 )
             except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, TimeoutError) as exc:
                 raise delivery_error(exc) from exc

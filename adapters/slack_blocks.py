@@ -112,6 +112,9 @@ def item_mrkdwn(item: Item) -> str:
 def body_blocks(result: Result) -> list[Block]:
     """Every block of the result in order, each within its own limits (not yet packed)."""
     blocks: list[Block] = []
+    ping = slack_mention(result.mention)
+    if ping:
+        blocks.extend(_sections(ping))
     title = plain(result.title).strip()
     if title:
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": truncate(title, MAX_HEADER_TEXT)}})
@@ -160,8 +163,19 @@ class SlackMessage:
     blocks: list[Block]
 
 
+SLACK_SPECIAL = {"@here": "<!here>", "@channel": "<!channel>", "@everyone": "<!everyone>"}
+
+
+def slack_mention(mention: str | None) -> str | None:
+    """`@here` → `<!here>`; `<@U…>` and `<!subteam^…>` as written; a bare `@name` stays text (Slack's
+    API resolves no names: a user group is pinged by its `<!subteam^ID>`)."""
+    if not mention:
+        return None
+    return SLACK_SPECIAL.get(mention.lower(), mention if mention.startswith("<") else escape(mention))
+
+
 def fallback_text(result: Result) -> str:
-    parts = [plain(result.title)]
+    parts = [p for p in (slack_mention(result.mention), plain(result.title)) if p]
     if result.text:
         parts.append(plain(result.text))
     return truncate(": ".join(p for p in parts if p.strip()) or result.kind, MAX_FALLBACK_TEXT)

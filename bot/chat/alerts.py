@@ -25,7 +25,7 @@ def short_name(speaker: str, figures: Sequence[Figure] = ()) -> str:
     return speaker
 
 
-def _time(published: Any) -> str | None:
+def short_time(published: Any) -> str | None:
     if not published:
         return None
     try:
@@ -54,7 +54,7 @@ def alert_line(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> str:
     if len(text) > QUOTE_LIMIT:
         text = text[:QUOTE_LIMIT].rsplit(" ", 1)[0] + "…"
     said = f"{speaker}: “{text}”" if payload.get("kind", "direct") == "direct" else f"{speaker} (paraphrased): {text}"
-    where = [p for p in (payload.get("outlet") or None, _time(payload.get("published"))) if p]
+    where = [p for p in (payload.get("outlet") or None, short_time(payload.get("published"))) if p]
     others = _int(payload.get("outlets")) - 1
     if others > 0:
         where.append(f"also reported by {others} outlet{'s' if others > 1 else ''}")

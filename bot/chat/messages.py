@@ -52,7 +52,7 @@ class Page:
 
 @dataclass(frozen=True)
 class Result:
-    kind: str  # search | quotes | figure | digest | subscribe | unsubscribe | feeds | status | help | usage | error | alert
+    kind: str  # search | quotes | figure | digest | subscribe | unsubscribe | feeds | status | help | usage | error | alert | article
     title: str
     text: str | None = None
     sections: tuple[Section, ...] = ()
@@ -62,6 +62,7 @@ class Result:
     ephemeral: bool = True  # reply only to the asker unless they choose to post it
     link: str | None = None  # the article an alert or single result points at
     footer: str | None = None
+    mention: str | None = None  # who a channel post pings: "@here", "@channel", "<@U…>", "<@&role>"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +99,7 @@ class Result:
             ephemeral=bool(data.get("ephemeral", True)),
             link=data.get("link"),
             footer=data.get("footer"),
+            mention=data.get("mention"),
         )
 
 

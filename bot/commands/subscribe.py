@@ -1,4 +1,4 @@
-"""`/news subscribe` and `/news unsubscribe`: what this channel gets alerts and digests for."""
+"""`/news subscribe` and `/news unsubscribe`: what this channel gets alerts, digests and article streams for."""
 
 from __future__ import annotations
 
@@ -13,25 +13,29 @@ from bot.chat.messages import Context, Item, Result, Section
 from bot.commands.common import clip, not_tracked
 from bot.commands.deps import Deps
 from bot.commands.parser import SPECS, Command, usage_for
-from bot.store.models import Channel, Subscription
+from bot.commands.stream_options import describe_stream, parse_stream_options
+from bot.store.models import Channel, Feed, Subscription
 
 DEFAULT_DIGEST_CRON = "0 8 * * *"
+KINDS = ("figure", "topic", "keyword", "feed")
 
 
 @dataclass(frozen=True)
 class Target:
-    kind: str  # figure | topic | keyword
+    kind: str  # figure | topic | keyword | feed (value: the feed's id)
     value: str
+    label: str = ""  # how a feed is named back to the user
 
 
 def _target(cmd: Command, deps: Deps) -> Target | Result | None:
     """What a subscribe/unsubscribe names; a Result when it cannot be told; None when nothing."""
-    kind = next((k for k in ("figure", "topic", "keyword") if cmd.options.get(k)), None)
-    # `keyword:peace talks` typed without quotes: the words after the option belong to it.
-    written = " ".join(p for p in (cmd.options[kind], cmd.text) if p) if kind else cmd.text
+    kind = next((k for k in KINDS if cmd.options.get(k)), None)
+    written = cmd.options[kind] if kind else cmd.text
     if not written:
         return None
-    written = clip(written, 100)
+    written = clip(written, 100) if kind != "feed" else written.strip()
+    if kind == "feed":
+        return Target("feed", written)  # resolved against the feeds table by `_feed_target`
     if kind in (None, "figure"):
         res = deps.figures.resolve(written, deps.now().date())
         if res.figure is not None:
@@ -51,6 +55,27 @@ def _target(cmd: Command, deps: Deps) -> Target | Result | None:
     if len(written.strip()) < 2:
         return usage_for(cmd.name, "a keyword needs at least 2 characters").to_result()
     return Target("keyword", written.strip().lower())
+
+
+async def _feed_target(s: AsyncSession, written: str, command: str) -> Target | Result:
+    """`feed:#12`, `feed:12`, `feed:URL` or `feed:NAME` (its title, any case) → the feed's id."""
+    ref = written.lstrip("#")
+    if ref.isdigit():
+        cond = Feed.id == int(ref)
+    elif "://" in written:
+        cond = Feed.url == written
+    else:
+        cond = func.lower(Feed.title) == written.lower()
+    found = list((await s.execute(select(Feed).where(cond).order_by(Feed.id).limit(2))).scalars())
+    if len(found) == 1:
+        return Target("feed", str(found[0].id), feed_label(found[0]))
+    if found:
+        return usage_for(command, f"two feeds are called '{clip(written, 60)}': name it by #id (see `feeds`)").to_result()
+    return usage_for(command, f"no feed '{clip(written, 80)}': `feeds` lists them (by #id, URL or title)").to_result()
+
+
+def feed_label(feed: Feed) -> str:
+    return f"{clip(feed.title, 60) if feed.title else feed.url} (#{feed.id})"
 
 
 def _on_off(value: str | None) -> bool | None:
@@ -92,11 +117,12 @@ def default_alerts(given: bool | None, digest_on: bool | None, existing: bool | 
     return digest_on is None
 
 
-def describe_sub(sub: Subscription) -> str:
-    what = {"figure": "", "topic": "topic ", "keyword": "keyword "}.get(sub.kind, "") + sub.value
-    how = []
-    if sub.alerts:
-        how.append("alerts")
+def describe_sub(sub: Subscription, feeds: dict[str, str] | None = None) -> str:
+    value = (feeds or {}).get(sub.value, f"#{sub.value}") if sub.kind == "feed" else sub.value
+    what = {"figure": "", "topic": "topic ", "keyword": "keyword ", "feed": "feed "}.get(sub.kind, "") + value
+    how = describe_stream(sub)
+    if sub.alerts and sub.kind != "feed":
+        how.insert(0, "alerts")
     if sub.digest:
         how.append(f"digest {sub.digest_cron or DEFAULT_DIGEST_CRON} ({sub.timezone or 'UTC'})")
     src = " (set in the config file)" if sub.origin == "config" else ""
@@ -126,8 +152,17 @@ async def _list_subs(s: AsyncSession, ctx: Context) -> Result:
     if not subs:
         return Result(kind="subscribe", title="Subscriptions", text=f"This channel has none. Usage: {SPECS['subscribe'].usage}")
     paused = f"Paused: {channel.paused_reason}" if channel is not None and channel.paused else None
+    feeds = await feed_labels(s, subs)
     return Result(kind="subscribe", title="Subscriptions", text=paused,
-                  sections=(Section(items=tuple(Item(title=describe_sub(x)) for x in subs)),))
+                  sections=(Section(items=tuple(Item(title=describe_sub(x, feeds)) for x in subs)),),
+                  footer="Change one by subscribing to it again with new options; stop it with unsubscribe.")
+
+
+async def feed_labels(s: AsyncSession, subs: list[Subscription]) -> dict[str, str]:
+    ids = [int(x.value) for x in subs if x.kind == "feed" and x.value.isdigit()]
+    if not ids:
+        return {}
+    return {str(f.id): feed_label(f) for f in (await s.execute(select(Feed).where(Feed.id.in_(ids)))).scalars()}
 
 
 async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
@@ -146,12 +181,24 @@ async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         else:
             digest_on = True
             cron = DEFAULT_DIGEST_CRON if v in ("", "on", "yes", "daily", "true", "1") else digest_opt.strip()
+    streaming = parse_stream_options(cmd.options)
+    if isinstance(streaming, str):
+        return usage_for("subscribe", streaming).to_result()
     target = _target(cmd, deps)
     if isinstance(target, Result):
         return target
     async with deps.sessions.begin() as s:
-        if target is None and digest_on is None and alerts_opt is None:
+        if target is None and digest_on is None and alerts_opt is None and not streaming.given:
             return await _list_subs(s, ctx)
+        if target is not None and target.kind == "feed":
+            target = await _feed_target(s, target.value, cmd.name)
+            if isinstance(target, Result):
+                return target
+        if target is None and streaming.given:
+            return usage_for("subscribe", "stream options need a feed:… or topic:… to stream").to_result()
+        if target is not None and target.kind in ("figure", "keyword") and streaming.given:
+            return usage_for("subscribe", "stream, filters, mention and format are for a feed:… or topic:… "
+                                          "stream").to_result()
         targets = [target] if target else [Target("topic", t) for t in deps.config.topics]
         if not targets:
             return usage_for("subscribe", "name a figure, topic or keyword").to_result()
@@ -167,6 +214,8 @@ async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
             ).scalar_one_or_none()
             alerts = default_alerts(alerts_opt, digest_on, existing.alerts if existing is not None else None,
                                     bulk=target is None)
+            if t.kind == "feed" or (streaming.given and alerts_opt is None and existing is None):
+                alerts = False  # a stream alone: a feed has no alerts, a topic stream adds none unasked
             digest = digest_on if digest_on is not None else bool(existing and existing.digest)
             sub_cron = cron or (existing.digest_cron if existing is not None else None) or (DEFAULT_DIGEST_CRON if digest else None)
             sub_tz = tz or (existing.timezone if existing is not None else None) or ("UTC" if digest else None)
@@ -174,15 +223,19 @@ async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
                 problem = validate_schedule(sub_cron, sub_tz or "UTC")
                 if problem:
                     return usage_for("subscribe", problem).to_result()
-            if not alerts and not digest:
-                return usage_for("subscribe", "that would turn off both alerts and the digest: use unsubscribe").to_result()
+            stream_on = streaming.stream if streaming.stream is not None else bool(
+                t.kind == "feed" or (existing is not None and existing.stream) or streaming.given)
+            if not alerts and not digest and not stream_on:
+                return usage_for("subscribe", "that would turn off alerts, digest and stream: use unsubscribe").to_result()
             sub = await set_interest(
                 s, channel,
                 Interest(t.kind, t.value, alerts=alerts, digest=digest, digest_cron=sub_cron if digest else None,
                          timezone=sub_tz if digest else None),
                 origin="chat",
             )
-            done.append(describe_sub(sub))
+            streaming.apply(sub, default_stream=t.kind == "feed")
+            await s.flush()
+            done.append(describe_sub(sub, {t.value: t.label} if t.label else None))
             if sub.origin == "config":
                 from_config.append(sub)
         if channel.paused and alerts_opt:
@@ -195,13 +248,17 @@ async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
 
 
 async def unsubscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
-    all_ = cmd.text.lower() == "all" and not any(cmd.options.get(k) for k in ("figure", "topic", "keyword"))
+    all_ = cmd.text.lower() == "all" and not any(cmd.options.get(k) for k in KINDS)
     target = None if all_ else _target(cmd, deps)
     if isinstance(target, Result):
         return target
     if target is None and not all_:
         return usage_for("unsubscribe", "name what to stop (or `all`)").to_result()
     async with deps.sessions.begin() as s:
+        if target is not None and target.kind == "feed":
+            target = await _feed_target(s, target.value, cmd.name)
+            if isinstance(target, Result):
+                return target
         channel = (
             await s.execute(select(Channel).where(Channel.platform == ctx.platform, Channel.external_id == ctx.channel_id))
         ).scalar_one_or_none()
@@ -210,7 +267,7 @@ async def unsubscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
             q = q.where(Subscription.kind == target.kind, func.lower(Subscription.value) == target.value.lower())
         subs = list((await s.execute(q)).scalars())
         if not subs:
-            what = "anything" if target is None else f"{target.kind} {target.value}"
+            what = "anything" if target is None else f"{target.kind} {target.label or target.value}"
             return Result(kind="unsubscribe", ok=False, title="Not subscribed",
                           text=f"This channel is not subscribed to {what}.")
         await s.execute(delete(Subscription).where(Subscription.id.in_([x.id for x in subs])))
@@ -218,4 +275,5 @@ async def unsubscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         await deps.on_subscriptions_changed()
     note = config_note([x for x in subs if x.origin == "config"], "stopped", "stop it for good")
     return Result(kind="unsubscribe", title="Unsubscribed", ephemeral=False, text=note,
-                  sections=(Section(items=tuple(Item(title=f"{x.kind} {x.value}") for x in subs)),))
+                  sections=(Section(items=tuple(Item(title=f"{x.kind} {x.value}" if x.kind != "feed" or target is None
+                                                     else f"feed {target.label}") for x in subs)),))

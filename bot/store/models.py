@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -237,7 +238,7 @@ class Subscription(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))  # figure | topic | keyword
+    kind: Mapped[str] = mapped_column(String(10))  # figure | topic | keyword | feed
     value: Mapped[str] = mapped_column(String(200))
     alerts: Mapped[bool] = mapped_column(Boolean, default=True)
     digest: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -245,6 +246,13 @@ class Subscription(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(10), default="chat")  # config | chat
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A stream posts every new article the subscription names (kind feed: value is the feed id; topic).
+    stream: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    include_words: Mapped[str | None] = mapped_column(String(500))  # comma-separated; any one must appear
+    exclude_words: Mapped[str | None] = mapped_column(String(500))  # comma-separated; none may appear
+    match: Mapped[str | None] = mapped_column(String(300))  # a regular expression, run with a time limit
+    mention: Mapped[str | None] = mapped_column(String(100))  # @here, @role, <@U…>: pinged with each post
+    format: Mapped[str | None] = mapped_column(String(10))  # compact | full (None: full)
 
 
 class Delivery(Base):
