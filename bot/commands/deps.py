@@ -31,6 +31,8 @@ class Deps:
     on_subscriptions_changed: Callable[[], Awaitable[None]] | None = None
     # Extra lines for `status` from the running app (adapters connected, worker state).
     runtime_status: Callable[[], dict[str, str]] | None = None
+    # What `figures` was built from: the figures table's (count, max id, sum of ids), None for config only.
+    figures_stamp: tuple[Any, ...] | None = None
 
     @classmethod
     def build(cls, sessions: async_sessionmaker[AsyncSession], config: AppConfig, **kw: Any) -> Deps:

@@ -45,14 +45,14 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     fig = res.figure
     async with deps.sessions() as s:
         total = int(
-            (await s.execute(select(func.count()).select_from(Statement).where(Statement.speaker == fig.name))).scalar()
+            (await s.execute(select(func.count()).select_from(Statement).where(Statement.speaker.in_(fig.names)))).scalar()
             or 0
         )
         recent = (
             await s.execute(
                 select(Statement, *SOURCE_COLUMNS)
                 .outerjoin(Article, Article.id == Statement.first_article_id)
-                .where(Statement.speaker == fig.name)
+                .where(Statement.speaker.in_(fig.names))
                 .order_by(ARTICLE_DATE.desc(), Statement.id.desc())
                 .limit(3)
             )
@@ -61,14 +61,14 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         # Quotes per week: each statement counts the articles carrying it (Statement.sources), in the
         # week it was first seen. Index-only on (speaker, first_seen_at); no join, fast at 1M articles.
         latest = (
-            await s.execute(select(func.max(Statement.first_seen_at)).where(Statement.speaker == fig.name))
+            await s.execute(select(func.max(Statement.first_seen_at)).where(Statement.speaker.in_(fig.names)))
         ).scalar()
         dates: list[datetime] = []
         if latest is not None:
             for seen, sources in (
                 await s.execute(
                     select(Statement.first_seen_at, Statement.sources)
-                    .where(Statement.speaker == fig.name,
+                    .where(Statement.speaker.in_(fig.names),
                            Statement.first_seen_at >= latest - timedelta(weeks=TIMELINE_WEEKS))
                     .limit(TIMELINE_SCAN)
                 )

@@ -16,6 +16,7 @@ from bot.commands.quotes import quotes_cmd
 from bot.commands.search import search_cmd
 from bot.commands.status import status_cmd
 from bot.commands.subscribe import subscribe_cmd, unsubscribe_cmd
+from bot.commands.track import track_cmd, untrack_cmd
 
 HANDLERS: dict[str, Handler] = {
     "search": search_cmd,
@@ -26,6 +27,8 @@ HANDLERS: dict[str, Handler] = {
     "unsubscribe": unsubscribe_cmd,
     "feeds": feeds_cmd,
     "status": status_cmd,
+    "track": track_cmd,
+    "untrack": untrack_cmd,
     "help": help_cmd,
 }
 

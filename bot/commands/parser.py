@@ -22,7 +22,7 @@ OPEN_CLOSE = {'"': '"', "“": "”", "„": "“", "”": "”", "'": "'", "‘
 OPTION_RE = re.compile(r"^([a-z][a-z_]{0,20}):(.*)$", re.IGNORECASE | re.DOTALL)
 MAX_PAGE = 1000
 # Options whose value may be several words typed without quotes: the words after them are theirs.
-MULTI_WORD = frozenset({"figure", "keyword", "feed", "include", "exclude", "match"})
+MULTI_WORD = frozenset({"figure", "keyword", "feed", "include", "exclude", "match", "alias", "aliases", "title"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,13 @@ SPECS: dict[str, Spec] = {
         "the feeds and their health (add/remove: admins)",
         ("topic", "page", "full_text"),
     ),
+    "track": Spec(
+        'track NAME [alias:"A, B"] [title:"Foreign minister"] [gender:m|f]',
+        "admins: track a person (their past statements in the archive count at once)",
+        ("alias", "aliases", "title", "gender"),
+        needs_args=True,
+    ),
+    "untrack": Spec("untrack NAME", "admins: stop tracking a person tracked with `track`", (), True),
     "status": Spec("status", "feed health, last ingest cycle, pending and failed deliveries"),
     "help": Spec("help [SUBCOMMAND]", "this help"),
 }

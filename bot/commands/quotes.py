@@ -23,11 +23,12 @@ from bot.store.models import Article, Statement
 from bot.store.search.query import parse_time
 
 
-async def _speaker_name(session: AsyncSession, written: str, deps: Deps) -> tuple[str | None, tuple[str, ...]]:
-    """Canonical figure name, or an untracked speaker as stored; else suggestions."""
+async def _speaker_name(session: AsyncSession, written: str, deps: Deps) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Every written form of the speaker (a figure's name first, an untracked speaker as stored); else
+    no names and suggestions."""
     res = deps.figures.resolve(written, deps.now().date())
     if res.figure is not None:
-        return res.figure.name, ()
+        return res.figure.names, ()
     stored = (
         await session.execute(
             # Exact forms only: the speaker index answers, no scan of every statement.
@@ -37,8 +38,8 @@ async def _speaker_name(session: AsyncSession, written: str, deps: Deps) -> tupl
         )
     ).scalar_one_or_none()
     if stored:
-        return stored, ()
-    return None, res.suggestions
+        return (stored,), ()
+    return (), res.suggestions
 
 
 async def quotes_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
@@ -51,13 +52,14 @@ async def quotes_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     size = deps.page_size
     offset = (cmd.page - 1) * size
     async with deps.sessions() as s:
-        name, suggestions = await _speaker_name(s, cmd.text, deps)
-        if name is None:
+        names, suggestions = await _speaker_name(s, cmd.text, deps)
+        if not names:
             return not_tracked(cmd.text, suggestions, deps, "quotes")
+        name = names[0]
         q = (
             select(Statement, *SOURCE_COLUMNS)
             .outerjoin(Article, Article.id == Statement.first_article_id)
-            .where(Statement.speaker == name)
+            .where(Statement.speaker.in_(names))
         )
         if since is not None:
             q = q.where(since <= ARTICLE_DATE)

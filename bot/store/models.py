@@ -162,7 +162,7 @@ class ArticleRevision(Base):
 
 
 class FigureRow(Base):
-    """Tracked figures as configured, mirrored so that SQL can join and chat can list them."""
+    """Figures tracked from chat (`/news track`); the config's figures are the defaults, not stored here."""
 
     __tablename__ = "figures"
 
