@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 FOLLOWUPS_MAX = 5  # a reply longer than this many messages is cut with a note
 HISTORY_LIMIT = 50
+BUTTON_PREFIX = "newsbot:"  # + the /news command a button runs
+CUSTOM_ID_MAX = 100
+BUTTONS_MAX = 25  # 5 action rows of 5
 MENTION_ONLY = discord.AllowedMentions(everyone=True, roles=True, users=True)  # for a subscription's mention
 # Discord JSON error codes no retry can fix: unknown channel, missing access, cannot DM,
 # missing permissions, invalid form body (our rendering bug), channel is archived thread.
@@ -81,6 +84,18 @@ def delivery_error(exc: Exception) -> DeliveryError:
     return DeliveryError(f"discord: {type(exc).__name__}: {exc}")
 
 
+def buttons_view(result: Result) -> discord.ui.View | None:
+    """The result's item buttons as one Discord view (≤5 rows of 5); custom ids carry the command."""
+    view = discord.ui.View(timeout=None)
+    for action in (a for sec in result.sections for item in sec.items for a in item.actions):
+        custom_id = BUTTON_PREFIX + action.command
+        if len(custom_id) > CUSTOM_ID_MAX or len(view.children) >= BUTTONS_MAX:
+            continue
+        view.add_item(discord.ui.Button(label=action.label[:80], custom_id=custom_id,
+                                        style=discord.ButtonStyle.secondary))
+    return view if view.children else None
+
+
 def is_admin(interaction: discord.Interaction[Any]) -> bool:
     """Discord sets default permissions on top-level commands only, so admin subcommands of `/news`
     are gated on the asker's resolved permissions in the channel: Manage Server (or Administrator)."""
@@ -120,6 +135,7 @@ class DiscordAdapter:
         self._handle: CommandHandler | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self.client.event(self.on_interaction)  # buttons on posted alerts and digests
 
     @classmethod
     def from_settings(cls, settings: PlatformSettings) -> DiscordAdapter:
@@ -168,6 +184,16 @@ class DiscordAdapter:
             callback = optional_arg
         callback = app_commands.rename(value=param)(callback)
         return app_commands.describe(value=description[:100])(callback)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A click on a button of a posted alert or digest: its custom id carries a /news command, run as
+        the person who clicked (their permissions in this channel), answered only to them."""
+        if interaction.type is not discord.InteractionType.component:
+            return  # slash commands are the command tree's
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id") or "")
+        if custom_id.startswith(BUTTON_PREFIX):
+            await self._invoke(interaction, custom_id[len(BUTTON_PREFIX):])
 
     async def _invoke(self, interaction: discord.Interaction, text: str) -> None:
         task = asyncio.current_task()
@@ -250,12 +276,15 @@ class DiscordAdapter:
         (the one carrying the footer ref, so `find_posted` returns the same id)."""
         channel = self.client.get_partial_messageable(int(channel_id))
         receipt: PostReceipt | None = None
-        for part, embeds in enumerate(render(result, ref=ref_for(idempotency_key))):
+        messages = render(result, ref=ref_for(idempotency_key))
+        for part, embeds in enumerate(messages):
             try:
                 ping = discord_mention(result.mention) if part == 0 else None
+                view = buttons_view(result) if part == len(messages) - 1 else None
                 message = await channel.send(
                     content=ping,
                     embeds=[discord.Embed.from_dict(e) for e in embeds],
+                    view=view or discord.utils.MISSING,
                     nonce=nonce_for(idempotency_key, part),
                     # only the subscription's own mention pings; nothing inside the news text does
                     allowed_mentions=MENTION_ONLY if ping else discord.AllowedMentions.none(),

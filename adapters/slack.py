@@ -29,7 +29,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import CommandHandler, DeliveryError, PostReceipt
-from adapters.slack_blocks import POST_ACTION_ID, SlackMessage, render
+from adapters.slack_blocks import COMMAND_ACTION_PREFIX, POST_ACTION_ID, SlackMessage, render
 from bot.chat.messages import Context, Result
 
 if TYPE_CHECKING:
@@ -111,6 +111,7 @@ class SlackAdapter:
         )
         self.app.command(COMMAND)(self._on_command)
         self.app.action(POST_ACTION_ID)(self._on_post_button)
+        self.app.action(re.compile(f"^{COMMAND_ACTION_PREFIX}:"))(self._on_command_button)
         self.app.event("app_mention")(self._on_mention)
         self._handle: CommandHandler | None = None
         self._socket: Any = None
@@ -237,6 +238,28 @@ class SlackAdapter:
         messages = render(result, max_messages=RESPONSE_URL_REPLIES - 1)
         if await self._respond_all(respond, messages, "in_channel"):
             await self._safe_respond(respond, delete_original=True)
+
+    async def _on_command_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """A button on an alert or digest item ("Mute Rutte here", "All outlets"): its value is a /news
+        command, run as the person who clicked (their admin flag, this channel), answered to them."""
+        await ack()  # within Slack's 3 seconds, before any work
+        self._track()
+        text = str(body.get("actions", [{}])[0].get("value") or "")
+        user = body.get("user") or {}
+        channel = body.get("channel") or {}
+        ctx = Context(
+            platform="slack",
+            channel_id=str(channel.get("id", "")),
+            user_id=str(user.get("id", "")),
+            is_admin=await self._is_admin(str(user.get("id", ""))),
+            channel_name=channel.get("name"),
+        )
+        result = await self._run(text, ctx)
+        if result is None:
+            return
+        button = text if result.ephemeral else None
+        messages = render(result, button_command=button, max_messages=RESPONSE_URL_REPLIES)
+        await self._respond_all(respond, messages, "ephemeral" if result.ephemeral else "in_channel")
 
     async def _on_mention(self, event: dict[str, Any]) -> None:
         """An "@newsbot quotes rutte" mention: the same command, answered in a thread (or only to the asker)."""

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.chat.messages import Item, Result
+from bot.chat.messages import Action, Item, Result
 
 MAX_BLOCKS = 50  # blocks in one message
 MAX_SECTION_TEXT = 3000  # characters in a section's text
@@ -23,6 +23,9 @@ MAX_BUTTON_VALUE = 2000  # characters in a button's value
 MAX_FALLBACK_TEXT = 3000  # the notification text; Slack truncates at 40,000 but short is kinder
 
 POST_ACTION_ID = "newsbot_post_to_channel"
+COMMAND_ACTION_PREFIX = "newsbot_cmd"  # + ":N": a button that runs its value as a /news command
+MAX_BUTTON_TEXT = 75  # characters of a button's label
+MAX_ACTIONS = 5  # buttons in one actions block (Slack allows 25; more is clutter)
 
 Block = dict[str, Any]
 
@@ -129,6 +132,9 @@ def body_blocks(result: Result) -> list[Block]:
             blocks.extend(_sections(mrkdwn(section.text)))
         for item in section.items:
             blocks.extend(_sections(item_mrkdwn(item)))
+            buttons = action_block(item.actions)
+            if buttons:
+                blocks.append(buttons)
     if result.suggestions:
         blocks.append(_context("Did you mean: " + ", ".join(f"`{escape(s)}`" for s in result.suggestions)))
     if result.page:
@@ -136,6 +142,21 @@ def body_blocks(result: Result) -> list[Block]:
     if result.footer:
         blocks.append(_context(mrkdwn(result.footer)))
     return blocks
+
+
+def action_block(actions: tuple[Action, ...]) -> Block | None:
+    """An item's buttons; each runs its command as the person who clicks (action id `newsbot_cmd:N`)."""
+    elements = [
+        {
+            "type": "button",
+            "action_id": f"{COMMAND_ACTION_PREFIX}:{n}",
+            "text": {"type": "plain_text", "text": truncate(a.label, MAX_BUTTON_TEXT)},
+            "value": a.command,
+        }
+        for n, a in enumerate(actions[:MAX_ACTIONS])
+        if a.command and len(a.command) <= MAX_BUTTON_VALUE
+    ]
+    return {"type": "actions", "elements": elements} if elements else None
 
 
 def post_button(command_text: str) -> Block | None:

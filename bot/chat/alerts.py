@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.chat.messages import Item, Result, Section
+from bot.chat.messages import Action, Item, Result, Section
 from bot.statements.figures import Figure
 
 QUOTE_LIMIT = 600
@@ -61,6 +61,20 @@ def alert_line(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> str:
     return said + (" — " + ", ".join(str(w) for w in where) if where else "")
 
 
+def alert_actions(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> tuple[Action, ...]:
+    """Mute this speaker in this channel, every outlet of the story, follow the speaker (pure)."""
+    speaker = str(payload.get("speaker") or "")
+    short = short_name(speaker, figures) if speaker else ""
+    actions = []
+    if speaker:
+        actions.append(Action(f"Mute {short} here", f"unsubscribe figure:{speaker}"))
+    if payload.get("article_id"):
+        actions.append(Action("All outlets", f"story a{payload['article_id']}"))
+    if speaker:
+        actions.append(Action(f"Quotes by {short}", f"quotes {speaker}"))
+    return tuple(actions)
+
+
 def render_alert(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> Result:
     line = alert_line(payload, figures)
     title = payload.get("title") or None
@@ -70,6 +84,7 @@ def render_alert(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> Res
         title=str(title) if title else "(untitled article)",
         url=str(url) if url else None,
         meta=" · ".join(str(t) for t in topics) or None,
+        actions=alert_actions(payload, figures),
     )
     return Result(
         kind="alert",

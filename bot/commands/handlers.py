@@ -15,6 +15,7 @@ from bot.commands.help import help_cmd
 from bot.commands.quotes import quotes_cmd
 from bot.commands.search import search_cmd
 from bot.commands.status import status_cmd
+from bot.commands.story import story_cmd
 from bot.commands.subscribe import subscribe_cmd, unsubscribe_cmd
 from bot.commands.track import track_cmd, untrack_cmd
 
@@ -27,6 +28,7 @@ HANDLERS: dict[str, Handler] = {
     "unsubscribe": unsubscribe_cmd,
     "feeds": feeds_cmd,
     "status": status_cmd,
+    "story": story_cmd,
     "track": track_cmd,
     "untrack": untrack_cmd,
     "help": help_cmd,

@@ -66,6 +66,7 @@ SPECS: dict[str, Spec] = {
         "the feeds and their health (add/remove: admins)",
         ("topic", "page", "full_text"),
     ),
+    "story": Spec("story s12 | a345", "every outlet's article of a story (the alerts' \"All outlets\" button)", (), True),
     "track": Spec(
         'track NAME [alias:"A, B"] [title:"Foreign minister"] [gender:m|f]',
         "admins: track a person (their past statements in the archive count at once)",
