@@ -56,10 +56,13 @@ OPTIONS: dict[str, tuple[str, str, bool] | None] = {
     "quotes": ("figure", "who, and filters: rutte since:7d topic:ukraine", True),
     "figure": ("name", "a tracked figure: rutte, zelensky, trump", True),
     "digest": ("options", "topics and since: nato since:24h", False),
-    "subscribe": ("what", 'figure:NAME, topic:NAME, keyword:"WORDS"; alerts:on|off digest:"0 8 * * *"', False),
-    "unsubscribe": ("what", "figure:NAME, topic:NAME, keyword:WORDS or all", False),
+    "subscribe": ("what", 'figure:, topic:, keyword:, feed:URL|NAME; alerts: digest: stream: include: match:', False),
+    "unsubscribe": ("what", "figure:NAME, topic:NAME, keyword:WORDS, feed:URL|NAME or all", False),
     "feeds": ("action", "list, add URL, remove URL-or-ID (add/remove: admins)", False),
     "status": None,
+    "story": ("story", "a story like s12, or an article like a345", True),
+    "track": ("name", 'a person: Kaja Kallas alias:Kallas title:"EU foreign policy chief" (admins)', True),
+    "untrack": ("name", "a person tracked with track (admins)", True),
     "help": ("subcommand", "a subcommand to explain", False),
 }
 
