@@ -6,9 +6,11 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.alerts import short_name
 from bot.chat.messages import Context, Item, Result, Section
+from bot.chat.spark import buckets, sparkline
 from bot.commands.common import ARTICLE_DATE, SOURCE_COLUMNS, Source, cues_for, not_tracked, statement_item
 from bot.commands.deps import Deps
 from bot.commands.parser import Command
@@ -16,6 +18,8 @@ from bot.store.models import Article, Statement
 
 TIMELINE_WEEKS = 8
 TIMELINE_SCAN = 3000  # newest sources looked at for the per-week timeline
+GLANCE_DAYS = 30
+GLANCE_SCAN = 5000  # statements looked at for the 30-day glance
 
 
 def week_start(d: date) -> date:
@@ -36,6 +40,28 @@ def timeline_text(dates: list[datetime], weeks: int = TIMELINE_WEEKS) -> str:
         bar = "█" * max(1 if n else 0, round(20 * n / top))
         rows.append(f"{wk:%Y-%m-%d}  {bar} {n}")
     return "\n".join(rows)
+
+
+async def _last_days(s: AsyncSession, names: tuple[str, ...], now: datetime) -> list[tuple[str, str]]:
+    """The glance: statements a day over the last 30 days as a sparkline, and the outlets that carried
+    them most (by the article each statement was first seen in)."""
+    start = now - timedelta(days=GLANCE_DAYS)
+    rows = (
+        await s.execute(
+            select(ARTICLE_DATE, Article.outlet)
+            .select_from(Statement)
+            .outerjoin(Article, Article.id == Statement.first_article_id)
+            .where(Statement.speaker.in_(names), start < ARTICLE_DATE, now >= ARTICLE_DATE)
+            .limit(GLANCE_SCAN)
+        )
+    ).all()
+    if not rows:
+        return [(f"Last {GLANCE_DAYS} days", "no statements")]
+    days = buckets([r[0] for r in rows], now, timedelta(days=GLANCE_DAYS), GLANCE_DAYS)
+    line = f"{sparkline(days)} {len(rows)} statement{'s' if len(rows) != 1 else ''}"
+    outlets = Counter(r[1] for r in rows if r[1]).most_common(3)
+    top = ", ".join(f"{name} {n}" for name, n in outlets)
+    return [(f"Last {GLANCE_DAYS} days", line), *((("Top outlets", top),) if top else ())]
 
 
 async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
@@ -74,6 +100,7 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
                 )
             ).all():
                 dates += [seen] * max(1, min(int(sources or 1), 50))
+        glance = await _last_days(s, fig.names, deps.now())
     titles = deps.figures.current_titles(fig, deps.now().date())
     who = "; ".join(titles[:3]) if titles else "tracked figure"
     aliases = ", ".join(a for a in fig.aliases[:6])
@@ -83,7 +110,8 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
                 title=fig.name,
                 meta=who,
                 fields=tuple(
-                    p for p in (("Also written", aliases) if aliases else None, ("Statements", str(total))) if p
+                    p for p in (("Also written", aliases) if aliases else None, ("Statements", str(total)),
+                                *glance) if p
                 ),
             ),
         )
