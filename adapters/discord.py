@@ -60,6 +60,7 @@ OPTIONS: dict[str, tuple[str, str, bool] | None] = {
     "unsubscribe": ("what", "figure:NAME, topic:NAME, keyword:WORDS, feed:URL|NAME or all", False),
     "feeds": ("action", "list, add URL, remove URL-or-ID (add/remove: admins)", False),
     "status": None,
+    "home": None,
     "story": ("story", "a story like s12, or an article like a345", True),
     "track": ("name", 'a person: Kaja Kallas alias:Kallas title:"EU foreign policy chief" (admins)', True),
     "untrack": ("name", "a person tracked with track (admins)", True),

@@ -29,7 +29,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import CommandHandler, DeliveryError, PostReceipt
-from adapters.slack_blocks import COMMAND_ACTION_PREFIX, POST_ACTION_ID, SlackMessage, render
+from adapters.slack_blocks import COMMAND_ACTION_PREFIX, POST_ACTION_ID, SlackMessage, home_view, render
 from bot.chat.messages import Context, Result
 
 if TYPE_CHECKING:
@@ -113,6 +113,7 @@ class SlackAdapter:
         self.app.action(POST_ACTION_ID)(self._on_post_button)
         self.app.action(re.compile(f"^{COMMAND_ACTION_PREFIX}:"))(self._on_command_button)
         self.app.event("app_mention")(self._on_mention)
+        self.app.event("app_home_opened")(self._on_home_opened)
         self._handle: CommandHandler | None = None
         self._socket: Any = None
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -260,6 +261,22 @@ class SlackAdapter:
         button = text if result.ephemeral else None
         messages = render(result, button_command=button, max_messages=RESPONSE_URL_REPLIES)
         await self._respond_all(respond, messages, "ephemeral" if result.ephemeral else "in_channel")
+
+    async def _on_home_opened(self, event: dict[str, Any]) -> None:
+        """The App Home tab was opened: publish the bot's state (`/news home`, as that user) as the tab."""
+        if event.get("tab", "home") != "home":
+            return
+        self._track()
+        user_id = str(event.get("user", ""))
+        ctx = Context(platform="slack", channel_id=str(event.get("channel", "")), user_id=user_id,
+                      is_admin=await self._is_admin(user_id))
+        result = await self._run("home", ctx)
+        if result is None:
+            return
+        try:
+            await self.client.views_publish(user_id=user_id, view=home_view(result))
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            log.warning("slack: publishing the Home tab for %s failed: %s", user_id, exc)
 
     async def _on_mention(self, event: dict[str, Any]) -> None:
         """An "@newsbot quotes rutte" mention: the same command, answered in a thread (or only to the asker)."""

@@ -228,6 +228,17 @@ def render(result: Result, *, button_command: str | None = None, max_messages: i
     ]
 
 
+MAX_HOME_BLOCKS = 100  # a Home tab view
+
+
+def home_view(result: Result) -> dict[str, Any]:
+    """A result as the App Home tab (`views.publish`): one view of at most 100 blocks."""
+    blocks = body_blocks(result) or [_context(escape(result.kind))]
+    if len(blocks) > MAX_HOME_BLOCKS:
+        blocks = blocks[: MAX_HOME_BLOCKS - 1] + [_context("… more not shown: `/news home` in a channel lists it all.")]
+    return {"type": "home", "blocks": blocks}
+
+
 def validate(blocks: list[Block]) -> list[str]:
     """The limits this module promises, as a checker: the tests' oracle and a debug aid."""
     problems: list[str] = []

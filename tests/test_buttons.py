@@ -158,3 +158,26 @@ async def test_discord_alert_buttons_are_components_and_clicks_run_commands(deps
         assert "Admins only" in json.dumps(fake.followups["click2"][0])
     finally:
         await adapter.stop()
+
+
+async def test_slack_home_tab_shows_channels_subscriptions_figures_and_feeds(deps: Deps, slack: Any) -> None:
+    fake, _adapter, url = slack
+    await _subscribe(deps, "slack", SLACK_CHANNEL)
+    async with deps.sessions.begin() as s:
+        ch = await get_or_create_channel(s, "slack", SLACK_CHANNEL, "newsdesk")
+        await set_interest(s, ch, Interest("topic", "nato", alerts=False, digest=True, digest_cron="0 8 * * *",
+                                           timezone="UTC"))
+    body = json.dumps({
+        "token": "legacy", "team_id": "T0001", "api_app_id": "A0NEWS", "type": "event_callback",
+        "event_id": "Ev0002", "event_time": 1700000002,
+        "event": {"type": "app_home_opened", "user": "U0ALICE", "channel": "D0HOME", "tab": "home",
+                  "event_ts": "1700000002.000100"},
+    })
+    status, _ = await post_signed(url, body, {**sign(body), "Content-Type": "application/json"})
+    assert status == 200
+    await wait_for(lambda: len(fake.views["U0ALICE"]) == 1)
+    view = fake.views["U0ALICE"][0]
+    text = json.dumps(view, ensure_ascii=False)
+    assert view["type"] == "home" and len(view["blocks"]) <= 100
+    assert "#newsdesk" in text and "Mark Rutte: alerts" in text and "topic nato: digest 0 8 * * * (UTC)" in text
+    assert "Tracked figures" in text and "Volodymyr Zelensky" in text and "feeds, 0 failing" in text

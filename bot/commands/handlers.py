@@ -12,6 +12,7 @@ from bot.commands.digest import digest_cmd
 from bot.commands.feeds import feeds_cmd
 from bot.commands.figure import figure_cmd
 from bot.commands.help import help_cmd
+from bot.commands.home import home_cmd
 from bot.commands.quotes import quotes_cmd
 from bot.commands.search import search_cmd
 from bot.commands.status import status_cmd
@@ -31,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "story": story_cmd,
     "track": track_cmd,
     "untrack": untrack_cmd,
+    "home": home_cmd,
     "help": help_cmd,
 }
 

@@ -75,6 +75,7 @@ SPECS: dict[str, Spec] = {
     ),
     "untrack": Spec("untrack NAME", "admins: stop tracking a person tracked with `track`", (), True),
     "status": Spec("status", "feed health, last ingest cycle, pending and failed deliveries"),
+    "home": Spec("home", "channels and their subscriptions, tracked figures, feed health (Slack's Home tab)"),
     "help": Spec("help [SUBCOMMAND]", "this help"),
 }
 ALIASES = {"find": "search", "s": "search", "subscriptions": "subscribe", "subs": "subscribe", "q": "quotes", "quote": "quotes", "who": "figure", "sub": "subscribe",
