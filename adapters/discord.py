@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 FOLLOWUPS_MAX = 5  # a reply longer than this many messages is cut with a note
 HISTORY_LIMIT = 50
+AUTOCOMPLETE = ("quotes", "figure", "digest", "subscribe", "unsubscribe", "untrack")  # via the core's `complete`
 BUTTON_PREFIX = "newsbot:"  # + the /news command a button runs
 CUSTOM_ID_MAX = 100
 BUTTONS_MAX = 25  # 5 action rows of 5
@@ -157,6 +158,8 @@ class DiscordAdapter:
             name="news", description="Search the news archive, quotes, digests and alerts", guild_only=True
         )
         for name, spec in SPECS.items():
+            if spec.hidden:
+                continue
             option = OPTIONS.get(name, ("args", spec.usage, spec.needs_args))
             callback = self._callback(name, option)
             group.add_command(
@@ -186,8 +189,22 @@ class DiscordAdapter:
                 await adapter._invoke(interaction, f"{name} {value or ''}".strip())
 
             callback = optional_arg
+        if name in AUTOCOMPLETE:
+            callback = app_commands.autocomplete(value=self._completer(name))(callback)
         callback = app_commands.rename(value=param)(callback)
         return app_commands.describe(value=description[:100])(callback)
+
+    def _completer(self, name: str) -> Any:
+        """Autocomplete for one subcommand's option: the core's `complete` answers, Discord shows it."""
+        adapter = self
+
+        async def complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            ctx = Context(platform="discord", channel_id=str(interaction.channel_id or ""),
+                          user_id=str(interaction.user.id), is_admin=is_admin(interaction))
+            result = await adapter._run(f"complete {name} {current}".strip(), ctx)
+            return [app_commands.Choice(name=s[:100], value=s[:100]) for s in result.suggestions[:25] if s]
+
+        return complete
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """A click on a button of a posted alert or digest: its custom id carries a /news command, run as

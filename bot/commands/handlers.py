@@ -7,6 +7,7 @@ with the next page's command in `Result.page`), never cut.
 
 from __future__ import annotations
 
+from bot.commands.complete import complete_cmd
 from bot.commands.deps import Deps, Handler
 from bot.commands.digest import digest_cmd
 from bot.commands.feeds import feeds_cmd
@@ -34,6 +35,7 @@ HANDLERS: dict[str, Handler] = {
     "untrack": untrack_cmd,
     "home": home_cmd,
     "help": help_cmd,
+    "complete": complete_cmd,
 }
 
 __all__ = ["HANDLERS", "Deps", "Handler"]

@@ -31,6 +31,7 @@ class Spec:
     summary: str
     options: tuple[str, ...] = ()
     needs_args: bool = False
+    hidden: bool = False  # for adapters (autocomplete), not listed in help or as a Discord subcommand
 
 
 SPECS: dict[str, Spec] = {
@@ -77,6 +78,7 @@ SPECS: dict[str, Spec] = {
     "status": Spec("status", "feed health, last ingest cycle, pending and failed deliveries"),
     "home": Spec("home", "channels and their subscriptions, tracked figures, feed health (Slack's Home tab)"),
     "help": Spec("help [SUBCOMMAND]", "this help"),
+    "complete": Spec("complete SUBCOMMAND TYPED", "what to offer while someone types an option", (), True, hidden=True),
 }
 ALIASES = {"find": "search", "s": "search", "subscriptions": "subscribe", "subs": "subscribe", "q": "quotes", "quote": "quotes", "who": "figure", "sub": "subscribe",
            "unsub": "unsubscribe", "feed": "feeds", "?": "help", "stats": "status"}
@@ -210,4 +212,4 @@ def _raw_parts(rest: str) -> list[str]:
 
 
 def help_lines() -> list[tuple[str, str]]:
-    return [(spec.usage, spec.summary) for spec in SPECS.values()]
+    return [(spec.usage, spec.summary) for spec in SPECS.values() if not spec.hidden]

@@ -1,6 +1,7 @@
-"""Buttons on alerts and digests: posted with the message, a click runs their command through the one
-core as the person who clicked (same permission checks as typing it), acknowledged at once.
-Through slack-bolt and discord.py against the loopback fakes, over a real archive."""
+"""Interactive chat: buttons on alerts and digests (posted with the message; a click runs their command
+through the one core as the person who clicked, with the same permission checks as typing it,
+acknowledged at once), Slack's Home tab, Discord autocomplete. Through slack-bolt and discord.py
+against the loopback fakes, over a real archive."""
 
 from __future__ import annotations
 
@@ -181,3 +182,26 @@ async def test_slack_home_tab_shows_channels_subscriptions_figures_and_feeds(dep
     assert view["type"] == "home" and len(view["blocks"]) <= 100
     assert "#newsdesk" in text and "Mark Rutte: alerts" in text and "topic nato: digest 0 8 * * * (UTC)" in text
     assert "Tracked figures" in text and "Volodymyr Zelensky" in text and "feeds, 0 failing" in text
+
+
+@pytest.mark.usefixtures("restore_discord_urls")
+async def test_discord_autocomplete_offers_figures_topics_and_feeds(deps: Deps, fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    adapter = DiscordAdapter(token=DISCORD_TOKEN, api_url=fake.api_url, gateway_url=fake.gateway_url)
+    await adapter.start(make_handler(deps))
+    try:
+        async def offered(sub: str, option: str, typed: str, token: str) -> list[str]:
+            payload: dict[str, Any] = interaction(sub, [{"name": option, "type": 3, "value": typed, "focused": True}],
+                                                  token=token)
+            payload["type"] = 4
+            await fake.dispatch("INTERACTION_CREATE", payload)
+            await wait_for(lambda: len(fake.callbacks[token]) == 1)
+            answer = fake.callbacks[token][0]
+            assert answer["type"] == 8  # autocomplete result
+            return [c["value"] for c in answer["data"]["choices"]]
+
+        assert (await offered("quotes", "figure", "zel", "ac1"))[0] == "Volodymyr Zelensky"
+        assert "topic:nato" in await offered("subscribe", "what", "topic:na", "ac2")
+        assert (await offered("digest", "options", "uk", "ac3")) == ["ukraine"]
+    finally:
+        await adapter.stop()
