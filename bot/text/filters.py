@@ -3,7 +3,9 @@
 Words match whole words, case- and punctuation-blind (`include:ceasefire,peace talks`). The regular
 expression runs on the `regex` engine with a time limit, so a pattern that backtracks
 catastrophically (`(a+)+$`) costs at most `MATCH_TIMEOUT_S` per article and never stalls ingestion;
-such a pattern is refused when it is set, when a trial on hostile text already runs out of time.
+such a pattern is refused when it is set, when a trial on hostile text already runs out of time,
+and one that still slips through (written to the database, or slow only on some text) is not run
+again in the process after `STRIKES_MAX` time-outs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import regex
 
-MATCH_TIMEOUT_S = 0.02
+MATCH_TIMEOUT_S = 0.02  # the regex engine checks it between steps: measured overshoot up to ~3x
 MATCH_TEXT_MAX = 4000  # characters of title + text a pattern sees
 PATTERN_MAX = 300
 WORDS_MAX = 500
@@ -82,9 +84,12 @@ def check(text: str, include: str | None, exclude: str | None, match: str | None
         if exclude and has_any(norm, words_of(exclude)):
             return Verdict(False)
     if match:
+        if _STRIKES.get(match, 0) >= STRIKES_MAX:
+            return Verdict(False, timed_out=True)  # known to run out of time: not tried again
         try:
             found = _cached(match).search(text[:MATCH_TEXT_MAX], timeout=MATCH_TIMEOUT_S)
         except TimeoutError:
+            _STRIKES[match] = _STRIKES.get(match, 0) + 1
             return Verdict(False, timed_out=True)
         except regex.error:
             return Verdict(False)
@@ -94,6 +99,10 @@ def check(text: str, include: str | None, exclude: str | None, match: str | None
 
 
 _COMPILED: dict[str, regex.Pattern[str]] = {}
+# Patterns that ran out of time, and how often. After STRIKES_MAX a pattern is not run again in this
+# process: a bad pattern costs a few time limits, not one per article of every cycle.
+_STRIKES: dict[str, int] = {}
+STRIKES_MAX = 3
 
 
 def _cached(source: str) -> regex.Pattern[str]:
