@@ -65,6 +65,10 @@ ADMIN_CACHE_SECONDS = 600.0
 MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[:,]?")  # the leading "@newsbot" of an app_mention
 
 
+HOME_CHANGES = frozenset({"subscribe", "unsubscribe", "track", "untrack", "feeds"})  # results that change the Home tab
+HOME_VIEWERS_MAX = 500
+
+
 def delivery_error(exc: SlackApiError | aiohttp.ClientError | TimeoutError) -> DeliveryError:
     """Map a failed Web API call to the delivery worker's vocabulary."""
     if isinstance(exc, SlackApiError):
@@ -117,6 +121,7 @@ class SlackAdapter:
         self._handle: CommandHandler | None = None
         self._socket: Any = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._home_viewers: dict[str, Context] = {}  # who opened the Home tab: refreshed when it changes
         self._admin_cache: dict[str, tuple[float, bool]] = {}
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._last_post: dict[str, float] = {}
@@ -189,7 +194,9 @@ class SlackAdapter:
         if self._handle is None:
             return Result(kind="error", title="newsbot is starting", text="Try again in a moment.", ok=False)
         try:
-            return await self._handle(text, ctx)
+            result = await self._handle(text, ctx)
+            self._changed(result)
+            return result
         except Exception:
             log.exception("slack: command failed: %r", text)
             return Result(kind="error", title="Something went wrong", text="The error was logged.", ok=False)
@@ -270,13 +277,32 @@ class SlackAdapter:
         user_id = str(event.get("user", ""))
         ctx = Context(platform="slack", channel_id=str(event.get("channel", "")), user_id=user_id,
                       is_admin=await self._is_admin(user_id))
-        result = await self._run("home", ctx)
-        if result is None:
+        await self._publish_home(ctx)
+
+    async def _publish_home(self, ctx: Context) -> None:
+        result = await self._handle("home", ctx) if self._handle is not None else None
+        if result is None or not result.ok:
             return
+        if len(self._home_viewers) < HOME_VIEWERS_MAX or ctx.user_id in self._home_viewers:
+            self._home_viewers[ctx.user_id] = ctx
         try:
-            await self.client.views_publish(user_id=user_id, view=home_view(result))
+            await self.client.views_publish(user_id=ctx.user_id, view=home_view(result))
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
-            log.warning("slack: publishing the Home tab for %s failed: %s", user_id, exc)
+            log.warning("slack: publishing the Home tab for %s failed: %s", ctx.user_id, exc)
+
+    def _changed(self, result: Result) -> None:
+        """A command changed what the Home tab shows: publish it again for those who opened it."""
+        if not result.ok or result.kind not in HOME_CHANGES or not self._home_viewers:
+            return
+
+        async def refresh() -> None:
+            self._track()
+            for ctx in list(self._home_viewers.values()):
+                await self._publish_home(ctx)
+
+        task = asyncio.create_task(refresh(), name="slack-home-refresh")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
 
     async def _on_mention(self, event: dict[str, Any]) -> None:
         """An "@newsbot quotes rutte" mention: the same command, answered in a thread (or only to the asker)."""

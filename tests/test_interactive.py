@@ -183,6 +183,14 @@ async def test_slack_home_tab_shows_channels_subscriptions_figures_and_feeds(dep
     assert "#newsdesk" in text and "Mark Rutte: alerts" in text and "topic nato: digest 0 8 * * * (UTC)" in text
     assert "Tracked figures" in text and "Volodymyr Zelensky" in text and "feeds, 0 failing" in text
 
+    # A change made in chat (here a button) publishes the tab again for whoever opened it.
+    body = _click(fake, "unsubscribe figure:Mark Rutte", "r-home-mute")
+    status, _ = await post_signed(url, body, sign(body))
+    assert status == 200
+    await wait_for(lambda: len(fake.views["U0ALICE"]) == 2)
+    again = json.dumps(fake.views["U0ALICE"][1], ensure_ascii=False)
+    assert "Mark Rutte: alerts" not in again and "topic nato: digest" in again
+
 
 @pytest.mark.usefixtures("restore_discord_urls")
 async def test_discord_autocomplete_offers_figures_topics_and_feeds(deps: Deps, fake_discord: FakeDiscord) -> None:
