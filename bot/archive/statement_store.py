@@ -298,7 +298,8 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
             {
                 "fingerprint": p.fingerprint, "speaker": p.speaker, "figure": first_of[id(p)][0].figure, "kind": p.kind,
                 "text": p.text, "normalised": p.normalised, "first_article_id": batch[first_of[id(p)][1]].article.id,
-                "first_seen_at": now, "outlets": 1, "sources": 1,
+                "first_seen_at": now, "said_at": batch[first_of[id(p)][1]].article.published_at or now,
+                "outlets": 1, "sources": 1,
             }
             for p in pending
         ]

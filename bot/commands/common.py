@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.archive.statement_store import corroboration
@@ -19,6 +19,7 @@ from bot.chat.messages import Item, Page, Result
 from bot.chat.speech import attributed
 from bot.commands.deps import Deps
 from bot.commands.parser import Command
+from bot.statements.figures import Figure
 from bot.store.models import Article, Statement, StatementSource
 
 QUOTE_CLIP = 400
@@ -64,8 +65,9 @@ def statement_item(st: Statement, art: Source | None, cue: str | None = None, sp
     return Item(title=title, url=art.url if art else None, meta=meta, body=headline)
 
 
-# Newest first by the date of the article that first carried the statement (when we saw it, if undated).
-ARTICLE_DATE = func.coalesce(Article.published_at, Statement.first_seen_at)
+# Newest first by the date of the article that first carried the statement (when we saw it, if
+# undated), stored with the statement so the (speaker, said_at) index answers.
+ARTICLE_DATE = Statement.said_at
 
 
 async def cues_for(session: AsyncSession, statements: Sequence[Statement]) -> dict[int, str | None]:
@@ -85,6 +87,12 @@ async def cues_for(session: AsyncSession, statements: Sequence[Statement]) -> di
         if sid not in cues or article_id == first[sid]:
             cues[sid] = cue
     return cues
+
+
+def spoken_as(fig: Figure, deps: Deps) -> tuple[str, ...]:
+    """The speaker names a figure's statements are stored under: the canonical name for a config figure
+    (extraction writes that), every written form for one tracked from chat (stored as articles wrote it)."""
+    return (fig.name,) if fig.name in {f.name for f in deps.config.figure_list()} else fig.names
 
 
 def page_of(cmd: Command, shown: int, size: int, has_more: bool) -> Page | None:

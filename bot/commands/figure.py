@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.chat.alerts import short_name
 from bot.chat.messages import Context, Item, Result, Section
 from bot.chat.spark import buckets, sparkline
-from bot.commands.common import ARTICLE_DATE, SOURCE_COLUMNS, Source, cues_for, not_tracked, statement_item
+from bot.commands.common import (
+    ARTICLE_DATE,
+    SOURCE_COLUMNS,
+    Source,
+    cues_for,
+    not_tracked,
+    spoken_as,
+    statement_item,
+)
 from bot.commands.deps import Deps
 from bot.commands.parser import Command
 from bot.store.models import Article, Statement
@@ -57,7 +65,7 @@ async def _last_days(s: AsyncSession, names: tuple[str, ...], now: datetime) -> 
     ).all()
     if not rows:
         return [(f"Last {GLANCE_DAYS} days", "no statements")]
-    days = buckets([r[0] for r in rows], now, timedelta(days=GLANCE_DAYS), GLANCE_DAYS)
+    days = buckets([r[0] for r in rows if r[0] is not None], now, timedelta(days=GLANCE_DAYS), GLANCE_DAYS)
     line = f"{sparkline(days)} {len(rows)} statement{'s' if len(rows) != 1 else ''}"
     outlets = Counter(r[1] for r in rows if r[1]).most_common(3)
     top = ", ".join(f"{name} {n}" for name, n in outlets)
@@ -69,16 +77,17 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     if res.figure is None:
         return not_tracked(cmd.text, res.suggestions, deps, "figure")
     fig = res.figure
+    names = spoken_as(fig, deps)
     async with deps.sessions() as s:
         total = int(
-            (await s.execute(select(func.count()).select_from(Statement).where(Statement.speaker.in_(fig.names)))).scalar()
+            (await s.execute(select(func.count()).select_from(Statement).where(Statement.speaker.in_(names)))).scalar()
             or 0
         )
         recent = (
             await s.execute(
                 select(Statement, *SOURCE_COLUMNS)
                 .outerjoin(Article, Article.id == Statement.first_article_id)
-                .where(Statement.speaker.in_(fig.names))
+                .where(Statement.speaker.in_(names))
                 .order_by(ARTICLE_DATE.desc(), Statement.id.desc())
                 .limit(3)
             )
@@ -87,20 +96,20 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         # Quotes per week: each statement counts the articles carrying it (Statement.sources), in the
         # week it was first seen. Index-only on (speaker, first_seen_at); no join, fast at 1M articles.
         latest = (
-            await s.execute(select(func.max(Statement.first_seen_at)).where(Statement.speaker.in_(fig.names)))
+            await s.execute(select(func.max(Statement.first_seen_at)).where(Statement.speaker.in_(names)))
         ).scalar()
         dates: list[datetime] = []
         if latest is not None:
             for seen, sources in (
                 await s.execute(
                     select(Statement.first_seen_at, Statement.sources)
-                    .where(Statement.speaker.in_(fig.names),
+                    .where(Statement.speaker.in_(names),
                            Statement.first_seen_at >= latest - timedelta(weeks=TIMELINE_WEEKS))
                     .limit(TIMELINE_SCAN)
                 )
             ).all():
                 dates += [seen] * max(1, min(int(sources or 1), 50))
-        glance = await _last_days(s, fig.names, deps.now())
+        glance = await _last_days(s, names, deps.now())
     titles = deps.figures.current_titles(fig, deps.now().date())
     who = "; ".join(titles[:3]) if titles else "tracked figure"
     aliases = ", ".join(a for a in fig.aliases[:6])

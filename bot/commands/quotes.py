@@ -14,6 +14,7 @@ from bot.commands.common import (
     cues_for,
     not_tracked,
     page_of,
+    spoken_as,
     statement_item,
     topic_clause,
 )
@@ -28,7 +29,7 @@ async def _speaker_name(session: AsyncSession, written: str, deps: Deps) -> tupl
     no names and suggestions."""
     res = deps.figures.resolve(written, deps.now().date())
     if res.figure is not None:
-        return res.figure.names, ()
+        return spoken_as(res.figure, deps), ()
     stored = (
         await session.execute(
             # Exact forms only: the speaker index answers, no scan of every statement.

@@ -176,7 +176,10 @@ class Statement(Base):
     """One statement by one speaker, however many articles carry it."""
 
     __tablename__ = "statements"
-    __table_args__ = (Index("ix_statements_speaker_first_seen", "speaker", "first_seen_at"),)
+    __table_args__ = (
+        Index("ix_statements_speaker_first_seen", "speaker", "first_seen_at"),
+        Index("ix_statements_speaker_said_at", "speaker", "said_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
@@ -187,6 +190,9 @@ class Statement(Base):
     normalised: Mapped[str] = mapped_column(Text)
     first_article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The date of the article that first carried it (when first seen, if undated): `quotes` and
+    # `figure` list a speaker's statements newest first by it, through the (speaker, said_at) index.
+    said_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     outlets: Mapped[int] = mapped_column(Integer, default=1)
     sources: Mapped[int] = mapped_column(Integer, default=1)
 
