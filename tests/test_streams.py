@@ -113,7 +113,7 @@ async def test_bad_stream_options_are_one_line_usage(deps: Deps) -> None:
         ("subscribe topic:nato format:huge", "compact or full"),
         ("subscribe topic:nato mention:everyone!", "mention:"),
         ("subscribe feed:nosuch", "no feed"),
-        ("subscribe rutte mention:@here", "feed:… or topic:…"),
+        ("subscribe rutte format:compact", "feed:… or topic:…"),
     ]:
         r = await handle(text, NEWSROOM, deps)
         assert r.kind == "usage" and problem in (r.text or "").splitlines()[0], (text, render_text(r))
@@ -142,3 +142,20 @@ async def test_catastrophic_regex_cannot_stall_ingestion(deps: Deps) -> None:
     await _ingest(deps, [_article("fine", "the end is aaa", topics=("nato",))])
     rows = await _rows(deps)
     assert {d.channel_id for d in rows.values()} == {fine_channel.id} and len(rows) == 21
+
+
+async def test_figure_alerts_ping_the_subscriptions_mention(deps: Deps) -> None:
+    r = await handle("subscribe rutte mention:@here", NEWSROOM, deps)
+    assert r.ok and "Mark Rutte: alerts mentioning @here" in render_text(r), render_text(r)
+    await handle("subscribe zelensky", NEWSROOM, deps)  # no mention: its alerts ping nobody
+    quote = ('NATO Secretary General Mark Rutte said allies "will not waver in their support this winter," while '
+             'Ukrainian President Volodymyr Zelensky said: "We need more air defence systems right now."')
+    await _ingest(deps, [_article("ping", f"{quote} {filler('ping', 40)}")])
+    async with deps.sessions() as s:
+        alerts = list((await s.execute(select(Delivery).where(Delivery.kind == "alert"))).scalars())
+    by_speaker = {d.payload["speaker"]: d for d in alerts}
+    assert by_speaker["Mark Rutte"].payload["mention"] == "@here", by_speaker
+    assert by_speaker["Volodymyr Zelensky"].payload["mention"] is None
+    shown = render_row("alert", by_speaker["Mark Rutte"].payload)
+    assert shown.mention == "@here" and slack_render(shown)[0].text.startswith("<!here>")
+    assert render_row("alert", by_speaker["Volodymyr Zelensky"].payload).mention is None

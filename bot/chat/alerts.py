@@ -93,4 +93,5 @@ def render_alert(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> Res
         ephemeral=False,
         link=str(url) if url else None,
         footer=payload.get("corroboration") or None,
+        mention=str(payload["mention"]) if payload.get("mention") else None,
     )

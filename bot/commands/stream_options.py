@@ -30,6 +30,11 @@ class StreamOptions:
     format: str | None = None
 
     @property
+    def streams_only(self) -> bool:
+        """Options that only a stream uses (mention also pings alerts)."""
+        return any(v is not None for v in (self.stream, self.include, self.exclude, self.match, self.format))
+
+    @property
     def given(self) -> bool:
         return any(v is not None for v in (self.stream, self.include, self.exclude, self.match, self.mention, self.format))
 

@@ -122,7 +122,7 @@ def describe_sub(sub: Subscription, feeds: dict[str, str] | None = None) -> str:
     what = {"figure": "", "topic": "topic ", "keyword": "keyword ", "feed": "feed "}.get(sub.kind, "") + value
     how = describe_stream(sub)
     if sub.alerts and sub.kind != "feed":
-        how.insert(0, "alerts")
+        how.insert(0, "alerts" + (f" mentioning {sub.mention}" if sub.mention and not sub.stream else ""))
     if sub.digest:
         how.append(f"digest {sub.digest_cron or DEFAULT_DIGEST_CRON} ({sub.timezone or 'UTC'})")
     src = " (set in the config file)" if sub.origin == "config" else ""
@@ -195,10 +195,11 @@ async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
             if isinstance(target, Result):
                 return target
         if target is None and streaming.given:
-            return usage_for("subscribe", "stream options need a feed:… or topic:… to stream").to_result()
-        if target is not None and target.kind in ("figure", "keyword") and streaming.given:
-            return usage_for("subscribe", "stream, filters, mention and format are for a feed:… or topic:… "
-                                          "stream").to_result()
+            return usage_for("subscribe", "name what these options are for: feed:…, topic:…, or a figure for "
+                                          "mention:").to_result()
+        if target is not None and target.kind in ("figure", "keyword") and streaming.streams_only:
+            return usage_for("subscribe", "stream, filters and format are for a feed:… or topic:… stream "
+                                          "(mention: works on any subscription)").to_result()
         targets = [target] if target else [Target("topic", t) for t in deps.config.topics]
         if not targets:
             return usage_for("subscribe", "name a figure, topic or keyword").to_result()
@@ -214,7 +215,7 @@ async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
             ).scalar_one_or_none()
             alerts = default_alerts(alerts_opt, digest_on, existing.alerts if existing is not None else None,
                                     bulk=target is None)
-            if t.kind == "feed" or (streaming.given and alerts_opt is None and existing is None):
+            if t.kind == "feed" or (streaming.streams_only and alerts_opt is None and existing is None):
                 alerts = False  # a stream alone: a feed has no alerts, a topic stream adds none unasked
             digest = digest_on if digest_on is not None else bool(existing and existing.digest)
             sub_cron = cron or (existing.digest_cron if existing is not None else None) or (DEFAULT_DIGEST_CRON if digest else None)
@@ -224,7 +225,7 @@ async def subscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
                 if problem:
                     return usage_for("subscribe", problem).to_result()
             stream_on = streaming.stream if streaming.stream is not None else bool(
-                t.kind == "feed" or (existing is not None and existing.stream) or streaming.given)
+                t.kind == "feed" or (existing is not None and existing.stream) or streaming.streams_only)
             if not alerts and not digest and not stream_on:
                 return usage_for("subscribe", "that would turn off alerts, digest and stream: use unsubscribe").to_result()
             sub = await set_interest(
