@@ -27,7 +27,7 @@ import yarl
 from discord import app_commands
 
 from adapters.base import CommandHandler, DeliveryError, PostReceipt
-from adapters.discord_embeds import render
+from adapters.discord_embeds import discord_mention, render
 from bot.chat.messages import Context, Result
 from bot.commands.parser import SPECS
 
@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 
 FOLLOWUPS_MAX = 5  # a reply longer than this many messages is cut with a note
 HISTORY_LIMIT = 50
+AUTOCOMPLETE = ("quotes", "figure", "digest", "subscribe", "unsubscribe", "untrack")  # via the core's `complete`
+BUTTON_PREFIX = "newsbot:"  # + the /news command a button runs
+CUSTOM_ID_MAX = 100
+BUTTONS_MAX = 25  # 5 action rows of 5
+MENTION_ONLY = discord.AllowedMentions(everyone=True, roles=True, users=True)  # for a subscription's mention
 # Discord JSON error codes no retry can fix: unknown channel, missing access, cannot DM,
 # missing permissions, invalid form body (our rendering bug), channel is archived thread.
 PERMANENT_CODES = frozenset({10003, 50001, 50007, 50013, 50035, 50083, 10008})
@@ -52,10 +57,14 @@ OPTIONS: dict[str, tuple[str, str, bool] | None] = {
     "quotes": ("figure", "who, and filters: rutte since:7d topic:ukraine", True),
     "figure": ("name", "a tracked figure: rutte, zelensky, trump", True),
     "digest": ("options", "topics and since: nato since:24h", False),
-    "subscribe": ("what", 'figure:NAME, topic:NAME, keyword:"WORDS"; alerts:on|off digest:"0 8 * * *"', False),
-    "unsubscribe": ("what", "figure:NAME, topic:NAME, keyword:WORDS or all", False),
+    "subscribe": ("what", 'figure:, topic:, keyword:, feed:URL|NAME; alerts: digest: stream: include: match:', False),
+    "unsubscribe": ("what", "figure:NAME, topic:NAME, keyword:WORDS, feed:URL|NAME or all", False),
     "feeds": ("action", "list, add URL, remove URL-or-ID (add/remove: admins)", False),
     "status": None,
+    "home": None,
+    "story": ("story", "a story like s12, or an article like a345", True),
+    "track": ("name", 'a person: Kaja Kallas alias:Kallas title:"EU foreign policy chief" (admins)', True),
+    "untrack": ("name", "a person tracked with track (admins)", True),
     "help": ("subcommand", "a subcommand to explain", False),
 }
 
@@ -78,6 +87,18 @@ def delivery_error(exc: Exception) -> DeliveryError:
         permanent = isinstance(exc, discord.Forbidden | discord.NotFound) or exc.code in PERMANENT_CODES
         return DeliveryError(f"discord: {exc.status} {exc.code}: {exc.text}", permanent=permanent)
     return DeliveryError(f"discord: {type(exc).__name__}: {exc}")
+
+
+def buttons_view(result: Result) -> discord.ui.View | None:
+    """The result's item buttons as one Discord view (≤5 rows of 5); custom ids carry the command."""
+    view = discord.ui.View(timeout=None)
+    for action in (a for sec in result.sections for item in sec.items for a in item.actions):
+        custom_id = BUTTON_PREFIX + action.command
+        if len(custom_id) > CUSTOM_ID_MAX or len(view.children) >= BUTTONS_MAX:
+            continue
+        view.add_item(discord.ui.Button(label=action.label[:80], custom_id=custom_id,
+                                        style=discord.ButtonStyle.secondary))
+    return view if view.children else None
 
 
 def is_admin(interaction: discord.Interaction[Any]) -> bool:
@@ -119,6 +140,7 @@ class DiscordAdapter:
         self._handle: CommandHandler | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self.client.event(self.on_interaction)  # buttons on posted alerts and digests
 
     @classmethod
     def from_settings(cls, settings: PlatformSettings) -> DiscordAdapter:
@@ -136,6 +158,8 @@ class DiscordAdapter:
             name="news", description="Search the news archive, quotes, digests and alerts", guild_only=True
         )
         for name, spec in SPECS.items():
+            if spec.hidden:
+                continue
             option = OPTIONS.get(name, ("args", spec.usage, spec.needs_args))
             callback = self._callback(name, option)
             group.add_command(
@@ -165,8 +189,32 @@ class DiscordAdapter:
                 await adapter._invoke(interaction, f"{name} {value or ''}".strip())
 
             callback = optional_arg
+        if name in AUTOCOMPLETE:
+            callback = app_commands.autocomplete(value=self._completer(name))(callback)
         callback = app_commands.rename(value=param)(callback)
         return app_commands.describe(value=description[:100])(callback)
+
+    def _completer(self, name: str) -> Any:
+        """Autocomplete for one subcommand's option: the core's `complete` answers, Discord shows it."""
+        adapter = self
+
+        async def complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            ctx = Context(platform="discord", channel_id=str(interaction.channel_id or ""),
+                          user_id=str(interaction.user.id), is_admin=is_admin(interaction))
+            result = await adapter._run(f"complete {name} {current}".strip(), ctx)
+            return [app_commands.Choice(name=s[:100], value=s[:100]) for s in result.suggestions[:25] if s]
+
+        return complete
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A click on a button of a posted alert or digest: its custom id carries a /news command, run as
+        the person who clicked (their permissions in this channel), answered only to them."""
+        if interaction.type is not discord.InteractionType.component:
+            return  # slash commands are the command tree's
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id") or "")
+        if custom_id.startswith(BUTTON_PREFIX):
+            await self._invoke(interaction, custom_id[len(BUTTON_PREFIX):])
 
     async def _invoke(self, interaction: discord.Interaction, text: str) -> None:
         task = asyncio.current_task()
@@ -249,12 +297,18 @@ class DiscordAdapter:
         (the one carrying the footer ref, so `find_posted` returns the same id)."""
         channel = self.client.get_partial_messageable(int(channel_id))
         receipt: PostReceipt | None = None
-        for part, embeds in enumerate(render(result, ref=ref_for(idempotency_key))):
+        messages = render(result, ref=ref_for(idempotency_key))
+        for part, embeds in enumerate(messages):
             try:
+                ping = discord_mention(result.mention) if part == 0 else None
+                view = buttons_view(result) if part == len(messages) - 1 else None
                 message = await channel.send(
+                    content=ping,
                     embeds=[discord.Embed.from_dict(e) for e in embeds],
+                    view=view or discord.utils.MISSING,
                     nonce=nonce_for(idempotency_key, part),
-                    allowed_mentions=discord.AllowedMentions.none(),
+                    # only the subscription's own mention pings; nothing inside the news text does
+                    allowed_mentions=MENTION_ONLY if ping else discord.AllowedMentions.none(),
                 )
             except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, TimeoutError) as exc:
                 raise delivery_error(exc) from exc

@@ -155,6 +155,14 @@ def body_embeds(result: Result, *, ref: str | None = None) -> list[Embed]:
     return embeds
 
 
+def discord_mention(mention: str | None) -> str | None:
+    """A subscription's mention as Discord message content: `@here`/`@everyone`, `<@&role>`, `<@user>`
+    as written; Slack's `@channel` is Discord's `@here`. A bare `@name` stays text (no name lookup)."""
+    if not mention:
+        return None
+    return "@here" if mention.lower() == "@channel" else mention
+
+
 def embed_size(embed: Embed) -> int:
     """Characters Discord counts toward the 6,000 total of a message."""
     size = len(embed.get("title", "")) + len(embed.get("description", ""))

@@ -29,7 +29,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import CommandHandler, DeliveryError, PostReceipt
-from adapters.slack_blocks import POST_ACTION_ID, SlackMessage, render
+from adapters.slack_blocks import COMMAND_ACTION_PREFIX, POST_ACTION_ID, SlackMessage, home_view, render
 from bot.chat.messages import Context, Result
 
 if TYPE_CHECKING:
@@ -63,6 +63,10 @@ PERMANENT_ERRORS = frozenset(
 )
 ADMIN_CACHE_SECONDS = 600.0
 MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[:,]?")  # the leading "@newsbot" of an app_mention
+
+
+HOME_CHANGES = frozenset({"subscribe", "unsubscribe", "track", "untrack", "feeds"})  # results that change the Home tab
+HOME_VIEWERS_MAX = 500
 
 
 def delivery_error(exc: SlackApiError | aiohttp.ClientError | TimeoutError) -> DeliveryError:
@@ -111,10 +115,13 @@ class SlackAdapter:
         )
         self.app.command(COMMAND)(self._on_command)
         self.app.action(POST_ACTION_ID)(self._on_post_button)
+        self.app.action(re.compile(f"^{COMMAND_ACTION_PREFIX}:"))(self._on_command_button)
         self.app.event("app_mention")(self._on_mention)
+        self.app.event("app_home_opened")(self._on_home_opened)
         self._handle: CommandHandler | None = None
         self._socket: Any = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._home_viewers: dict[str, Context] = {}  # who opened the Home tab: refreshed when it changes
         self._admin_cache: dict[str, tuple[float, bool]] = {}
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._last_post: dict[str, float] = {}
@@ -187,7 +194,9 @@ class SlackAdapter:
         if self._handle is None:
             return Result(kind="error", title="newsbot is starting", text="Try again in a moment.", ok=False)
         try:
-            return await self._handle(text, ctx)
+            result = await self._handle(text, ctx)
+            self._changed(result)
+            return result
         except Exception:
             log.exception("slack: command failed: %r", text)
             return Result(kind="error", title="Something went wrong", text="The error was logged.", ok=False)
@@ -237,6 +246,63 @@ class SlackAdapter:
         messages = render(result, max_messages=RESPONSE_URL_REPLIES - 1)
         if await self._respond_all(respond, messages, "in_channel"):
             await self._safe_respond(respond, delete_original=True)
+
+    async def _on_command_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """A button on an alert or digest item ("Mute Rutte here", "All outlets"): its value is a /news
+        command, run as the person who clicked (their admin flag, this channel), answered to them."""
+        await ack()  # within Slack's 3 seconds, before any work
+        self._track()
+        text = str(body.get("actions", [{}])[0].get("value") or "")
+        user = body.get("user") or {}
+        channel = body.get("channel") or {}
+        ctx = Context(
+            platform="slack",
+            channel_id=str(channel.get("id", "")),
+            user_id=str(user.get("id", "")),
+            is_admin=await self._is_admin(str(user.get("id", ""))),
+            channel_name=channel.get("name"),
+        )
+        result = await self._run(text, ctx)
+        if result is None:
+            return
+        button = text if result.ephemeral else None
+        messages = render(result, button_command=button, max_messages=RESPONSE_URL_REPLIES)
+        await self._respond_all(respond, messages, "ephemeral" if result.ephemeral else "in_channel")
+
+    async def _on_home_opened(self, event: dict[str, Any]) -> None:
+        """The App Home tab was opened: publish the bot's state (`/news home`, as that user) as the tab."""
+        if event.get("tab", "home") != "home":
+            return
+        self._track()
+        user_id = str(event.get("user", ""))
+        ctx = Context(platform="slack", channel_id=str(event.get("channel", "")), user_id=user_id,
+                      is_admin=await self._is_admin(user_id))
+        await self._publish_home(ctx)
+
+    async def _publish_home(self, ctx: Context) -> None:
+        result = await self._handle("home", ctx) if self._handle is not None else None
+        if result is None or not result.ok:
+            return
+        if len(self._home_viewers) < HOME_VIEWERS_MAX or ctx.user_id in self._home_viewers:
+            self._home_viewers[ctx.user_id] = ctx
+        try:
+            await self.client.views_publish(user_id=ctx.user_id, view=home_view(result))
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            log.warning("slack: publishing the Home tab for %s failed: %s", ctx.user_id, exc)
+
+    def _changed(self, result: Result) -> None:
+        """A command changed what the Home tab shows: publish it again for those who opened it."""
+        if not result.ok or result.kind not in HOME_CHANGES or not self._home_viewers:
+            return
+
+        async def refresh() -> None:
+            self._track()
+            for ctx in list(self._home_viewers.values()):
+                await self._publish_home(ctx)
+
+        task = asyncio.create_task(refresh(), name="slack-home-refresh")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
 
     async def _on_mention(self, event: dict[str, Any]) -> None:
         """An "@newsbot quotes rutte" mention: the same command, answered in a thread (or only to the asker)."""

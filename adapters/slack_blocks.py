@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.chat.messages import Item, Result
+from bot.chat.messages import Action, Item, Result
 
 MAX_BLOCKS = 50  # blocks in one message
 MAX_SECTION_TEXT = 3000  # characters in a section's text
@@ -23,6 +23,9 @@ MAX_BUTTON_VALUE = 2000  # characters in a button's value
 MAX_FALLBACK_TEXT = 3000  # the notification text; Slack truncates at 40,000 but short is kinder
 
 POST_ACTION_ID = "newsbot_post_to_channel"
+COMMAND_ACTION_PREFIX = "newsbot_cmd"  # + ":N": a button that runs its value as a /news command
+MAX_BUTTON_TEXT = 75  # characters of a button's label
+MAX_ACTIONS = 5  # buttons in one actions block (Slack allows 25; more is clutter)
 
 Block = dict[str, Any]
 
@@ -112,6 +115,9 @@ def item_mrkdwn(item: Item) -> str:
 def body_blocks(result: Result) -> list[Block]:
     """Every block of the result in order, each within its own limits (not yet packed)."""
     blocks: list[Block] = []
+    ping = slack_mention(result.mention)
+    if ping:
+        blocks.extend(_sections(ping))
     title = plain(result.title).strip()
     if title:
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": truncate(title, MAX_HEADER_TEXT)}})
@@ -126,6 +132,9 @@ def body_blocks(result: Result) -> list[Block]:
             blocks.extend(_sections(mrkdwn(section.text)))
         for item in section.items:
             blocks.extend(_sections(item_mrkdwn(item)))
+            buttons = action_block(item.actions)
+            if buttons:
+                blocks.append(buttons)
     if result.suggestions:
         blocks.append(_context("Did you mean: " + ", ".join(f"`{escape(s)}`" for s in result.suggestions)))
     if result.page:
@@ -133,6 +142,21 @@ def body_blocks(result: Result) -> list[Block]:
     if result.footer:
         blocks.append(_context(mrkdwn(result.footer)))
     return blocks
+
+
+def action_block(actions: tuple[Action, ...]) -> Block | None:
+    """An item's buttons; each runs its command as the person who clicks (action id `newsbot_cmd:N`)."""
+    elements = [
+        {
+            "type": "button",
+            "action_id": f"{COMMAND_ACTION_PREFIX}:{n}",
+            "text": {"type": "plain_text", "text": truncate(a.label, MAX_BUTTON_TEXT)},
+            "value": a.command,
+        }
+        for n, a in enumerate(actions[:MAX_ACTIONS])
+        if a.command and len(a.command) <= MAX_BUTTON_VALUE
+    ]
+    return {"type": "actions", "elements": elements} if elements else None
 
 
 def post_button(command_text: str) -> Block | None:
@@ -160,8 +184,19 @@ class SlackMessage:
     blocks: list[Block]
 
 
+SLACK_SPECIAL = {"@here": "<!here>", "@channel": "<!channel>", "@everyone": "<!everyone>"}
+
+
+def slack_mention(mention: str | None) -> str | None:
+    """`@here` → `<!here>`; `<@U…>` and `<!subteam^…>` as written; a bare `@name` stays text (Slack's
+    API resolves no names: a user group is pinged by its `<!subteam^ID>`)."""
+    if not mention:
+        return None
+    return SLACK_SPECIAL.get(mention.lower(), mention if mention.startswith("<") else escape(mention))
+
+
 def fallback_text(result: Result) -> str:
-    parts = [plain(result.title)]
+    parts = [p for p in (slack_mention(result.mention), plain(result.title)) if p]
     if result.text:
         parts.append(plain(result.text))
     return truncate(": ".join(p for p in parts if p.strip()) or result.kind, MAX_FALLBACK_TEXT)
@@ -191,6 +226,17 @@ def render(result: Result, *, button_command: str | None = None, max_messages: i
         SlackMessage(text=text if n == 0 else f"{truncate(text, 200)} (part {n + 1})", blocks=page)
         for n, page in enumerate(pages)
     ]
+
+
+MAX_HOME_BLOCKS = 100  # a Home tab view
+
+
+def home_view(result: Result) -> dict[str, Any]:
+    """A result as the App Home tab (`views.publish`): one view of at most 100 blocks."""
+    blocks = body_blocks(result) or [_context(escape(result.kind))]
+    if len(blocks) > MAX_HOME_BLOCKS:
+        blocks = blocks[: MAX_HOME_BLOCKS - 1] + [_context("… more not shown: `/news home` in a channel lists it all.")]
+    return {"type": "home", "blocks": blocks}
 
 
 def validate(blocks: list[Block]) -> list[str]:

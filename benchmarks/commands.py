@@ -123,13 +123,13 @@ def add_statements(path: Path, n: int) -> None:
         carried = [aid] + [min(max_id, aid + rng.randint(1, 50)) for _ in range(rng.randint(0, 3))]
         carried = sorted(set(carried))
         statements.append((st_id, f"fp{st_id}", speaker, 1, kind, text, text.lower(), aid, published or seen,
-                           len(carried), len(carried)))
+                           published or seen, len(carried), len(carried)))
         for a in carried:
             sources.append((st_id, a, kind, text, 0, len(text), "said", published or seen))
     with con:
         con.executemany(
             "INSERT INTO statements (id, fingerprint, speaker, figure, kind, text, normalised, first_article_id,"
-            " first_seen_at, outlets, sources) VALUES (?,?,?,?,?,?,?,?,?,?,?)", statements)
+            " first_seen_at, said_at, outlets, sources) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", statements)
         con.executemany(
             "INSERT INTO statement_sources (statement_id, article_id, kind, text, start, \"end\", cue, seen_at)"
             " VALUES (?,?,?,?,?,?,?,?)", sources)

@@ -134,7 +134,8 @@ async def test_start_logs_in_connects_and_syncs_the_news_group(fake: FakeDiscord
     [news] = fake.commands
     assert news["name"] == "news"
     subs = {o["name"]: o for o in news["options"]}
-    assert set(subs) == {"search", "quotes", "figure", "digest", "subscribe", "unsubscribe", "feeds", "status", "help"}
+    assert set(subs) == {"search", "quotes", "figure", "digest", "subscribe", "unsubscribe", "feeds", "status", "help",
+                         "story", "track", "untrack", "home"}
     assert subs["quotes"]["options"][0]["name"] == "figure" and subs["quotes"]["options"][0]["required"] is True
     assert subs["status"].get("options", []) == []
     invite = adapter.invite_url

@@ -412,7 +412,8 @@ def test_manifest_declares_what_the_adapter_serves() -> None:
     assert settings["interactivity"]["is_enabled"] and settings["interactivity"]["request_url"].endswith(
         "/slack/events"
     )
-    assert settings["event_subscriptions"]["bot_events"] == ["app_mention"]
+    assert settings["event_subscriptions"]["bot_events"] == ["app_mention", "app_home_opened"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 
 
 async def test_socket_mode_receives_a_command_acks_the_envelope_and_answers(fake: FakeSlack) -> None:

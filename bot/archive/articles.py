@@ -68,6 +68,7 @@ class ArticleRow:
     content_hash: str
     story_id: int | None = None
     fulltext_status: str | None = None
+    feed_id: int | None = None
 
     @classmethod
     def of(cls, a: Any) -> ArticleRow:
@@ -177,6 +178,7 @@ def _new_row(item: ArticleIn, digest: str) -> ArticleRow:
         summary_only=item.summary_only,
         content_hash=digest,
         fulltext_status=item.fulltext_status,
+        feed_id=item.feed_id,
     )
 
 

@@ -1,4 +1,5 @@
-"""What happens to an article after it is stored: statement extraction, dedup and the alert outbox.
+"""What happens to an article after it is stored: statement extraction, dedup, the alert outbox and
+the streams (new articles posted to the channels that follow their feed or topic).
 
 Kept in one place so that seeds, feed entries and full-text pages all get the same treatment in
 the same transaction as the article itself.
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.archive.articles import Stored
 from bot.archive.statement_store import ToRecord, record_many
+from bot.archive.streams import queue_streams
 from bot.config import AppConfig
 from bot.statements import Statement as Found
 
@@ -20,7 +22,7 @@ async def after_store(session: AsyncSession, stored: Stored, config: AppConfig, 
     """Run extraction on a new or changed article; returns how many new statements it stored.
 
     `alerts=False` is for backfill (a feed's first fetch, seeds): statements are stored but no
-    channel is flooded with alerts for old news.
+    channel is flooded with alerts (or streamed articles) for old news.
     """
     return (await after_store_many(session, [(stored, alerts)], config))[0]
 
@@ -46,4 +48,5 @@ async def after_store_many(
     if todo:
         for (n, _), new in zip(todo, await record_many(session, [t for _, t in todo], config), strict=True):
             out[n] = new
+    await queue_streams(session, [s.article for s, alerts in batch if alerts and s.outcome == "new"])
     return out

@@ -80,6 +80,24 @@ def channels_for(rules: Sequence[tuple[int, str, str]], statement: Statement, to
     return sorted(wanted)
 
 
+async def _mentions(session: AsyncSession) -> list[tuple[int, str, str, str]]:
+    """Alert subscriptions that ping someone: (channel id, kind, casefolded value, mention)."""
+    rows = (
+        await session.execute(
+            select(Subscription.channel_id, Subscription.kind, Subscription.value, Subscription.mention)
+            .where(Subscription.alerts.is_(True), Subscription.mention.is_not(None))
+        )
+    ).all()
+    return [(cid, kind, value.casefold(), mention) for cid, kind, value, mention in rows if mention]
+
+
+def mention_for(pings: Sequence[tuple[int, str, str, str]], channel_id: int, statement: Statement,
+                topics: Sequence[str]) -> str | None:
+    """The mention of the channel's subscription this alert is for, if it has one (pure)."""
+    return next((m for cid, kind, value, m in pings
+                 if cid == channel_id and channels_for([(cid, kind, value)], statement, topics)), None)
+
+
 def alert_payload(statement: Statement, article: ArticleRow) -> dict[str, Any]:
     return {
         "statement_id": statement.id,
@@ -113,13 +131,14 @@ async def queue_alerts(
         rules = await _alert_rules(session)
     topics = article.topics.split()
     now = utcnow()
+    pings = await _mentions(session)
     rows = [
         {
             "idempotency_key": f"alert:{st.id}:{cid}",
             "channel_id": cid,
             "kind": "alert",
             "statement_id": st.id,
-            "payload": alert_payload(st, article),
+            "payload": {**alert_payload(st, article), "mention": mention_for(pings, cid, st, topics)},
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -291,7 +310,8 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
             {
                 "fingerprint": p.fingerprint, "speaker": p.speaker, "figure": first_of[id(p)][0].figure, "kind": p.kind,
                 "text": p.text, "normalised": p.normalised, "first_article_id": batch[first_of[id(p)][1]].article.id,
-                "first_seen_at": now, "outlets": 1, "sources": 1,
+                "first_seen_at": now, "said_at": batch[first_of[id(p)][1]].article.published_at or now,
+                "outlets": 1, "sources": 1,
             }
             for p in pending
         ]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.chat.messages import Item, Result, Section
+from bot.chat.messages import Action, Item, Result, Section
 from bot.statements.figures import Figure
 
 QUOTE_LIMIT = 600
@@ -25,7 +25,7 @@ def short_name(speaker: str, figures: Sequence[Figure] = ()) -> str:
     return speaker
 
 
-def _time(published: Any) -> str | None:
+def short_time(published: Any) -> str | None:
     if not published:
         return None
     try:
@@ -54,11 +54,25 @@ def alert_line(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> str:
     if len(text) > QUOTE_LIMIT:
         text = text[:QUOTE_LIMIT].rsplit(" ", 1)[0] + "…"
     said = f"{speaker}: “{text}”" if payload.get("kind", "direct") == "direct" else f"{speaker} (paraphrased): {text}"
-    where = [p for p in (payload.get("outlet") or None, _time(payload.get("published"))) if p]
+    where = [p for p in (payload.get("outlet") or None, short_time(payload.get("published"))) if p]
     others = _int(payload.get("outlets")) - 1
     if others > 0:
         where.append(f"also reported by {others} outlet{'s' if others > 1 else ''}")
     return said + (" — " + ", ".join(str(w) for w in where) if where else "")
+
+
+def alert_actions(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> tuple[Action, ...]:
+    """Mute this speaker in this channel, every outlet of the story, follow the speaker (pure)."""
+    speaker = str(payload.get("speaker") or "")
+    short = short_name(speaker, figures) if speaker else ""
+    actions = []
+    if speaker:
+        actions.append(Action(f"Mute {short} here", f"unsubscribe figure:{speaker}"))
+    if payload.get("article_id"):
+        actions.append(Action("All outlets", f"story a{payload['article_id']}"))
+    if speaker:
+        actions.append(Action(f"Quotes by {short}", f"quotes {speaker}"))
+    return tuple(actions)
 
 
 def render_alert(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> Result:
@@ -70,6 +84,7 @@ def render_alert(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> Res
         title=str(title) if title else "(untitled article)",
         url=str(url) if url else None,
         meta=" · ".join(str(t) for t in topics) or None,
+        actions=alert_actions(payload, figures),
     )
     return Result(
         kind="alert",
@@ -78,4 +93,5 @@ def render_alert(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> Res
         ephemeral=False,
         link=str(url) if url else None,
         footer=payload.get("corroboration") or None,
+        mention=str(payload["mention"]) if payload.get("mention") else None,
     )

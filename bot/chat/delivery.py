@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chat.alerts import render_alert
 from bot.chat.messages import DeliveryError, Result
+from bot.chat.streams import render_article
 from bot.runtime.metrics import BAD_INPUT, DELIVERIES, DELIVERIES_PENDING, DELIVERY_LATENCY
 from bot.statements.figures import Figure
 from bot.store.models import Channel, Delivery, utcnow
@@ -80,6 +81,8 @@ def render_row(kind: str, payload: dict[str, Any], figures: Sequence[Figure] = (
         return render_alert(payload, figures)
     if kind == "digest":
         return Result.from_dict(payload)
+    if kind == "article":
+        return render_article(payload)
     raise ValueError(f"unknown outbox kind {kind!r}")
 
 

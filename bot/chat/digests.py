@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chat.messages import Item, Result, Section
+from bot.chat.messages import Action, Item, Result, Section
 from bot.config import AppConfig
 from bot.runtime.metrics import DIGESTS_QUEUED
 from bot.store.models import Article, Channel, Delivery, Feed, Statement, StatementSource, Story, Subscription, utcnow
@@ -55,7 +55,8 @@ class StoryLine:
         who = ", ".join(shown) + (f" +{more}" if more > 0 else "")
         count = f"{self.articles} articles" if self.articles > 1 else None
         meta = " · ".join(p for p in (who or None, count) if p) or None
-        return Item(title=self.title, url=self.url, meta=meta)
+        outlets = (Action("All outlets", f"story {self.key}"),) if len(self.outlets) > 1 or self.articles > 1 else ()
+        return Item(title=self.title, url=self.url, meta=meta, actions=outlets)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ class QuoteLine:
         quote = f"“{_clip(self.text, 280)}”" if self.kind == "direct" else _clip(self.text, 280)
         also = f"reported by {self.outlets} outlets" if self.outlets > 1 else None
         meta = " · ".join(p for p in (self.outlet, also) if p) or None
-        return Item(title=f"{self.speaker}: {quote}", url=self.url, meta=meta)
+        follow = (Action(f"Subscribe to {self.speaker}", f"subscribe figure:{self.speaker}"),)
+        return Item(title=f"{self.speaker}: {quote}", url=self.url, meta=meta, actions=follow)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -24,6 +24,15 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A button: clicking it runs `command` (a `/news` command) as the person who clicked, through the
+    same core and the same permission checks as typing it."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
 class Item:
     """One entry of a list: a search hit, a statement, a story, a feed."""
 
@@ -32,6 +41,7 @@ class Item:
     meta: str | None = None  # "Reuters · 2025-06-09 14:02 · reported by 4 outlets"
     body: str | None = None  # snippet or quote text
     fields: tuple[tuple[str, str], ...] = ()  # extra name/value pairs (feed health, counts)
+    actions: tuple[Action, ...] = ()  # buttons under the item (alerts, digests)
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class Page:
 
 @dataclass(frozen=True)
 class Result:
-    kind: str  # search | quotes | figure | digest | subscribe | unsubscribe | feeds | status | help | usage | error | alert
+    kind: str  # search | quotes | figure | digest | subscribe | unsubscribe | feeds | status | help | usage | error | alert | article
     title: str
     text: str | None = None
     sections: tuple[Section, ...] = ()
@@ -62,6 +72,7 @@ class Result:
     ephemeral: bool = True  # reply only to the asker unless they choose to post it
     link: str | None = None  # the article an alert or single result points at
     footer: str | None = None
+    mention: str | None = None  # who a channel post pings: "@here", "@channel", "<@U…>", "<@&role>"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +91,8 @@ class Result:
                         meta=i.get("meta"),
                         body=i.get("body"),
                         fields=tuple((str(k), str(v)) for k, v in i.get("fields") or ()),
+                        actions=tuple(Action(str(a["label"]), str(a["command"])) for a in i.get("actions") or ()
+                                      if isinstance(a, dict) and a.get("label") and a.get("command")),
                     )
                     for i in s.get("items") or ()
                 ),
@@ -98,6 +111,7 @@ class Result:
             ephemeral=bool(data.get("ephemeral", True)),
             link=data.get("link"),
             footer=data.get("footer"),
+            mention=data.get("mention"),
         )
 
 

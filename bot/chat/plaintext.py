@@ -24,7 +24,7 @@ def render_item(item: Item, number: int | None = None) -> list[str]:
         lines.extend(pad + plain(line) for line in item.body.splitlines() if line.strip())
     for name, value in item.fields:
         lines.append(f"{pad}{name}: {plain(value)}")
-    if item.url:
+    if item.url and item.url != item.title:  # an untitled feed or page is named by its URL already
         lines.append(pad + item.url)
     return lines
 

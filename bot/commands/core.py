@@ -12,6 +12,7 @@ import logging
 import time
 
 from bot.chat.messages import CommandHandler, Context, Result, Usage
+from bot.commands.figures_store import refresh_figures
 from bot.commands.handlers import HANDLERS, Deps
 from bot.commands.parser import Command, parse, usage_for
 from bot.runtime.metrics import BAD_INPUT, COMMAND_ERRORS, COMMAND_LATENCY, COMMANDS
@@ -55,6 +56,7 @@ async def handle(text: str, ctx: Context, deps: Deps) -> Result:
 
 
 async def _dispatch(cmd: Command, ctx: Context, deps: Deps) -> Result:
+    await refresh_figures(deps)  # figures tracked from chat, by this process or another
     try:
         return await HANDLERS[cmd.name](cmd, ctx, deps)
     except QueryError as exc:  # a filter value that means nothing: the user's to fix

@@ -21,6 +21,8 @@ MAX_LEN = 2000  # Slack caps slash-command text near 4,000; longer input is cut,
 OPEN_CLOSE = {'"': '"', "“": "”", "„": "“", "”": "”", "'": "'", "‘": "’", "’": "’", "«": "»", "‚": "‘"}
 OPTION_RE = re.compile(r"^([a-z][a-z_]{0,20}):(.*)$", re.IGNORECASE | re.DOTALL)
 MAX_PAGE = 1000
+# Options whose value may be several words typed without quotes: the words after them are theirs.
+MULTI_WORD = frozenset({"figure", "keyword", "feed", "include", "exclude", "match", "alias", "aliases", "title"})
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Spec:
     summary: str
     options: tuple[str, ...] = ()
     needs_args: bool = False
+    hidden: bool = False  # for adapters (autocomplete), not listed in help or as a Discord subcommand
 
 
 SPECS: dict[str, Spec] = {
@@ -47,24 +50,37 @@ SPECS: dict[str, Spec] = {
     "figure": Spec("figure NAME", "who a tracked figure is, recent statements, quotes per week", ("page",), True),
     "digest": Spec("digest [TOPIC…] [since:24h]", "top stories and statements since a time", ("since", "topic")),
     "subscribe": Spec(
-        'subscribe [figure:NAME | topic:NAME | keyword:"WORDS" | NAME] [alerts:on|off] [digest:"0 8 * * *"] [tz:Europe/Amsterdam]',
-        "this channel gets alerts and/or a digest for a figure, topic or keyword",
-        ("figure", "topic", "keyword", "alerts", "digest", "tz", "timezone"),
+        'subscribe [figure:NAME | topic:NAME | keyword:"WORDS" | feed:URL|NAME|#ID | NAME] [alerts:on|off] '
+        '[digest:"0 8 * * *"] [tz:Europe/Amsterdam] [stream:on|off] [include:WORDS,…] [exclude:WORDS,…] '
+        "[match:/REGEX/] [mention:@here|@role|<@U…>] [format:compact|full]",
+        "this channel gets alerts, a digest, or every new article (stream) for a figure, topic, keyword or feed",
+        ("figure", "topic", "keyword", "feed", "alerts", "digest", "tz", "timezone", "stream", "include", "exclude",
+         "match", "mention", "format"),
     ),
     "unsubscribe": Spec(
-        "unsubscribe [figure:NAME | topic:NAME | keyword:WORDS | NAME | all]",
-        "stop alerts and digests for this channel",
-        ("figure", "topic", "keyword"),
+        "unsubscribe [figure:NAME | topic:NAME | keyword:WORDS | feed:URL|NAME|#ID | NAME | all]",
+        "stop alerts, digests and streams for this channel",
+        ("figure", "topic", "keyword", "feed"),
     ),
     "feeds": Spec(
         "feeds [list | add URL [topic:nato] | remove URL-or-ID] [page:N]",
         "the feeds and their health (add/remove: admins)",
         ("topic", "page", "full_text"),
     ),
+    "story": Spec("story s12 | a345", "every outlet's article of a story (the alerts' \"All outlets\" button)", (), True),
+    "track": Spec(
+        'track NAME [alias:"A, B"] [title:"Foreign minister"] [gender:m|f]',
+        "admins: track a person (their past statements in the archive count at once)",
+        ("alias", "aliases", "title", "gender"),
+        needs_args=True,
+    ),
+    "untrack": Spec("untrack NAME", "admins: stop tracking a person tracked with `track`", (), True),
     "status": Spec("status", "feed health, last ingest cycle, pending and failed deliveries"),
+    "home": Spec("home", "channels and their subscriptions, tracked figures, feed health (Slack's Home tab)"),
     "help": Spec("help [SUBCOMMAND]", "this help"),
+    "complete": Spec("complete SUBCOMMAND TYPED", "what to offer while someone types an option", (), True, hidden=True),
 }
-ALIASES = {"find": "search", "s": "search", "q": "quotes", "quote": "quotes", "who": "figure", "sub": "subscribe",
+ALIASES = {"find": "search", "s": "search", "subscriptions": "subscribe", "subs": "subscribe", "q": "quotes", "quote": "quotes", "who": "figure", "sub": "subscribe",
            "unsub": "unsubscribe", "feed": "feeds", "?": "help", "stats": "status"}
 
 
@@ -132,13 +148,21 @@ def tokenize(text: str) -> list[str]:
 
 
 def split_options(tokens: list[str], allowed: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
-    """Pull `key:value` tokens whose key is allowed; other tokens (URLs, `a:b` words) stay args."""
+    """Pull `key:value` tokens whose key is allowed; other tokens (URLs, `a:b` words) stay args.
+
+    Words after a multi-word option (`keyword:peace talks`) belong to it, up to the next option.
+    """
     args: list[str] = []
     options: dict[str, str] = {}
+    open_key: str | None = None  # a multi-word option still taking words
     for tok in tokens:
         m = OPTION_RE.match(tok)
         if m and m.group(1).lower() in allowed:
-            options[m.group(1).lower()] = m.group(2).strip()
+            key = m.group(1).lower()
+            options[key] = m.group(2).strip()
+            open_key = key if key in MULTI_WORD else None
+        elif tok and open_key is not None:
+            options[open_key] = f"{options[open_key]} {tok}".strip()  # `keyword:peace talks` as help shows it
         elif tok:
             args.append(tok)
     return args, options
@@ -188,4 +212,4 @@ def _raw_parts(rest: str) -> list[str]:
 
 
 def help_lines() -> list[tuple[str, str]]:
-    return [(spec.usage, spec.summary) for spec in SPECS.values()]
+    return [(spec.usage, spec.summary) for spec in SPECS.values() if not spec.hidden]

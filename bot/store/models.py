@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -161,7 +162,7 @@ class ArticleRevision(Base):
 
 
 class FigureRow(Base):
-    """Tracked figures as configured, mirrored so that SQL can join and chat can list them."""
+    """Figures tracked from chat (`/news track`); the config's figures are the defaults, not stored here."""
 
     __tablename__ = "figures"
 
@@ -175,7 +176,10 @@ class Statement(Base):
     """One statement by one speaker, however many articles carry it."""
 
     __tablename__ = "statements"
-    __table_args__ = (Index("ix_statements_speaker_first_seen", "speaker", "first_seen_at"),)
+    __table_args__ = (
+        Index("ix_statements_speaker_first_seen", "speaker", "first_seen_at"),
+        Index("ix_statements_speaker_said_at", "speaker", "said_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
@@ -186,6 +190,9 @@ class Statement(Base):
     normalised: Mapped[str] = mapped_column(Text)
     first_article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The date of the article that first carried it (when first seen, if undated): `quotes` and
+    # `figure` list a speaker's statements newest first by it, through the (speaker, said_at) index.
+    said_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     outlets: Mapped[int] = mapped_column(Integer, default=1)
     sources: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -237,7 +244,7 @@ class Subscription(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))  # figure | topic | keyword
+    kind: Mapped[str] = mapped_column(String(10))  # figure | topic | keyword | feed
     value: Mapped[str] = mapped_column(String(200))
     alerts: Mapped[bool] = mapped_column(Boolean, default=True)
     digest: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -245,6 +252,13 @@ class Subscription(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(10), default="chat")  # config | chat
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A stream posts every new article the subscription names (kind feed: value is the feed id; topic).
+    stream: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    include_words: Mapped[str | None] = mapped_column(String(500))  # comma-separated; any one must appear
+    exclude_words: Mapped[str | None] = mapped_column(String(500))  # comma-separated; none may appear
+    match: Mapped[str | None] = mapped_column(String(300))  # a regular expression, run with a time limit
+    mention: Mapped[str | None] = mapped_column(String(100))  # @here, @role, <@U…>: pinged with each post
+    format: Mapped[str | None] = mapped_column(String(10))  # compact | full (None: full)
 
 
 class Delivery(Base):

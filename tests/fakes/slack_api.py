@@ -36,6 +36,7 @@ class FakeSlack:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     ephemeral: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     admins: set[str] = field(default_factory=set)
+    views: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))  # views.publish by user
     _failures: dict[str, deque[tuple[str, float | None]]] = field(default_factory=lambda: defaultdict(deque))
     _ts = itertools.count(1)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
@@ -133,6 +134,12 @@ class FakeSlack:
             "bot_id": "B0BOT",
             "is_enterprise_install": False,
         }
+
+    def _m_views_publish(self, payload: dict[str, Any]) -> dict[str, Any]:
+        view = payload.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        self.views[str(payload.get("user_id"))].append(view)
+        return {"ok": True, "view": {"id": "V0HOME", **(view or {})}}
 
     def _m_users_info(self, payload: dict[str, Any]) -> dict[str, Any]:
         user = payload.get("user", "")
