@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import Adapter, CommandHandler, DeliveryError, PostReceipt
 from bot.chat.alerts import alert_line, render_alert
-from bot.chat.delivery import DeliveryOptions, DeliveryWorker, backoff_s
+from bot.chat.delivery import DeliveryOptions, DeliveryWorker, retry_after_s
 from bot.chat.messages import Context, Result
 from bot.chat.plaintext import render_text
 from bot.commands.core import handle
@@ -165,8 +165,8 @@ def test_alert_line_reads_like_a_wire_alert(app_config: AppConfig) -> None:
 
 def test_backoff_grows_and_is_capped() -> None:
     opts = DeliveryOptions(backoff_base_s=2, backoff_max_s=60)
-    assert backoff_s(1, opts, lambda: 1.0) == 2 and backoff_s(3, opts, lambda: 1.0) == 8
-    assert backoff_s(30, opts, lambda: 1.0) == 60 and backoff_s(3, opts, lambda: 0.0) == 4
+    assert retry_after_s(1, opts, lambda: 1.0) == 2 and retry_after_s(3, opts, lambda: 1.0) == 8
+    assert retry_after_s(30, opts, lambda: 1.0) == 60 and retry_after_s(3, opts, lambda: 0.0) == 4
 
 
 async def test_exactly_once_through_429_and_5xx(

@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from bot.ingest.parse import discover_feeds, parse_feed, stable_guid
-from bot.ingest.schedule import adaptive_interval, backoff_s, next_check_after_failure
+from bot.ingest.schedule import adaptive_interval, failure_wait_s, next_check_after_failure
 from bot.text.urls import canonical_url
 
 
@@ -66,7 +66,7 @@ def test_schedule_policy() -> None:
     assert adaptive_interval(900, [], 3, 60, 3600) == 450  # new items without dates: poll sooner
     assert adaptive_interval(3000, [], 0, 60, 3600) == 3600  # never above the maximum
     rng = random.Random(1)
-    delays = [backoff_s(n, 60, 3600, rng) for n in (1, 2, 3, 4, 10)]
+    delays = [failure_wait_s(n, 60, 3600, rng) for n in (1, 2, 3, 4, 10)]
     assert 30 <= delays[0] <= 60 and 60 <= delays[1] <= 120 and 120 <= delays[2] <= 240 and 240 <= delays[3] <= 480
     assert 1800 <= delays[4] <= 3600
     assert next_check_after_failure(1, 7200, 60, 3600, rng) == 7200  # Retry-After wins when longer

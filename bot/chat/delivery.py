@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.chat.alerts import render_alert
 from bot.chat.messages import DeliveryError, Result
 from bot.chat.streams import render_article
+from bot.runtime.backoff import backoff_s
 from bot.runtime.metrics import BAD_INPUT, DELIVERIES, DELIVERIES_PENDING, DELIVERY_LATENCY
 from bot.statements.figures import Figure
 from bot.store.models import Channel, Delivery, utcnow
@@ -69,11 +70,9 @@ class Leased:
     created_at: datetime
 
 
-# Not tenacity: the wait becomes the row's next_attempt_at, so a retry outlives a restart (see schedule.backoff_s).
-def backoff_s(attempts: int, opts: DeliveryOptions, rnd: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with jitter (pure apart from the random draw)."""
-    base = min(opts.backoff_max_s, opts.backoff_base_s * (2 ** max(0, attempts - 1)))
-    return base * (0.5 + rnd() / 2)
+def retry_after_s(attempts: int, opts: DeliveryOptions, rnd: Callable[[], float] = random.random) -> float:
+    """The wait before a failed post's next attempt."""
+    return backoff_s(attempts, opts.backoff_base_s, opts.backoff_max_s, rnd())
 
 
 def render_row(kind: str, payload: dict[str, Any], figures: Sequence[Figure] = ()) -> Result:
@@ -375,7 +374,7 @@ class DeliveryWorker:
         if row.attempts >= self.opts.max_attempts:
             await self._dead(row, f"gave up after {row.attempts} attempts: {error}", pause=False)
             return
-        delay = wait if wait is not None else backoff_s(row.attempts, self.opts)
+        delay = wait if wait is not None else retry_after_s(row.attempts, self.opts)
         message = error if certain else UNCERTAIN + error
         async with self.sessions.begin() as s:
             await s.execute(

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.runtime.backoff import backoff_s
 from bot.store.models import Feed
 
 MAX_RETRY_AFTER_S = 24 * 3600  # a publisher's Retry-After is honoured up to a day
@@ -48,13 +49,9 @@ def adaptive_interval(
     return int(clamp(previous_s * factor, min_s, max_s))
 
 
-# Not tenacity: a wait here becomes the feed's due time in the database, so it outlives a restart and
-# any ingester may take the feed; tenacity retries by sleeping inside the call that failed.
-def backoff_s(failures: int, min_s: int, max_s: int, rng: random.Random | None = None) -> float:
-    """Exponential backoff with "equal jitter": half the step fixed, half random, capped at max_s."""
-    step = clamp(min_s * (2 ** max(0, failures - 1)), min_s, max_s)
-    r = (rng or random).random()
-    return step / 2 + r * step / 2
+def failure_wait_s(failures: int, min_s: int, max_s: int, rng: random.Random | None = None) -> float:
+    """The wait before a failing feed's next poll."""
+    return backoff_s(failures, min_s, max_s, (rng or random).random())
 
 
 def next_check_after_success(interval_s: int, max_age_s: float | None, max_s: int) -> float:
@@ -67,7 +64,7 @@ def next_check_after_success(interval_s: int, max_age_s: float | None, max_s: in
 def next_check_after_failure(
     failures: int, retry_after_s: float | None, min_s: int, max_s: int, rng: random.Random | None = None
 ) -> float:
-    delay = backoff_s(failures, min_s, max_s, rng)
+    delay = failure_wait_s(failures, min_s, max_s, rng)
     if retry_after_s is not None:
         delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
     return delay
