@@ -1,0 +1,2 @@
+"""What goes to a channel: the adapter-neutral message model, alert and digest rendering, the
+channels, and delivery from the outbox (retries, never twice). Knows no platform."""

@@ -1,0 +1,1 @@
+"""The feed's trip: due feeds and leases, fetch, parse (in worker processes), write, health."""

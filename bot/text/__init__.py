@@ -1,0 +1,1 @@
+"""Pure text helpers: cleaning, dates, URLs, content hash, MinHash, topics, article preparation."""
