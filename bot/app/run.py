@@ -32,7 +32,7 @@ from sqlalchemy import func, select, text
 
 from bot.app.http import make_app, start_server
 from bot.archive.status import archive_stats
-from bot.chat.channels import get_or_create_channel, sync_config_channels
+from bot.chat.channels import apply_config, get_or_create_channel
 from bot.chat.delivery import DeliveryWorker, pending_count
 from bot.chat.digests import digest_plans, enqueue_digest, schedule_digests
 from bot.commands.core import make_handler
@@ -124,9 +124,9 @@ async def run_app(
         await upgrade(engine)
         sessions = session_factory(engine)
         platforms = choose_platforms(settings) if chat_on else []
-        async with sessions.begin() as s:
-            await sync_config_channels(s, config)
-            if "console" in platforms:
+        await apply_config(sessions, config)
+        if "console" in platforms:
+            async with sessions.begin() as s:
                 await get_or_create_channel(s, "console", "console", "console")
 
         # Adapters (constructed, not yet receiving).

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from bot.chat.channels import apply_config
 from bot.config import AppConfig, ConfigError, Settings, load_config, load_settings
 from bot.store.db import make_engine, session_factory
 from bot.store.migrate import upgrade
@@ -50,12 +51,16 @@ def runtime() -> Runtime:
 
 @asynccontextmanager
 async def opened(rt: Runtime, migrate: bool = True) -> Any:
-    """An engine on the configured database, schema brought up to date first."""
+    """An engine on the configured database, schema brought up to date and the config's channels
+    and subscriptions applied first: every command that writes or alerts decides against the
+    YAML as it is now, whether or not `newsbot run` has ever started."""
     engine = make_engine(rt.settings.database_url)
     try:
+        sessions = session_factory(engine)
         if migrate:
             await upgrade(engine)
-        yield engine, session_factory(engine)
+            await apply_config(sessions, rt.config)
+        yield engine, sessions
     finally:
         await engine.dispose()
 
