@@ -157,7 +157,8 @@ async def run_app(
                 plans = await digest_plans(s, config, platforms=list(running.adapters))
             schedule_digests(scheduler, plans, digest_job)
 
-        deps = Deps.build(sessions, config, on_subscriptions_changed=refresh_digests, runtime_status=running.status)
+        deps = Deps.build(sessions, config, on_subscriptions_changed=refresh_digests, runtime_status=running.status,
+                          allow_private_feeds=settings.allow_private_feeds)
 
         async def health() -> dict[str, Any]:
             async with sessions() as s:

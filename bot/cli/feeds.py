@@ -37,7 +37,9 @@ def register(app: typer.Typer) -> None:
 
         async def go() -> bool:
             async with opened(rt) as (_, sessions), sessions.begin() as session:
-                _, created = await add_feed(session, FeedSpec(url, topics=tuple(topic)), source="cli")
+                _, created = await add_feed(
+                    session, FeedSpec(url, topics=tuple(topic)), source="cli", allow_private=rt.settings.allow_private_feeds
+                )
                 return created
 
         try:
@@ -108,12 +110,16 @@ def register(app: typer.Typer) -> None:
             raise Failure(f"{file}: {exc}") from None
         rt = runtime()
 
-        async def go() -> tuple[int, int]:
+        async def go() -> tuple[int, int, list[str]]:
             async with opened(rt) as (_, sessions), sessions.begin() as session:
-                return await add_feeds(session, specs, source="opml")
+                return await add_feeds(session, specs, source="opml", allow_private=rt.settings.allow_private_feeds)
 
-        added, existing = run_async(go)
-        typer.echo(f"imported: added={added} already_present={existing}")
+        added, existing, refused = run_async(go)
+        for line in refused:
+            typer.echo(f"refused: {line}", err=True)
+        typer.echo(f"imported: added={added} already_present={existing} refused={len(refused)}")
+        if refused:
+            raise Failure(f"{len(refused)} feeds refused (the others were imported)")
 
     @feeds_app.command("export")
     def feeds_export() -> None:

@@ -47,6 +47,7 @@ class Deps:
     on_subscriptions_changed: Callable[[], Awaitable[None]] | None = None
     # Extra lines for `status` from the running app (adapters connected, worker state).
     runtime_status: Callable[[], dict[str, str]] | None = None
+    allow_private_feeds: bool = False  # NEWSBOT_ALLOW_PRIVATE_FEEDS: feeds on loopback/private addresses
 
     @classmethod
     def build(cls, sessions: async_sessionmaker[AsyncSession], config: AppConfig, **kw: Any) -> Deps:
@@ -603,7 +604,10 @@ async def _add_feed(url: str, cmd: Command, deps: Deps, now: datetime) -> Result
             await s.flush()
         else:
             try:
-                feed, _created = await add_feed(s, FeedSpec(url=url, topics=topics, full_text=full_text), source="chat")
+                feed, _created = await add_feed(
+                    s, FeedSpec(url=url, topics=topics, full_text=full_text), source="chat",
+                    allow_private=deps.allow_private_feeds,
+                )
             except FeedError as exc:
                 return usage_for("feeds", str(exc)).to_result()
         fid = feed.id
