@@ -165,6 +165,10 @@ class SlackAdapter:
         return [web.post("/slack/events", self.handle_http)]
 
     async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        # bolt turns a timestamp that is not a number into a 500; a forged request gets 401.
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not self.socket_mode and not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            return web.json_response({"error": "invalid request"}, status=401)
         bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 

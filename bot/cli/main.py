@@ -24,6 +24,7 @@ from bot.store.db import make_engine, session_factory
 from bot.store.migrate import upgrade
 
 T = TypeVar("T")
+MAX_OFFSET = 10_000  # deeper pages are a query to narrow, and larger numbers overflow the database's integers
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="newsbot: newsroom monitoring for Slack and Discord."
@@ -116,7 +117,7 @@ def search(
     query: list[str] = typer.Argument(..., help='Words, "phrases", -exclude, OR, topic:, source:, since:, before:'),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per hit."),
     limit: int = typer.Option(10, "--limit", min=1, max=100),
-    offset: int = typer.Option(0, "--offset", min=0),
+    offset: int = typer.Option(0, "--offset", min=0, max=MAX_OFFSET, help=f"Skip this many hits (at most {MAX_OFFSET})."),
 ) -> None:
     """Full-text search of the archive."""
     from bot.store.search import search as do_search

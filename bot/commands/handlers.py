@@ -614,9 +614,25 @@ async def _add_feed(url: str, cmd: Command, deps: Deps, now: datetime) -> Result
     return Result(kind="feeds", title="Feed added", ephemeral=False, text=f"#{fid} {url}: polled at the next cycle.")
 
 
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds on either backend
+
+
+def feed_id(ref: str) -> int | None:
+    """The feed id a reference like "12" or "#12" names (None for a URL); an id out of any
+    column's range names no feed (0), never an overflow in the database driver."""
+    digits = ref.strip().lstrip("#")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    n = int(digits) if len(digits) <= 12 else 0
+    return n if 0 < n <= MAX_ID else 0
+
+
 async def _remove_feed(ref: str, deps: Deps) -> Result:
+    fid = feed_id(ref)
+    if fid == 0:
+        return usage_for("feeds", f"a feed id is a number from 1 to {MAX_ID}").to_result()
     async with deps.sessions.begin() as s:
-        cond = Feed.id == int(ref.lstrip("#")) if ref.lstrip("#").isdigit() else Feed.url == ref
+        cond = Feed.id == fid if fid is not None else Feed.url == ref
         feed = (await s.execute(select(Feed).where(cond))).scalar_one_or_none()
         if feed is None:
             return Result(kind="feeds", ok=False, title="No such feed", text=f"No feed {clip(ref, 100)}.")
