@@ -62,7 +62,7 @@ async def test_feed_list_management_and_ingest(db_url: str, tmp_path: Path) -> N
 
         code, out, _ = await newsbot(env, "feeds", "list", "--json")
         rows = [json.loads(line) for line in out.splitlines()]
-        assert rows[0]["url"] == farm.url("/h/status/500") and rows[0]["state"] == "erroring"
+        assert rows[0]["url"] == farm.url("/h/status/500") and rows[0]["state"] == "failing"
         assert rows[0]["consecutive_failures"] == 2 and rows[0]["last_error"] == "HTTP 500"
         assert {r["url"]: r["topics"] for r in rows}[farm.url("/feeds/advertised")] == ["trump"]
 

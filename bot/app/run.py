@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from sqlalchemy import func, select, text
 
 from bot.app.http import make_app, start_server
-from bot.archive.status import archive_stats
+from bot.archive.status import archive_stats, feed_counts
 from bot.chat.channels import apply_config, get_or_create_channel
 from bot.chat.delivery import DeliveryWorker, pending_count
 from bot.chat.digests import digest_plans, enqueue_digest, schedule_digests
@@ -39,7 +39,7 @@ from bot.commands.core import make_handler
 from bot.commands.handlers import Deps
 from bot.config import AppConfig, ConfigError, Settings
 from bot.runtime import heap
-from bot.runtime.metrics import OUTBOX
+from bot.runtime.metrics import FEED_HEALTH, OUTBOX
 from bot.store.db import make_engine, session_factory
 from bot.store.migrate import upgrade
 from bot.store.models import Delivery, IngestCycle, utcnow
@@ -193,6 +193,8 @@ async def run_app(
                 **st,
                 "feeds": counts["feeds"],
                 "feeds_failing": counts["feeds_failing"],
+                "feeds_in_backoff": counts["feeds_in_backoff"],
+                "feeds_disabled": counts["feeds_disabled"],
                 "articles": counts["articles"],
                 "deliveries_pending": pending,
                 "last_cycle": last.started_at.isoformat() if last is not None and last.started_at else None,
@@ -203,9 +205,14 @@ async def run_app(
                 rows = (await s.execute(
                     select(Delivery.kind, Delivery.status, func.count()).group_by(Delivery.kind, Delivery.status)
                 )).all()
+                feeds = await feed_counts(s)
             OUTBOX.clear()
             for kind, status, n in rows:
                 OUTBOX.labels(kind, status).set(n)
+            FEED_HEALTH.labels("total").set(feeds.feeds)
+            FEED_HEALTH.labels("failing").set(feeds.feeds_failing)
+            FEED_HEALTH.labels("in_backoff").set(feeds.feeds_in_backoff)
+            FEED_HEALTH.labels("disabled").set(feeds.feeds_disabled)
 
         routes: list[Any] = []
         for adapter in running.adapters.values():

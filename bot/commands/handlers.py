@@ -521,14 +521,10 @@ async def unsubscribe_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
 
 
 def feed_state(feed: Feed, now: datetime) -> str:
-    from bot.archive.status import FAILING_AFTER
-
     if not feed.enabled:
         return "disabled"
-    if feed.consecutive_failures >= FAILING_AFTER:
-        return f"failing ({feed.consecutive_failures}×)"
     if feed.consecutive_failures:
-        return f"retrying ({feed.consecutive_failures}×)"
+        return f"failing ({feed.consecutive_failures}×)"
     if feed.last_success_at is None:
         return "not polled yet"
     return "ok"
@@ -646,7 +642,7 @@ async def _remove_feed(ref: str, deps: Deps) -> Result:
 
 
 async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
-    from bot.archive.status import FAILING_AFTER, archive_stats
+    from bot.archive.status import archive_stats, failing_clause
     from bot.fulltext.queue import queue_counts
 
     now = deps.now()
@@ -655,7 +651,7 @@ async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         failing = list(
             (
                 await s.execute(
-                    select(Feed).where(Feed.consecutive_failures >= FAILING_AFTER)
+                    select(Feed).where(failing_clause())
                     .order_by(Feed.consecutive_failures.desc()).limit(5)
                 )
             ).scalars()
@@ -675,7 +671,8 @@ async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     archive = Item(
         title="Archive",
         fields=(("articles", str(counts["articles"])), ("statements", str(counts["statements"])),
-                ("feeds", f"{counts['feeds']} ({counts['feeds_failing']} failing)")),
+                ("feeds", f"{counts['feeds']} ({counts['feeds_failing']} failing, {counts['feeds_in_backoff']} in backoff,"
+                          f" {counts['feeds_disabled']} disabled)")),
     )
     if cycle is None:
         cycle_item = Item(title="Last ingest cycle", body="none yet")
