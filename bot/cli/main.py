@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from bot.chat.channels import apply_config
 from bot.config import AppConfig, ConfigError, Settings, load_config, load_settings
-from bot.store.db import make_engine, session_factory
+from bot.store.db import make_engine, one_line_error, session_factory, sqlite_read_only
 from bot.store.migrate import upgrade
 
 T = TypeVar("T")
@@ -58,7 +59,7 @@ async def opened(rt: Runtime, migrate: bool = True) -> Any:
     engine = make_engine(rt.settings.database_url)
     try:
         sessions = session_factory(engine)
-        if migrate:
+        if migrate and not sqlite_read_only(rt.settings.database_url):  # a read-only file is read as it is
             await upgrade(engine)
             await apply_config(sessions, rt.config)
         yield engine, sessions
@@ -212,6 +213,11 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except DBAPIError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"newsbot: database error: {one_line_error(exc)}", err=True)
+        sys.exit(1)
     except Exception as exc:
         if _state["debug"]:
             raise
