@@ -192,7 +192,7 @@ def _register_optional() -> None:
     """Subsystems add their own commands in their own modules (one file each, no edits here)."""
     import importlib
 
-    for name in ("bot.cli.run", "bot.cli.extract", "bot.cli.feeds", "bot.cli.chat"):
+    for name in ("bot.cli.run", "bot.cli.extract", "bot.cli.feeds", "bot.cli.chat", "bot.cli.backup"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
