@@ -88,6 +88,16 @@ def probe_sqlite(url: str, timeout_s: float = 1.0) -> str | None:
     return None
 
 
+def read_only_params(path: str) -> str:
+    """URI parameters to read a file we may not write. A WAL file needs its -shm beside it or a
+    folder to create it in; on a read-only volume with neither, nobody can be writing it, so it
+    is opened as immutable."""
+    shm = Path(f"{path}-shm")
+    if not shm.exists() and not os.access(Path(path).parent, os.W_OK):
+        return "mode=ro&immutable=1"
+    return "mode=ro"
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers (chat lookups) run while the ingester writes; busy_timeout makes a writer
     # wait for the lock instead of failing with "database is locked".
@@ -107,7 +117,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT_MS / 1000}
         if sqlite_read_only(url):
             assert path is not None
-            aurl = f"sqlite+aiosqlite:///file:{Path(path).resolve()}?mode=ro&uri=true"
+            aurl = f"sqlite+aiosqlite:///file:{Path(path).resolve()}?{read_only_params(path)}&uri=true"
         elif path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(aurl, connect_args=connect_args, **kwargs)
