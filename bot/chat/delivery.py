@@ -8,8 +8,10 @@
   in the database (the row goes back to `failed` with `next_attempt_at`).
 - A permanent rejection (channel gone, bot removed) marks the row `dead`, records why, and pauses the
   channel (`Channel.paused`), so it is reported in `/news status` instead of retried forever.
-- A row found `sending` with an expired lease was interrupted between posting and recording: before
-  posting it again the worker asks the platform whether it went out. The uncertain rows queued
+- A row is marked just before it is handed to the adapter; a row found `sending` with that mark
+  and an expired lease was interrupted between posting and recording (leased rows the dead
+  worker never got to are known not posted and simply go out): before posting it again the
+  worker asks the platform whether it went out. The uncertain rows queued
   for a channel are confirmed together, with one `find_posted_many(channel, keys, since)` (one
   history lookup covering their time window: Slack's history is rate-limited to about one call a
   minute). When the platform cannot be asked, nothing is posted blind: the rows wait, with a
@@ -43,6 +45,10 @@ from bot.store.models import Channel, Delivery, utcnow
 log = logging.getLogger(__name__)
 
 UNCERTAIN = "outcome unknown: "  # last_error prefix: the post may have reached the platform
+# last_error of a leased row not yet handed to the adapter: if its worker dies, the row is known
+# not posted. Any other row left `sending` (marked UNCERTAIN just before its post) is in doubt.
+LEASED = "leased, not yet posted"
+POSTING = UNCERTAIN + "interrupted while posting"
 
 
 @dataclass(frozen=True)
@@ -236,14 +242,18 @@ class DeliveryWorker:
             if not picked:
                 return []
             ids = [r.id for r in picked]
-            check = {r.id for r in picked if r.status == "sending" or (r.last_error or "").startswith(UNCERTAIN)}
-            await s.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids))
-                .values(status="sending", lease_owner=self.worker_id,
-                        lease_until=now + timedelta(seconds=self.opts.lease_s), attempts=Delivery.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
+            check = {
+                r.id for r in picked
+                if (r.status == "sending" and r.last_error != LEASED) or (r.last_error or "").startswith(UNCERTAIN)
+            }
+            lease = {"status": "sending", "lease_owner": self.worker_id,
+                     "lease_until": now + timedelta(seconds=self.opts.lease_s), "attempts": Delivery.attempts + 1}
+            for group, extra in ((sorted(check), {}), ([i for i in ids if i not in check], {"last_error": LEASED})):
+                if group:
+                    await s.execute(
+                        update(Delivery).where(Delivery.id.in_(group)).values(**lease, **extra)
+                        .execution_options(synchronize_session=False)
+                    )
             rows = (
                 await s.execute(
                     select(Delivery, Channel.platform, Channel.external_id)
@@ -372,6 +382,7 @@ class DeliveryWorker:
             BAD_INPUT.labels("outbox").inc()
             await self._dead(row, f"cannot render: {type(exc).__name__}: {exc}", pause=False)
             return
+        await self._mark_posting(row)
         attempt_inline = 0
         while True:
             await self._pace(row)
@@ -435,6 +446,14 @@ class DeliveryWorker:
         DELIVERIES.labels(row.kind, "retried").inc()
         log.warning("delivery: %s to %s:%s failed (%s); retry in %.0f s", row.key, row.platform, row.external_id,
                     error, delay)
+
+    async def _mark_posting(self, row: Leased) -> None:
+        """From here until it is recorded, the row may be on the platform: a crash leaves it in doubt."""
+        async with self.sessions.begin() as s:
+            await s.execute(
+                update(Delivery).where(Delivery.id == row.id, Delivery.lease_owner == self.worker_id)
+                .values(last_error=POSTING).execution_options(synchronize_session=False)
+            )
 
     async def _wait_to_confirm(self, row: Leased, error: str, retry_after: float | None) -> None:
         """Put an uncertain row back, still uncertain, to be confirmed later; it never dies of this."""
