@@ -1,4 +1,4 @@
-"""`newsbot run` started while its SQLite file is locked waits it out instead of exiting.
+"""`newsbot run` started while its database is locked (SQLite) or down (PostgreSQL) waits it out.
 
 Another process holds an exclusive lock (a backup tool, a migration, an operator's sqlite3 shell).
 The bot serves `/healthz` at once, answering 503 with the reason, retries the database with a
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.reliability.helpers import Bot, bot_env, cli, free_port
+from tests.reliability.helpers import Bot, RestartablePg, bot_env, cli, create_database, free_port, pg_available
 
 
 @pytest.mark.parametrize("locked_s", [pytest.param(8, id="8s"), pytest.param(30, id="30s", marks=pytest.mark.long)])
@@ -53,3 +53,34 @@ async def test_run_waits_out_a_locked_database_and_turns_healthy_after_release(t
             await bot.wait()
     waits = [r for r in bot.log_records() if str(r.get("event", "")).startswith("database not ready")]
     assert waits and all("\n" not in r["event"] and "SQL" not in r["event"] for r in waits)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not pg_available(), reason="no PostgreSQL binaries")
+async def test_run_started_while_postgres_is_down_waits_and_turns_healthy_when_it_is_up(tmp_path: Path) -> None:
+    pg = RestartablePg()
+    admin = await asyncio.to_thread(pg.start)
+    try:
+        db_url = await create_database(admin, "waitstart")
+        await asyncio.to_thread(pg.stop_server)
+        config = tmp_path / "newsbot.yaml"
+        config.write_text(yaml.safe_dump({"feeds": []}))
+        bot = await Bot(bot_env(db_url, config, free_port()), tmp_path / "bot.log").start()
+        try:
+            reason = ""
+            deadline = time.monotonic() + 30
+            while not reason.startswith("waiting: "):
+                assert time.monotonic() < deadline, bot.log_tail()
+                bot.check_alive()
+                status, body = await bot.health()
+                if status:
+                    assert status == 503, body
+                    reason = str(body.get("database", ""))
+                await asyncio.sleep(0.3)
+            await asyncio.to_thread(pg.start_server)
+            body = await bot.wait_healthy(30)
+            assert body["database"] == "ok"
+        finally:
+            assert await bot.stop() == 0, bot.log_tail()
+    finally:
+        await asyncio.to_thread(pg.destroy)
