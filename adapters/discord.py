@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -317,20 +318,36 @@ class DiscordAdapter:
         return receipt
 
     async def find_posted(self, channel_id: str, idempotency_key: str) -> PostReceipt | None:
-        """Look for our footer `ref` among the channel's recent messages by this bot.
+        """Look for our footer `ref` among the channel's recent messages by this bot."""
+        return (await self.find_posted_many(channel_id, [idempotency_key])).get(idempotency_key)
+
+    async def find_posted_many(
+        self, channel_id: str, keys: list[str], since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, PostReceipt]:
+        """{key: receipt} for those of `keys` whose footer `ref` is among this bot's messages in the
+        channel between `since` and `until`: one history walk (newest first) for them all.
 
         The ref sits in the last message of a multi-part post, so finding it means the whole post
         went out; the receipt is that message's id.
         """
         channel = self.client.get_partial_messageable(int(channel_id))
-        marker = f"ref {ref_for(idempotency_key)}"
+        markers = {f"ref {ref_for(key)}": key for key in keys}
+        found: dict[str, PostReceipt] = {}
         me = self.client.user.id if self.client.user else None
+        after = (since if since.tzinfo else since.replace(tzinfo=UTC)) if since is not None else None
+        before = (until if until.tzinfo else until.replace(tzinfo=UTC)) if until is not None else None
+        limit = HISTORY_LIMIT if after is None else HISTORY_LIMIT * 4
         try:
-            async for message in channel.history(limit=HISTORY_LIMIT):
+            async for message in channel.history(limit=limit, after=after, before=before, oldest_first=False):
                 if me is not None and message.author.id != me:
                     continue
-                if any((e.footer.text or "").endswith(marker) for e in message.embeds):
-                    return PostReceipt(message_id=str(message.id))
+                for e in message.embeds:
+                    footer = e.footer.text or ""
+                    key = next((k for m, k in markers.items() if footer.endswith(m)), None)
+                    if key is not None:
+                        found[key] = PostReceipt(message_id=str(message.id))
+                if len(found) == len(markers):
+                    break
         except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, TimeoutError) as exc:
             raise delivery_error(exc) from exc
-        return None
+        return found

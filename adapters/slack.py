@@ -18,6 +18,7 @@ import asyncio
 import logging
 import re
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/news"
 METADATA_EVENT = "newsbot_delivery"
+HISTORY_PAGE = 15  # conversations.history `limit` cap for apps outside the Slack Marketplace
 RESPONSE_URL_REPLIES = 5  # response_url accepts up to 5 replies within 30 minutes
 # Errors no retry can fix: the channel is gone, the bot is not in it, or the message is malformed.
 PERMANENT_ERRORS = frozenset(
@@ -94,7 +96,7 @@ class SlackAdapter:
         app_token: str | None = None,
         api_url: str | None = None,
         post_interval: float = 1.0,
-        history_limit: int = 100,
+        history_limit: int = 1000,  # messages one confirmation looks through at most
         rate_limit_retries: int = 2,
     ) -> None:
         if not app_token and not signing_secret:
@@ -170,6 +172,10 @@ class SlackAdapter:
         return [web.post("/slack/events", self.handle_http)]
 
     async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        # bolt turns a timestamp that is not a number into a 500; a forged request gets 401.
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not self.socket_mode and not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            return web.json_response({"error": "invalid request"}, status=401)
         bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
@@ -390,19 +396,38 @@ class SlackAdapter:
 
     async def find_posted(self, channel_id: str, idempotency_key: str) -> PostReceipt | None:
         """Look through the channel's recent messages for our metadata carrying this key."""
-        try:
-            response = await self.client.conversations_history(
-                channel=channel_id, limit=self.history_limit, include_all_metadata=True
-            )
-        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
-            raise delivery_error(exc) from exc
-        for message in response.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if (
-                metadata.get("event_type") == METADATA_EVENT
-                and payload.get("key") == idempotency_key
-                and int(payload.get("part", 0)) == 0
-            ):
-                return PostReceipt(message_id=str(message["ts"]))
-        return None
+        return (await self.find_posted_many(channel_id, [idempotency_key])).get(idempotency_key)
+
+    async def find_posted_many(
+        self, channel_id: str, keys: list[str], since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, PostReceipt]:
+        """{key: receipt} for those of `keys` posted in the channel between `since` and `until`: one history
+        lookup for them all, paged at `HISTORY_PAGE` (Slack's cap for apps outside the
+        Marketplace, whose history is Tier 1, ~1 call a minute), newest first, stopping as soon as
+        every key is found. A 429 is waited out by the retry handler, then raised with its
+        Retry-After so the caller waits instead of posting blind."""
+        wanted = set(keys)
+        found: dict[str, PostReceipt] = {}
+        kwargs: dict[str, Any] = {"channel": channel_id, "limit": HISTORY_PAGE, "include_all_metadata": True}
+        if since is not None:
+            kwargs["oldest"] = f"{(since if since.tzinfo else since.replace(tzinfo=UTC)).timestamp():.6f}"
+        if until is not None:
+            kwargs["latest"] = f"{(until if until.tzinfo else until.replace(tzinfo=UTC)).timestamp():.6f}"
+        seen = 0
+        cursor: str | None = None
+        while True:
+            try:
+                response = await self.client.conversations_history(**{**kwargs, **({"cursor": cursor} if cursor else {})})
+            except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+                raise delivery_error(exc) from exc
+            messages = response.get("messages") or []
+            seen += len(messages)
+            for message in messages:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                key = payload.get("key")
+                if metadata.get("event_type") == METADATA_EVENT and key in wanted and int(payload.get("part", 0)) == 0:
+                    found[str(key)] = PostReceipt(message_id=str(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if len(found) == len(wanted) or not response.get("has_more") or not cursor or seen >= self.history_limit:
+                return found

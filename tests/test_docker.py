@@ -205,3 +205,22 @@ def test_the_image_entrypoint_starts_healthy_and_stops_on_sigterm(tmp_path: Path
 def test_an_unknown_role_is_a_usage_error() -> None:
     proc = subprocess.run([str(VENV_BIN / "newsbot"), "run", "--role", "everything"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--role" in proc.stderr
+
+
+def test_compose_defaults_are_safe() -> None:
+    """8080 (with /metrics) on loopback only; no default PostgreSQL password; one database URL."""
+    services = compose()["services"]
+    assert isinstance(services, dict)
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    urls = {
+        name: svc["environment"]["NEWSBOT_DATABASE_URL"]
+        for name, svc in services.items() if "NEWSBOT_DATABASE_URL" in (svc.get("environment") or {})
+    }
+    assert set(urls) == {"init", "newsbot", "ingester"}
+    variables = {re.match(r"\$\{([A-Z_]+)[:}]", u).group(1) for u in urls.values()}  # type: ignore[union-attr]
+    assert variables == {"NEWSBOT_DATABASE_URL"}  # the same variable everywhere
+    # The ingesters share the bot's database or do not start: no PostgreSQL default of their own.
+    assert urls["ingester"].startswith("${NEWSBOT_DATABASE_URL:?")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import AppConfig
 from bot.store.models import Channel, Subscription
@@ -100,3 +100,11 @@ async def sync_config_channels(session: AsyncSession, config: AppConfig) -> int:
         for interest in wanted:
             await set_interest(session, channel, interest, origin="config")
     return len(config.channels)
+
+
+async def apply_config(sessions: async_sessionmaker[AsyncSession], config: AppConfig) -> int:
+    """The YAML is the one source of truth for config channels: every command that writes or
+    alerts (`db upgrade`, `seed`, `ingest`, `feeds …`, `run` in every role) calls this first, so an
+    alert is never decided against a copy only an earlier `run` made. Idempotent."""
+    async with sessions.begin() as s:
+        return await sync_config_channels(s, config)

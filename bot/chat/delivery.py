@@ -8,14 +8,22 @@
   in the database (the row goes back to `failed` with `next_attempt_at`).
 - A permanent rejection (channel gone, bot removed) marks the row `dead`, records why, and pauses the
   channel (`Channel.paused`), so it is reported in `/news status` instead of retried forever.
-- A row found `sending` with an expired lease was interrupted between posting and recording: before
-  posting it again the worker asks the adapter `find_posted(channel, key)`.
+- A row is marked just before it is handed to the adapter; a row found `sending` with that mark
+  and an expired lease was interrupted between posting and recording (leased rows the dead
+  worker never got to are known not posted and simply go out): before posting it again the
+  worker asks the platform whether it went out. The uncertain rows queued
+  for a channel are confirmed together, with one `find_posted_many(channel, keys, since)` (one
+  history lookup covering their time window: Slack's history is rate-limited to about one call a
+  minute). When the platform cannot be asked, nothing is posted blind: the rows wait, with a
+  bounded backoff (the platform's Retry-After when it gives one), and never run out of attempts
+  for it, since giving up would lose them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -39,6 +47,10 @@ from bot.store.models import Channel, Delivery, utcnow
 log = logging.getLogger(__name__)
 
 UNCERTAIN = "outcome unknown: "  # last_error prefix: the post may have reached the platform
+# last_error of a leased row not yet handed to the adapter: if its worker dies, the row is known
+# not posted. Any other row left `sending` (marked UNCERTAIN just before its post) is in doubt.
+LEASED = "leased, not yet posted"
+POSTING = UNCERTAIN + "interrupted while posting"
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,9 @@ class DeliveryOptions:
     max_inline_retries: int = 6
     pace_s: Mapping[str, float] = field(default_factory=lambda: {"slack": 1.05, "discord": 0.3})
     stop_grace_s: float = 10.0
+    check_backoff_max_s: float = 120.0  # an unanswered "was it posted?" is asked again within this
+    check_margin_s: float = 120.0  # history is searched from this long before the oldest row
+    clock_skew_s: float = 10.0  # ... and up to this long after this worker started (its clock vs the platform's)
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,8 @@ class DeliveryWorker:
         self._inflight: set[int] = set()
         self._next_ok: dict[int, float] = {}
         self._main: asyncio.Task[None] | None = None
+        self._started = clock()
+        self._uncertain_here: set[int] = set()  # rows whose post this worker itself lost track of
 
     # ------------------------------------------------------------ lifecycle
 
@@ -228,14 +245,18 @@ class DeliveryWorker:
             if not picked:
                 return []
             ids = [r.id for r in picked]
-            check = {r.id for r in picked if r.status == "sending" or (r.last_error or "").startswith(UNCERTAIN)}
-            await s.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids))
-                .values(status="sending", lease_owner=self.worker_id,
-                        lease_until=now + timedelta(seconds=self.opts.lease_s), attempts=Delivery.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
+            check = {
+                r.id for r in picked
+                if (r.status == "sending" and r.last_error != LEASED) or (r.last_error or "").startswith(UNCERTAIN)
+            }
+            lease = {"status": "sending", "lease_owner": self.worker_id,
+                     "lease_until": now + timedelta(seconds=self.opts.lease_s), "attempts": Delivery.attempts + 1}
+            for group, extra in ((sorted(check), {}), ([i for i in ids if i not in check], {"last_error": LEASED})):
+                if group:
+                    await s.execute(
+                        update(Delivery).where(Delivery.id.in_(group)).values(**lease, **extra)
+                        .execution_options(synchronize_session=False)
+                    )
             rows = (
                 await s.execute(
                     select(Delivery, Channel.platform, Channel.external_id)
@@ -268,11 +289,22 @@ class DeliveryWorker:
     # ------------------------------------------------------------ per channel
 
     async def _channel_loop(self, channel_id: int, q: asyncio.Queue[Leased]) -> None:
+        backlog: list[Leased] = []
         while True:
-            row = await q.get()
-            if row is _STOP:
+            if not backlog:
+                backlog.append(await q.get())
+            while not q.empty():  # everything queued now: its uncertain rows are confirmed together
+                backlog.append(q.get_nowait())
+            stop = any(r is _STOP for r in backlog)
+            backlog = [r for r in backlog if r is not _STOP]
+            if stop and not backlog:
                 return
-            if self._stopping:
+            if any(r.check_first for r in backlog) and not self._stopping:
+                backlog = await self._confirm(backlog)
+            row = backlog.pop(0) if backlog else None
+            if stop:
+                q.put_nowait(_STOP)
+            if row is None or self._stopping:
                 continue  # left in _inflight: released by stop()
             try:
                 await self._deliver(row)
@@ -286,12 +318,50 @@ class DeliveryWorker:
                     self._inflight.discard(row.id)
             if self._paused(channel_id):
                 # Everything else queued for a channel that just went dead goes back to the outbox.
-                rest: list[int] = []
+                rest: list[int] = [r.id for r in backlog]
+                backlog = []
                 while not q.empty():
                     nxt = q.get_nowait()
                     if nxt is not _STOP:
                         rest.append(nxt.id)
                 await self._release(rest)
+
+    async def _confirm(self, backlog: list[Leased]) -> list[Leased]:
+        """Ask the platform once whether the backlog's uncertain rows went out.
+
+        Found rows are recorded as sent; the others go on with `check_first` cleared (now known
+        not posted). When the platform cannot answer, the uncertain rows are put back to wait
+        (never posted blind) and only the certain ones go on.
+        """
+        uncertain = [r for r in backlog if r.check_first]
+        first = uncertain[0]
+        adapter = self.adapters[first.platform]
+        since = min(r.created_at for r in uncertain) - timedelta(seconds=self.opts.check_margin_s)
+        # A row an earlier life left uncertain was posted, if at all, before this worker started:
+        # the window ends there, so what this life has posted since is not paged through.
+        here = any(r.id in self._uncertain_here for r in uncertain)
+        until = None if here else self._started + timedelta(seconds=self.opts.clock_skew_s)
+        try:
+            found = await find_posted_many(adapter, first.external_id, [r.key for r in uncertain], since, until)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
+            for r in uncertain:
+                await self._wait_to_confirm(r, f"cannot confirm whether it was posted: {exc}", retry_after)
+                self._inflight.discard(r.id)
+            return [r for r in backlog if not r.check_first]
+        out: list[Leased] = []
+        for r in backlog:
+            receipt = found.get(r.key) if r.check_first else None
+            self._uncertain_here.discard(r.id)
+            if receipt is not None:
+                DELIVERIES.labels(r.kind, "recovered").inc()
+                await self._sent(r, receipt.message_id)
+                self._inflight.discard(r.id)
+            else:
+                out.append(dataclasses.replace(r, check_first=False))
+        return out
 
     def _paused(self, channel_id: int) -> bool:
         return self._next_ok.get(channel_id) == float("inf")
@@ -315,16 +385,7 @@ class DeliveryWorker:
             BAD_INPUT.labels("outbox").inc()
             await self._dead(row, f"cannot render: {type(exc).__name__}: {exc}", pause=False)
             return
-        if row.check_first:
-            try:
-                found = await adapter.find_posted(row.external_id, row.key)
-            except Exception as exc:
-                log.warning("delivery: find_posted failed for %s (%s); posting", row.key, exc)
-                found = None
-            if found is not None:
-                DELIVERIES.labels(row.kind, "recovered").inc()
-                await self._sent(row, found.message_id)
-                return
+        await self._mark_posting(row)
         attempt_inline = 0
         while True:
             await self._pace(row)
@@ -376,6 +437,8 @@ class DeliveryWorker:
             return
         delay = wait if wait is not None else retry_after_s(row.attempts, self.opts)
         message = error if certain else UNCERTAIN + error
+        if not certain:
+            self._uncertain_here.add(row.id)
         async with self.sessions.begin() as s:
             await s.execute(
                 update(Delivery).where(Delivery.id == row.id)
@@ -386,6 +449,28 @@ class DeliveryWorker:
         DELIVERIES.labels(row.kind, "retried").inc()
         log.warning("delivery: %s to %s:%s failed (%s); retry in %.0f s", row.key, row.platform, row.external_id,
                     error, delay)
+
+    async def _mark_posting(self, row: Leased) -> None:
+        """From here until it is recorded, the row may be on the platform: a crash leaves it in doubt."""
+        async with self.sessions.begin() as s:
+            await s.execute(
+                update(Delivery).where(Delivery.id == row.id, Delivery.lease_owner == self.worker_id)
+                .values(last_error=POSTING).execution_options(synchronize_session=False)
+            )
+
+    async def _wait_to_confirm(self, row: Leased, error: str, retry_after: float | None) -> None:
+        """Put an uncertain row back, still uncertain, to be confirmed later; it never dies of this."""
+        cap = self.opts.check_backoff_max_s
+        delay = min(cap, retry_after) if retry_after is not None else min(cap, backoff_s(row.attempts, self.opts))
+        async with self.sessions.begin() as s:
+            await s.execute(
+                update(Delivery).where(Delivery.id == row.id)
+                .values(status="failed", last_error=(UNCERTAIN + error)[:2000], lease_owner=None, lease_until=None,
+                        attempts=Delivery.attempts - 1, next_attempt_at=self.clock() + timedelta(seconds=delay))
+                .execution_options(synchronize_session=False)
+            )
+        DELIVERIES.labels(row.kind, "unconfirmed").inc()
+        log.warning("delivery: %s to %s:%s waits %.0f s: %s", row.key, row.platform, row.external_id, delay, error)
 
     async def _dead(self, row: Leased, error: str, *, pause: bool) -> None:
         async with self.sessions.begin() as s:
@@ -403,6 +488,23 @@ class DeliveryWorker:
         DELIVERIES.labels(row.kind, "dead").inc()
         log.error("delivery: %s to %s:%s is dead: %s%s", row.key, row.platform, row.external_id, error,
                   " (channel paused)" if pause else "")
+
+
+async def find_posted_many(
+    adapter: Any, channel_id: str, keys: Sequence[str], since: datetime, until: datetime | None = None
+) -> dict[str, Any]:
+    """{key: receipt} for the keys already posted in the channel between `since` and `until` (None:
+    now): one history lookup where the adapter offers `find_posted_many`, else one `find_posted`
+    per key."""
+    many = getattr(adapter, "find_posted_many", None)
+    if many is not None:
+        return dict(await many(channel_id, list(keys), since, until))
+    out: dict[str, Any] = {}
+    for key in keys:
+        receipt = await adapter.find_posted(channel_id, key)
+        if receipt is not None:
+            out[key] = receipt
+    return out
 
 
 async def pending_count(session: AsyncSession) -> int:

@@ -191,13 +191,13 @@ async def build_digest(
             quotes.append(QuoteLine(speaker, st.text, st.kind, st.outlets, outlet, url))
             if len(quotes) >= TOP_STATEMENTS:
                 break
-    from bot.archive.status import FAILING_AFTER
+    from bot.archive.status import failing_clause
 
     failing = [
         (f.title or f.url, f.consecutive_failures, f.last_error)
         for f in (
             await session.execute(
-                select(Feed).where(Feed.enabled.is_(True), Feed.consecutive_failures >= FAILING_AFTER)
+                select(Feed).where(failing_clause())
                 .order_by(Feed.consecutive_failures.desc()).limit(20)
             )
         ).scalars()

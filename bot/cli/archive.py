@@ -9,6 +9,8 @@ import typer
 
 from bot.cli.base import Failure, echo_json, opened, run_async, runtime
 
+MAX_OFFSET = 10_000  # deeper pages are a query to narrow, and larger numbers overflow the database's integers
+
 
 def register(app: typer.Typer) -> None:
     db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -49,7 +51,7 @@ def register(app: typer.Typer) -> None:
         query: list[str] = typer.Argument(..., help='Words, "phrases", -exclude, OR, topic:, source:, since:, before:'),
         as_json: bool = typer.Option(False, "--json", help="One JSON object per hit."),
         limit: int = typer.Option(10, "--limit", min=1, max=100),
-        offset: int = typer.Option(0, "--offset", min=0),
+        offset: int = typer.Option(0, "--offset", min=0, max=MAX_OFFSET, help=f"Skip this many hits (at most {MAX_OFFSET})."),
     ) -> None:
         """Full-text search of the archive."""
         from bot.store.search import search as do_search

@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 import typer
 
+from bot.chat.channels import apply_config
 from bot.config import AppConfig, Settings, load_config, load_settings
-from bot.store.db import make_engine, session_factory
+from bot.store.db import make_engine, session_factory, sqlite_read_only
 from bot.store.migrate import upgrade
 
 T = TypeVar("T")
@@ -43,12 +44,16 @@ def runtime() -> Runtime:
 
 @asynccontextmanager
 async def opened(rt: Runtime, migrate: bool = True) -> Any:
-    """An engine on the configured database, schema brought up to date first."""
+    """An engine on the configured database, schema brought up to date and the config's channels
+    and subscriptions applied first: every command that writes or alerts decides against the
+    YAML as it is now, whether or not `newsbot run` has ever started."""
     engine = make_engine(rt.settings.database_url)
     try:
-        if migrate:
+        sessions = session_factory(engine)
+        if migrate and not sqlite_read_only(rt.settings.database_url):  # a read-only file is read as it is
             await upgrade(engine)
-        yield engine, session_factory(engine)
+            await apply_config(sessions, rt.config)
+        yield engine, sessions
     finally:
         await engine.dispose()
 

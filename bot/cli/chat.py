@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
 
         async def go() -> object:
             async with opened(rt) as (_, sessions):
-                deps = Deps.build(sessions, rt.config)
+                deps = Deps.build(sessions, rt.config, allow_private_feeds=rt.settings.allow_private_feeds)
                 ctx = Context(platform="console", channel_id=channel, user_id="console", is_admin=True,
                               channel_name=channel)
                 return await handle(line, ctx, deps)

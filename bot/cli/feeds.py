@@ -37,7 +37,9 @@ def register(app: typer.Typer) -> None:
 
         async def go() -> bool:
             async with opened(rt) as (_, sessions), sessions.begin() as session:
-                _, created = await add_feed(session, FeedSpec(url, topics=tuple(topic)), source="cli")
+                _, created = await add_feed(
+                    session, FeedSpec(url, topics=tuple(topic)), source="cli", allow_private=rt.settings.allow_private_feeds
+                )
                 return created
 
         try:
@@ -47,14 +49,29 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{'added' if created else 'already present (updated)'}: {url}")
 
     @feeds_app.command("remove")
-    def feeds_remove(url: str = typer.Argument(...)) -> None:
+    def feeds_remove(url: str = typer.Argument(..., help="The feed's URL, or its id as `feeds list` shows it.")) -> None:
         """Remove a feed (its articles stay in the archive)."""
+        from bot.commands.feeds import MAX_ID, feed_id
         from bot.ingest.feeds import remove_feed
+        from bot.text.urls import feed_url_ok
 
+        fid = feed_id(url)
+        if fid == 0:
+            raise typer.BadParameter(f"a feed id is a number from 1 to {MAX_ID}", param_hint="URL")
+        if fid is None and not feed_url_ok(url.strip()):
+            raise typer.BadParameter("not a feed URL or id", param_hint="URL")
         rt = runtime()
 
         async def go() -> bool:
             async with opened(rt) as (_, sessions), sessions.begin() as session:
+                if fid is not None:
+                    from bot.store.models import Feed
+
+                    feed = await session.get(Feed, fid)
+                    if feed is None:
+                        return False
+                    await session.delete(feed)
+                    return True
                 return await remove_feed(session, url)
 
         if not run_async(go):
@@ -108,12 +125,16 @@ def register(app: typer.Typer) -> None:
             raise Failure(f"{file}: {exc}") from None
         rt = runtime()
 
-        async def go() -> tuple[int, int]:
+        async def go() -> tuple[int, int, list[str]]:
             async with opened(rt) as (_, sessions), sessions.begin() as session:
-                return await add_feeds(session, specs, source="opml")
+                return await add_feeds(session, specs, source="opml", allow_private=rt.settings.allow_private_feeds)
 
-        added, existing = run_async(go)
-        typer.echo(f"imported: added={added} already_present={existing}")
+        added, existing, refused = run_async(go)
+        for line in refused:
+            typer.echo(f"refused: {line}", err=True)
+        typer.echo(f"imported: added={added} already_present={existing} refused={len(refused)}")
+        if refused:
+            raise Failure(f"{len(refused)} feeds refused (the others were imported)")
 
     @feeds_app.command("export")
     def feeds_export() -> None:

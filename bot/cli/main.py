@@ -9,12 +9,14 @@ from __future__ import annotations
 import sys
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
-from bot.cli import archive, chat, extract, feeds, run
+from bot.cli import archive, backup, chat, extract, feeds, run
 from bot.cli.base import Failure, _state, app
 from bot.config import ConfigError
+from bot.store.db import one_line_error
 
-for _group in (archive, run, extract, feeds, chat):
+for _group in (archive, run, extract, feeds, chat, backup):
     _group.register(app)
 
 
@@ -26,6 +28,11 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except DBAPIError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"newsbot: database error: {one_line_error(exc)}", err=True)
+        sys.exit(1)
     except Exception as exc:
         if _state["debug"]:
             raise

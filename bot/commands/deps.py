@@ -31,6 +31,7 @@ class Deps:
     on_subscriptions_changed: Callable[[], Awaitable[None]] | None = None
     # Extra lines for `status` from the running app (adapters connected, worker state).
     runtime_status: Callable[[], dict[str, str]] | None = None
+    allow_private_feeds: bool = False  # NEWSBOT_ALLOW_PRIVATE_FEEDS: feeds on loopback/private addresses
     # What `figures` was built from: the figures table's (count, max id, sum of ids), None for config only.
     figures_stamp: tuple[Any, ...] | None = None
 

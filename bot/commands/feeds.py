@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from bot.archive.status import FAILING_AFTER
 from bot.chat.messages import Context, Item, Result, Section
 from bot.commands.common import clip, page_of, when
 from bot.commands.deps import Deps
@@ -20,10 +19,8 @@ from bot.store.models import Feed
 def feed_state(feed: Feed, now: datetime) -> str:
     if not feed.enabled:
         return "disabled"
-    if feed.consecutive_failures >= FAILING_AFTER:
-        return f"failing ({feed.consecutive_failures}×)"
     if feed.consecutive_failures:
-        return f"retrying ({feed.consecutive_failures}×)"
+        return f"failing ({feed.consecutive_failures}×)"
     if feed.last_success_at is None:
         return "not polled yet"
     return "ok"
@@ -90,16 +87,35 @@ async def _add_feed(url: str, cmd: Command, deps: Deps, now: datetime) -> Result
         if existing is not None and existing.enabled:
             return Result(kind="feeds", ok=False, title="Already there", text=f"#{existing.id} {url} is already in the list.")
         try:
-            feed, _created = await add_feed(s, FeedSpec(url=url, topics=topics, full_text=full_text), source="chat")
+            feed, _created = await add_feed(
+                s, FeedSpec(url=url, topics=topics, full_text=full_text), source="chat",
+                allow_private=deps.allow_private_feeds,
+            )
         except FeedError as exc:
             return usage_for("feeds", str(exc)).to_result()
         fid = feed.id
     return Result(kind="feeds", title="Feed added", ephemeral=False, text=f"#{fid} {url}: polled at the next cycle.")
 
 
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds on either backend
+
+
+def feed_id(ref: str) -> int | None:
+    """The feed id a reference like "12" or "#12" names (None for a URL); an id out of any
+    column's range names no feed (0), never an overflow in the database driver."""
+    digits = ref.strip().lstrip("#")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    n = int(digits) if len(digits) <= 12 else 0
+    return n if 0 < n <= MAX_ID else 0
+
+
 async def _remove_feed(ref: str, deps: Deps) -> Result:
+    fid = feed_id(ref)
+    if fid == 0:
+        return usage_for("feeds", f"a feed id is a number from 1 to {MAX_ID}").to_result()
     async with deps.sessions.begin() as s:
-        cond = Feed.id == int(ref.lstrip("#")) if ref.lstrip("#").isdigit() else Feed.url == ref
+        cond = Feed.id == fid if fid is not None else Feed.url == ref
         feed = (await s.execute(select(Feed).where(cond))).scalar_one_or_none()
         if feed is None:
             return Result(kind="feeds", ok=False, title="No such feed", text=f"No feed {clip(ref, 100)}.")

@@ -7,9 +7,9 @@ have to type several commands to see.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from bot.archive.status import FAILING_AFTER
+from bot.archive.status import failing_clause, feed_counts
 from bot.chat.messages import Context, Item, Result, Section
 from bot.commands.common import clip
 from bot.commands.deps import Deps
@@ -30,11 +30,10 @@ async def home_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
             .where(Channel.platform == ctx.platform).order_by(Channel.id, Subscription.id)
         )).all())
         feeds = await feed_labels(s, [sub for _c, sub in rows])
-        total, failing_n = (await s.execute(
-            select(func.count(), func.count().filter(Feed.consecutive_failures >= FAILING_AFTER)).select_from(Feed)
-        )).one()
+        counts = await feed_counts(s, now)
+        total, failing_n = counts.feeds, counts.feeds_failing
         failing = list((await s.execute(
-            select(Feed).where(Feed.consecutive_failures >= FAILING_AFTER)
+            select(Feed).where(failing_clause())
             .order_by(Feed.consecutive_failures.desc()).limit(5)
         )).scalars())
     by_channel: dict[int, tuple[Channel, list[str]]] = {}

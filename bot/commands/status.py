@@ -26,7 +26,7 @@ def ingest_day(cycles: list[Any], now: datetime) -> str:
 
 
 async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
-    from bot.archive.status import FAILING_AFTER, archive_stats
+    from bot.archive.status import archive_stats, failing_clause
     from bot.fulltext.queue import queue_counts
 
     now = deps.now()
@@ -35,7 +35,7 @@ async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
         failing = list(
             (
                 await s.execute(
-                    select(Feed).where(Feed.consecutive_failures >= FAILING_AFTER)
+                    select(Feed).where(failing_clause())
                     .order_by(Feed.consecutive_failures.desc()).limit(5)
                 )
             ).scalars()
@@ -59,7 +59,8 @@ async def status_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     archive = Item(
         title="Archive",
         fields=(("articles", str(counts["articles"])), ("statements", str(counts["statements"])),
-                ("feeds", f"{counts['feeds']} ({counts['feeds_failing']} failing)")),
+                ("feeds", f"{counts['feeds']} ({counts['feeds_failing']} failing, {counts['feeds_in_backoff']} in backoff,"
+                          f" {counts['feeds_disabled']} disabled)")),
     )
     if cycle is None:
         cycle_item = Item(title="Last ingest cycle", body="none yet")

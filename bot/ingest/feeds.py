@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import AppConfig
+from bot.net.fetch import url_refusal
 from bot.store.models import Feed, utcnow
 from bot.text.urls import feed_url_ok
 
@@ -30,10 +31,17 @@ class FeedSpec:
     full_text: str = "auto"
 
 
-def normalise_feed_url(url: str) -> str:
+def normalise_feed_url(url: str, allow_private: bool | None = None) -> str:
+    """The URL as stored, or FeedError. With `allow_private` (the NEWSBOT_ALLOW_PRIVATE_FEEDS
+    setting) given, a URL naming an address the fetcher would refuse is refused here, with the
+    reason the fetcher would give; None skips that check (config feeds, refused at fetch time)."""
     url = url.strip()
     if not feed_url_ok(url):
         raise FeedError(f"not an http(s) feed URL: {url[:200]!r}")
+    if allow_private is not None:
+        reason = url_refusal(url, allow_private)
+        if reason:
+            raise FeedError(f"{url[:200]}: {reason}")
     return url
 
 
@@ -41,9 +49,11 @@ async def get_feed(session: AsyncSession, url: str) -> Feed | None:
     return (await session.execute(select(Feed).where(Feed.url == url))).scalar_one_or_none()
 
 
-async def add_feed(session: AsyncSession, spec: FeedSpec, source: str = "cli") -> tuple[Feed, bool]:
+async def add_feed(
+    session: AsyncSession, spec: FeedSpec, source: str = "cli", *, allow_private: bool | None = None
+) -> tuple[Feed, bool]:
     """Add (or re-enable and update) a feed; returns (feed, created). Due at once."""
-    url = normalise_feed_url(spec.url)
+    url = normalise_feed_url(spec.url, allow_private)
     feed = await get_feed(session, url)
     if feed is None:
         feed = Feed(
@@ -86,13 +96,21 @@ async def list_feeds(session: AsyncSession, include_disabled: bool = True) -> li
     return list((await session.execute(stmt)).scalars())
 
 
-async def add_feeds(session: AsyncSession, specs: Iterable[FeedSpec], source: str) -> tuple[int, int]:
+async def add_feeds(
+    session: AsyncSession, specs: Iterable[FeedSpec], source: str, *, allow_private: bool | None = None
+) -> tuple[int, int, list[str]]:
+    """Add every acceptable feed; returns (added, already present, one line per refused feed)."""
     added = existing = 0
+    refused: list[str] = []
     for spec in specs:
-        _, created = await add_feed(session, spec, source)
+        try:
+            _, created = await add_feed(session, spec, source, allow_private=allow_private)
+        except FeedError as exc:
+            refused.append(str(exc))
+            continue
         added += created
         existing += not created
-    return added, existing
+    return added, existing, refused
 
 
 async def sync_config_feeds(session: AsyncSession, config: AppConfig) -> dict[str, int]:

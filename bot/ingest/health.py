@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.archive.status import FAILING_AFTER
 from bot.ingest.feeds import list_feeds
 from bot.store.models import Feed
 
@@ -17,7 +16,7 @@ from bot.store.models import Feed
 class FeedHealth:
     url: str
     title: str | None
-    state: str  # ok | failing | erroring | new | disabled
+    state: str  # ok | failing | new | disabled (the vocabulary of bot.archive.status)
     enabled: bool
     consecutive_failures: int
     last_error: str | None
@@ -39,12 +38,11 @@ class FeedHealth:
 
 
 def feed_state(feed: Feed) -> str:
+    """The row-level twin of `bot.archive.status.failing_clause`: failing when the last fetch failed."""
     if not feed.enabled:
         return "disabled"
-    if (feed.consecutive_failures or 0) >= FAILING_AFTER:
-        return "failing"
     if feed.consecutive_failures:
-        return "erroring"
+        return "failing"
     return "ok" if feed.last_success_at else "new"
 
 
@@ -68,8 +66,8 @@ def health_of(feed: Feed) -> FeedHealth:
 
 async def feed_health(session: AsyncSession, *, failing_only: bool = False) -> list[FeedHealth]:
     """Every feed's health, failing ones first (then by URL)."""
-    order = {"failing": 0, "erroring": 1, "new": 2, "ok": 3, "disabled": 4}
+    order = {"failing": 0, "new": 1, "ok": 2, "disabled": 3}
     out = [health_of(f) for f in await list_feeds(session)]
     if failing_only:
-        out = [h for h in out if h.state in ("failing", "erroring")]
+        out = [h for h in out if h.state == "failing"]
     return sorted(out, key=lambda h: (order[h.state], h.url))

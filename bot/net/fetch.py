@@ -2,7 +2,8 @@
 
 Why each guard exists:
 - SSRF: a feed URL (or any redirect hop) must not reach loopback, private, link-local or cloud
-  metadata addresses. The check happens where the socket is opened: the host is resolved once,
+  metadata addresses (NEWSBOT_ALLOW_PRIVATE_FEEDS opens loopback and private ranges, never the
+  others). The check happens where the socket is opened: the host is resolved once,
   every address is checked, and the connection goes to a checked address, so DNS rebinding
   (public on the check, private on the connect) has no second lookup to exploit.
 - A streamed body cap (decoded bytes, so a gzip bomb is capped too), a total deadline on top of
@@ -70,37 +71,92 @@ class FetchResult:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def address_refusal(ip_text: str) -> str | None:
-    """Why an address must not be contacted, or None when it is a public unicast address."""
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Opened by NEWSBOT_ALLOW_PRIVATE_FEEDS (tests, intranets); every other kind is refused always:
+# link-local and metadata addresses hand out cloud credentials, and no feed lives there.
+OPENABLE = frozenset({"loopback", "private"})
+
+
+def _embedded_v4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The IPv4 address an IPv6 one carries (mapped ::ffff:a.b.c.d, NAT64, 6to4), else itself."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+    return ip
+
+
+def address_kind(ip_text: str) -> str | None:
+    """What kind of non-public address this is (cloud metadata, link-local, loopback, private,
+    ...), or None for a public unicast address."""
     try:
-        ip = ipaddress.ip_address(ip_text.split("%", 1)[0])
+        ip = _embedded_v4(ipaddress.ip_address(ip_text.split("%", 1)[0]))
     except ValueError:
-        return f"refused: not an IP address {ip_text!r}"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    kind = None
+        return "invalid"
     if str(ip) in _METADATA:
-        kind = "cloud metadata"
-    elif ip.is_loopback:
-        kind = "loopback"
-    elif ip.is_link_local:
-        kind = "link-local"
-    elif ip.is_unspecified:
-        kind = "unspecified"
-    elif ip.is_multicast:
-        kind = "multicast"
-    elif ip.is_private:
-        kind = "private"
-    elif ip.is_reserved or not ip.is_global:
-        kind = "reserved"
-    return f"refused: resolves to {kind} address {ip}" if kind else None
+        return "cloud metadata"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_private:
+        return "private"
+    if ip.is_reserved or not ip.is_global:
+        return "reserved"
+    return None
+
+
+def address_refusal(ip_text: str, allow_private: bool = False) -> str | None:
+    """Why an address must not be contacted, or None. `allow_private` opens loopback and private
+    ranges only: link-local, metadata and the rest stay refused."""
+    kind = address_kind(ip_text)
+    if kind == "invalid":
+        return f"refused: not an IP address {ip_text!r}"
+    if kind is None or (allow_private and kind in OPENABLE):
+        return None
+    ip = _embedded_v4(ipaddress.ip_address(ip_text.split("%", 1)[0]))
+    return f"refused: resolves to {kind} address {ip}"
+
+
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.IGNORECASE)
 
 
 def _literal_ip(host: str) -> str | None:
+    """The IP address a host names literally: dotted, bracketed IPv6, and the integer, octal and
+    hex forms resolvers accept (http://2852039166/, http://0xa9fea9fe/, http://0251.0376.0251.0376/)."""
+    host = host.strip("[]")
     try:
-        return str(ipaddress.ip_address(host.strip("[]")))
+        return str(ipaddress.ip_address(host))
     except ValueError:
-        return None
+        pass
+    if _NUMERIC_HOST.fullmatch(host):
+        try:
+            return str(ipaddress.IPv4Address(socket.inet_aton(host.rstrip("."))))
+        except OSError:
+            return None
+    return None
+
+
+def url_refusal(url: str, allow_private: bool = False) -> str | None:
+    """Why this URL may not be fetched, from the URL alone (scheme, a literal address in any
+    form), else None. The same one-line reason as the fetcher's, without a DNS lookup: for
+    checking feeds where they are added; names are checked again where the socket is opened."""
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port
+    except ValueError:
+        return "refused: not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "refused: only http(s) URLs"
+    literal = _literal_ip(parts.hostname)
+    return address_refusal(literal, allow_private) if literal else None
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -114,30 +170,24 @@ async def system_resolver(host: str, port: int) -> list[str]:
 
 
 def check_url_allowed(url: str, allow_private: bool) -> str | None:
-    """Why this URL may not be fetched (scheme, or a private address it resolves to), else None.
+    """Why this URL may not be fetched (scheme, or a refused address it resolves to), else None.
 
     Uses the system resolver synchronously: for the CLI and validation. The fetcher itself does
     not rely on this answer; it re-checks the address it actually connects to.
     """
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "refused: not a valid URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "refused: only http(s) URLs"
-    if allow_private:
+    reason = url_refusal(url, allow_private)
+    if reason:
+        return reason
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    if _literal_ip(host):
         return None
-    host = parts.hostname
-    literal = _literal_ip(host)
-    if literal:
-        return address_refusal(literal)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
     except OSError as exc:
         return f"DNS lookup failed for {host}: {exc.strerror or exc}"
     for info in infos:
-        reason = address_refusal(str(info[4][0]))
+        reason = address_refusal(str(info[4][0]), allow_private)
         if reason:
             return reason
     return None
@@ -177,9 +227,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 raise httpcore.ConnectError(f"DNS lookup failed for {host}: {exc.strerror or exc}") from exc
             if not addresses:
                 raise httpcore.ConnectError(f"DNS lookup failed for {host}: no addresses")
-        if not self._allow_private and host.lower() not in self._exempt:
+        if host.lower() not in self._exempt:
             for addr in addresses:  # one bad answer refuses all: mixed answers are a rebinding trick
-                reason = address_refusal(addr)
+                reason = address_refusal(addr, self._allow_private)
                 if reason:
                     raise FetchRefused(reason)
         last: Exception | None = None
@@ -388,6 +438,10 @@ class SafeFetcher:
                 return state
             seen.add(url)
             state.url = url
+            refused = url_refusal(url, self.allow_private)  # every hop, before any connect
+            if refused:
+                state.error = refused
+                return state
             async with self._host_lock(host_of(url)):
                 request = self._client.build_request("GET", url, headers=headers)
                 response = await self._client.send(request, stream=True)

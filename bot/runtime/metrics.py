@@ -46,6 +46,10 @@ CYCLE_SECONDS = Histogram(
     buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800),
 )
 STATEMENTS_STORED = Counter("newsbot_statements_stored_total", "New statements extracted from stored articles", registry=REGISTRY)
+FEED_HEALTH = Gauge(
+    "newsbot_feeds", "Feeds by health (total, failing, in_backoff, disabled), read from the database at scrape",
+    ["state"], registry=REGISTRY,
+)
 OUTBOX = Gauge("newsbot_outbox_rows", "Outbox rows by kind and status, read from the database at scrape", ["kind", "status"], registry=REGISTRY)
 BAD_INPUT = Counter("newsbot_bad_input_total", "Input refused with a clear error, by where", ["where"], registry=REGISTRY)
 

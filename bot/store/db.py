@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,11 +50,54 @@ def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
     return name == "sqlite"
 
 
+def sqlite_read_only(url: str) -> bool:
+    """True for a SQLite file that exists but that this process may not write: it is opened
+    read-only, so `search`, `stats` and the other reads work on it (a restored backup, a
+    read-only volume) instead of failing on the first write the driver attempts."""
+    if not is_sqlite(url):
+        return False
+    path = make_url(async_url(url)).database
+    if not path or path == ":memory:" or path.startswith("file:") or not os.path.exists(path):
+        return False
+    return not os.access(path, os.W_OK)
+
+
+def probe_sqlite(url: str, timeout_s: float = 1.0) -> str | None:
+    """Why a SQLite file cannot be read right now ("database is locked"), or None: asked with a
+    short busy timeout, so a locked file is reported in a second rather than after the engine's
+    own 15 s wait. Blocking: run it in a thread. Other backends answer None."""
+    if not is_sqlite(url):
+        return None
+    path = make_url(async_url(url)).database
+    if not path or path == ":memory:" or path.startswith("file:") or not os.path.exists(path):
+        return None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_s)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
+
+
+def read_only_params(path: str) -> str:
+    """URI parameters to read a file we may not write. A WAL file needs its -shm beside it or a
+    folder to create it in; on a read-only volume with neither, nobody can be writing it, so it
+    is opened as immutable."""
+    shm = Path(f"{path}-shm")
+    if not shm.exists() and not os.access(Path(path).parent, os.W_OK):
+        return "mode=ro&immutable=1"
+    return "mode=ro"
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers (chat lookups) run while the ingester writes; busy_timeout makes a writer
     # wait for the lock instead of failing with "database is locked".
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    with contextlib.suppress(Exception):  # a read-only file keeps the journal mode it has
+        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -62,15 +108,27 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     aurl = async_url(url)
     if is_sqlite(aurl):
         path = make_url(aurl).database
-        if path and path != ":memory:":
+        connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+        if sqlite_read_only(url):
+            assert path is not None
+            aurl = f"sqlite+aiosqlite:///file:{Path(path).resolve()}?{read_only_params(path)}&uri=true"
+        elif path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(aurl, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        engine = create_async_engine(aurl, connect_args=connect_args, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
     return create_async_engine(aurl, **kwargs)
+
+
+def one_line_error(exc: BaseException) -> str:
+    """A database failure as one line, without the SQL and parameters SQLAlchemy appends to its
+    messages (they may hold article text or tokens; `--debug` shows the whole traceback)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,6 +65,7 @@ class FakeDiscord:
     forbidden_channels: set[str] = field(default_factory=set)
     _failures: dict[str, deque[tuple[int, int, float]]] = field(default_factory=lambda: defaultdict(deque))
     _ids: Any = field(default_factory=lambda: itertools.count(900000000000000000))
+    _last_id: int = 0
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _seq: Any = field(default_factory=lambda: itertools.count(1))
     identified: asyncio.Event = field(default_factory=asyncio.Event)
@@ -97,7 +99,10 @@ class FakeDiscord:
             await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
     def new_id(self) -> str:
-        return str(next(self._ids))
+        """A snowflake as Discord makes them: the time in its top bits, so `after=` filters work."""
+        now_ms = int(time.time() * 1000) - 1420070400000  # Discord's epoch
+        self._last_id = max(self._last_id + 1, now_ms << 22)
+        return str(self._last_id)
 
     # --- server ----------------------------------------------------------------------------
     async def start(self) -> FakeDiscord:
@@ -259,7 +264,11 @@ class FakeDiscord:
                 return _json(msg)
             if method == "GET":
                 limit = int(rec.query.get("limit", 50))
-                newest = list(reversed(self.messages[channel]))[:limit]
+                before, after = rec.query.get("before"), rec.query.get("after")
+                newest = [
+                    m for m in reversed(self.messages[channel])
+                    if (before is None or int(m["id"]) < int(before)) and (after is None or int(m["id"]) > int(after))
+                ][:limit]
                 # Discord does not return the nonce when listing messages
                 return _json([{k: v for k, v in m.items() if k != "nonce"} for m in newest])
         if parts[:1] == ["interactions"] and parts[3:4] == ["callback"]:

@@ -4,13 +4,19 @@ Answers `auth.test`, `chat.postMessage`, `conversations.history` and `users.info
 `/api/<method>` (slack-sdk sends JSON bodies, forms or query strings; all are accepted), and
 `response_url` POSTs at `/response/<token>`. Every request is recorded. Tests queue failures with
 `fail(method, error)` (Slack's `ok: false` answers) and `rate_limit(method, retry_after)` (HTTP 429
-with `Retry-After`, as Slack sends it).
+with `Retry-After`, as Slack sends it), or `rate_limit_for(method, seconds)` (429s for a while).
+`conversations.history` answers as for apps outside the Slack Marketplace: at most
+`HISTORY_PAGE` messages a page, newest first, `oldest`/`latest` bounds and cursor paging.
+Message timestamps are wall-clock times, as Slack's are. `post_delay` holds each
+`chat.postMessage` answer back after the message is stored (a crash then lands mid-post).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +25,7 @@ from aiohttp import WSMsgType, web
 
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-test-token"
+HISTORY_PAGE = 15
 
 
 @dataclass
@@ -26,6 +33,7 @@ class Recorded:
     method: str
     payload: dict[str, Any]
     headers: dict[str, str]
+    status: int = 200
 
 
 @dataclass
@@ -43,6 +51,9 @@ class FakeSlack:
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
+    post_delay: float = 0.0
+    posts_in_flight: int = 0  # stored, answer not yet sent (with post_delay)
+    _limited_until: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     # --- test controls ---------------------------------------------------------------------
     def fail(self, method: str, error: str, times: int = 1) -> None:
@@ -54,6 +65,10 @@ class FakeSlack:
         """The next `times` calls of `method` answer HTTP 429 with this Retry-After."""
         for _ in range(times):
             self._failures[method].append(("ratelimited", retry_after))
+
+    def rate_limit_for(self, method: str, seconds: float, retry_after: float = 1) -> None:
+        """Every call of `method` in the next `seconds` answers HTTP 429 with this Retry-After."""
+        self._limited_until[method] = (time.monotonic() + seconds, retry_after)
 
     def calls(self, method: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method]
@@ -111,9 +126,16 @@ class FakeSlack:
             return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket=t1"})
         if auth != f"Bearer {self.token}" and payload.get("token") != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        limited = self._limited_until.get(method)
+        if limited is not None and time.monotonic() < limited[0]:
+            self.requests[-1].status = 429
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(int(limited[1]))}
+            )
         if self._failures[method]:
             error, retry_after = self._failures[method].popleft()
             if retry_after is not None:
+                self.requests[-1].status = 429
                 return web.json_response(
                     {"ok": False, "error": error}, status=429, headers={"Retry-After": str(int(retry_after))}
                 )
@@ -121,7 +143,14 @@ class FakeSlack:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(payload))
+        answer = handler(payload)
+        if method == "chat.postMessage" and self.post_delay:
+            self.posts_in_flight += 1
+            try:
+                await asyncio.sleep(self.post_delay)
+            finally:
+                self.posts_in_flight -= 1
+        return web.json_response(answer)
 
     def _m_auth_test(self, payload: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -154,7 +183,7 @@ class FakeSlack:
         metadata = payload.get("metadata")
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
-        ts = f"1700000000.{next(self._ts):06d}"
+        ts = self._new_ts()
         message = {
             "type": "message",
             "user": "U0BOT",
@@ -170,15 +199,25 @@ class FakeSlack:
 
     def _m_chat_postEphemeral(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.ephemeral[payload["channel"]].append(payload)
-        return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        return {"ok": True, "message_ts": self._new_ts()}
+
+    def _new_ts(self) -> str:
+        """Wall-clock seconds and a sequence number, unique and increasing, like Slack's."""
+        return f"{int(time.time())}.{next(self._ts):06d}"
 
     def _m_conversations_history(self, payload: dict[str, Any]) -> dict[str, Any]:
         channel = payload["channel"]
-        limit = int(payload.get("limit", 100))
+        limit = min(int(payload.get("limit", 100)), HISTORY_PAGE)
         with_meta = str(payload.get("include_all_metadata", "")).lower() in ("1", "true")
-        newest_first = list(reversed(self.messages[channel]))[:limit]
-        out = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
-        return {"ok": True, "messages": out, "has_more": False}
+        oldest = float(payload.get("oldest") or 0)
+        latest = float(payload.get("latest") or "inf")
+        start = int(payload.get("cursor") or 0)
+        window = [m for m in reversed(self.messages[channel]) if oldest <= float(m["ts"]) <= latest]
+        page = window[start:start + limit]
+        out = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(window)
+        return {"ok": True, "messages": out, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)

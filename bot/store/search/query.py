@@ -137,7 +137,7 @@ def parse_query(text: str, now: datetime | None = None) -> Query:
         raw = quoted if quoted is not None else (bare or "")
         if key is not None:  # an unknown key:"value" is just words
             raw = f"{key} {raw}"
-        words = tuple(w.lower() for w in _WORD_RE.findall(raw))
+        words = tuple(_WORD_RE.findall(raw.lower()))  # lower first: "İ" lowers to "i" + a combining dot
         if not words:
             continue
         if len(groups) + len(excluded) >= MAX_TERMS:
