@@ -461,7 +461,7 @@ class DeliveryWorker:
     async def _wait_to_confirm(self, row: Leased, error: str, retry_after: float | None) -> None:
         """Put an uncertain row back, still uncertain, to be confirmed later; it never dies of this."""
         cap = self.opts.check_backoff_max_s
-        delay = min(cap, retry_after) if retry_after is not None else min(cap, backoff_s(row.attempts, self.opts))
+        delay = min(cap, retry_after) if retry_after is not None else min(cap, retry_after_s(row.attempts, self.opts))
         async with self.sessions.begin() as s:
             await s.execute(
                 update(Delivery).where(Delivery.id == row.id)
