@@ -1,4 +1,8 @@
-"""PostgreSQL search matches what SQLite's FTS5 matches, and phrases are found from an index.
+"""PostgreSQL search matches what SQLite's FTS5 matches, phrases are found from an index, and
+writers starting stories lock band keys, not the whole archive.
+
+`story_band_locks`: one row per band key a story was started with; a writer starting stories
+locks its keys' rows (bot.archive.stories) instead of one advisory lock for every writer.
 
 FTS5 (`porter unicode61`) keeps every word, stems with the original Porter algorithm and splits
 hyphenated words into their parts. The `english` configuration dropped stop words (so `"of the"`
@@ -26,6 +30,7 @@ Revises: 0010
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
@@ -80,6 +85,7 @@ POSTGRES_DOWN = [
 
 
 def upgrade() -> None:
+    op.create_table("story_band_locks", sa.Column("key", sa.BigInteger(), autoincrement=False, primary_key=True))
     if op.get_bind().dialect.name != "sqlite":
         for sql in POSTGRES_UP:
             op.execute(sql)
@@ -89,3 +95,4 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         for sql in POSTGRES_DOWN:
             op.execute(sql)
+    op.drop_table("story_band_locks")
