@@ -347,14 +347,16 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
         await _set_local(session, previous)
     if len(ids) < window and hi > lo:
         previous = await _set_local(session, _HINTS)
+        first = math.ceil(1.5 * (window - len(ids)) / share) if share > 0 else None
         if phrase:
-            # One read of the pairs' posting lists over the whole rest of the range (postings=0):
-            # a phrase the walk did not find enough of is far rarer than its words.
+            # The pairs' posting lists, in widening id windows as for words. A phrase is rarer than
+            # its words (`share` is its rarest word's), so its list is taken as the words' average.
+            words = sum(len(t.words) for g in q.groups for t in g)
             ids += await _candidates(
-                session, tsq, filters, params, window - len(ids), lo, hi, None, 0.0, match=match_sql(q, tsq, params)
+                session, tsq, filters, params, window - len(ids), lo, hi, first, postings / words or None,
+                match=match_sql(q, tsq, params),
             )
         else:
-            first = math.ceil(1.5 * (window - len(ids)) / share) if share > 0 else None
             ids += await _candidates(session, tsq, filters, params, window - len(ids), lo, hi, first, postings or None)
         await _set_local(session, previous)  # (on an error the rollback undoes SET LOCAL anyway)
     if not ids:
