@@ -428,7 +428,7 @@ _COMPARED = [
     "talked", "governments", "defence -defences", "housing OR houses",
     '"white house" since:90d', '"of the" before:180d', '"prime minister" since:300d before:100d',
     "nato before:200d -summit", '"peace talks" since:30d', "budget since:60d", '"nato summit" topic:nato',
-    'summit -"the nato"',
+    'summit -"the nato"', "topic:nato since:100d", "topic:nato -summit",
 ]
 
 

@@ -121,7 +121,7 @@ def score_window(q: Query, docs: list[tuple[str, str]]) -> list[float]:
 
 async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, window: int) -> list[SearchHit]:
     match = match_expression(q)
-    if match is None:
+    if match is None or not (q.groups or q.sources):
         return await _recent(session, q, limit=limit, offset=offset)
     params: dict[str, Any] = {"m": match}
     dates = _date_filters(q, params)
@@ -171,12 +171,17 @@ def _hit(row: Any, score: float = 0.0, snippet: str | None = None) -> SearchHit:
 
 
 async def _recent(session: AsyncSession, q: Query, *, limit: int, offset: int) -> list[SearchHit]:
-    """Filters with no words (`since:24h`, `-trump`): the newest articles that pass them.
+    """Filters with no words (`since:24h`, `topic:nato`, `-trump`): the newest articles that pass them.
 
     Newest by publication date, walked down the (published_at, id) index; undated articles last.
+    A topic is checked on each row walked (topics are stored space-separated), as on PostgreSQL:
+    through FTS5 the newest by arrival would be taken, not the newest published.
     """
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     where = "1=1" + _date_filters(q, params)
+    for i, topic in enumerate(q.topics):
+        where += f" AND instr(' ' || lower(a.topics) || ' ', :topic{i}) > 0"
+        params[f"topic{i}"] = f" {topic} "
     excl = exclusion_expression(q)
     if excl:
         where += " AND NOT EXISTS (SELECT 1 FROM articles_fts WHERE articles_fts MATCH :x AND rowid = a.id)"
