@@ -597,6 +597,11 @@ def compare(found: dict[str, dict[str, list[str]]]) -> None:
     differ = [q for q in lite if lite[q] != pg.get(q)]
     print(f"\nsame matches on both backends (the newest {COMPARE_WINDOW} of each query): "
           f"{len(lite) - len(differ)} of {len(lite)} queries")
+    mixes: dict[str, list[int]] = {}
+    for q in lite:
+        mix = q.split(" #", 1)[0]
+        mixes.setdefault(mix, [0, 0])[q in differ] += 1
+    print("  " + ", ".join(f"{m} {same}/{same + diff}" for m, (same, diff) in mixes.items()))
     for q in differ[:10]:
         print(f"  differs: {q}: sqlite {len(lite[q])}, postgres {len(pg.get(q) or [])}, "
               f"only one side {len(set(lite[q]) ^ set(pg.get(q) or []))}")

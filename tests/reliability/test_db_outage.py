@@ -75,7 +75,7 @@ async def test_postgres_outage_is_ridden_out(tmp_path: Path, outage_s: int) -> N
                     assert time.monotonic() < deadline, bot.log_tail()
                     await asyncio.sleep(0.3)
                 bot.check_alive()
-                metrics = await bot.runtime.metrics()
+                metrics = await bot.metrics()
                 assert "newsbot_ingest_cycle_seconds_count" in metrics
             finally:
                 rc = await bot.stop(60)

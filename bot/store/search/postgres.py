@@ -15,8 +15,9 @@ cheaper (`_share`):
   the ids below the last step's.
 Phrases: GIN keeps no positions, so the index answers a phrase from `tsv_pairs`, each article's
 adjacent lexeme pairs (migration 0013): "nato summit" reads the posting list of the pair
-"nato summit", not those of both words (86,000 rows at 1M articles for a phrase in 280). Every
-row found is checked against the exact tsquery, so a phrase finds the same rows as on SQLite.
+"nato summit", not those of both words (86,000 rows at 1M articles for a phrase in 280). A
+two-word phrase is exactly its pair; longer phrases and exclusions are checked against the exact
+tsquery on the rows the indexes find, so a phrase finds the same rows as on SQLite, however old.
 Words are indexed by the `newsbot` text search configuration (0013): Porter stems and no stop
 words, as FTS5's `porter unicode61`.
 Only the candidates are scored with `ts_rank_cd`; snippets come from `common.snippet`.
