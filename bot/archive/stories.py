@@ -27,9 +27,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import Table, bindparam, event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.store.db import insert_returning_ids, one_of
 from bot.store.models import Story, StoryBand, utcnow
@@ -274,7 +276,41 @@ async def assign_stories(
             grown[p] = grown.get(p, 0) + 1
         elif shared:
             grown[p.id] = grown.get(p.id, 0) + 1
-    if grown:
+    if grown and shared:
+        _bump_before_commit(session, grown)
+    elif grown:
         now = utcnow()
         await session.execute(_BUMP, [{"b_id": sid, "b_n": n, "b_now": now} for sid, n in sorted(grown.items())])
     return [p if isinstance(p, int) else p.id for p in picks]
+
+
+_BUMPS = "story_bumps"  # session.info key: articles counted into stories, not yet written
+
+
+def _bump_before_commit(session: AsyncSession, grown: dict[int, int]) -> None:
+    """Count articles into their stories as the transaction's last statement.
+
+    The UPDATE locks each story row until commit, and a wire story is counted into by every
+    ingester at once: done when assigned, it held the row through the rest of the ingest
+    transaction (articles, statements, feeds) while other ingesters queued on it (measured with
+    4 ingesters: 1.35 backends waiting on row locks on average).
+    """
+    sync = session.sync_session
+    if not event.contains(sync, "before_commit", _write_bumps):
+        event.listen(sync, "before_commit", _write_bumps)
+        event.listen(sync, "after_soft_rollback", _drop_bumps)
+    pending: dict[int, int] = sync.info.setdefault(_BUMPS, {})
+    for sid, n in grown.items():
+        pending[sid] = pending.get(sid, 0) + n
+
+
+def _write_bumps(sync: Session) -> None:
+    pending: dict[int, int] = sync.info.pop(_BUMPS, {})
+    if pending:
+        now = utcnow()
+        # in story id order: two ingesters counting into the same stories cannot deadlock
+        sync.execute(_BUMP, [{"b_id": sid, "b_n": n, "b_now": now} for sid, n in sorted(pending.items())])
+
+
+def _drop_bumps(sync: Session, _previous: Any) -> None:
+    sync.info.pop(_BUMPS, None)
