@@ -15,8 +15,8 @@ writers never wait on each other in a cycle), in a short transaction of their ow
 the stories sharing those keys and commit at once. Two writers wait for each other only when
 their new stories share a band key, which is exactly when one may have to join the other's: a
 story can only ever be matched through a shared key. Writers starting unrelated stories never
-wait (a single advisory lock serialised every writer that started any story: with 8 ingesters
-10 backends waited on it on average). The caller's transaction then inserts the articles and
+wait (one lock for every writer starting any story would queue them all: measured with 8
+ingesters, 10 backends waiting on it on average). The caller's transaction then inserts the articles and
 counts them into their stories. If it fails, the new stories stay empty (count 0, shown nowhere)
 and the retry's match finds and fills them.
 """
@@ -291,9 +291,8 @@ def _bump_before_commit(session: AsyncSession, grown: dict[int, int]) -> None:
     """Count articles into their stories as the transaction's last statement.
 
     The UPDATE locks each story row until commit, and a wire story is counted into by every
-    ingester at once: done when assigned, it held the row through the rest of the ingest
-    transaction (articles, statements, feeds) while other ingesters queued on it (measured with
-    4 ingesters: 1.35 backends waiting on row locks on average).
+    ingester at once: written when the stories are assigned, it would hold the row through the
+    rest of the ingest transaction (articles, statements, feeds) while other ingesters queue on it.
     """
     sync = session.sync_session
     if not event.contains(sync, "before_commit", _write_bumps):
