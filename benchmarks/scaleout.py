@@ -16,7 +16,7 @@ Where the time goes: CPU seconds of the ingesters' main processes, of their pars
 PostgreSQL server (every backend, from /proc), and of this process (it serves the feed farm),
 from the import to the last feed polled; and what the database backends were doing, sampled from
 `pg_stat_activity` every 0.1 s (running, idle in a transaction while the ingester works, waiting
-for the story advisory lock, for a row lock, other waits), as the average number of backends;
+for the story advisory lock, for a row lock, to extend a table's file, other waits), as the average number of backends;
 and how much of the time the story lock (`pg_advisory_xact_lock` in bot/stories.py, held until
 commit) was held at all, and whether its holder was running a statement or idle in its
 transaction while the ingester's Python code worked.
@@ -50,7 +50,9 @@ from tests.reliability.helpers import (  # noqa: E402
 )
 
 TICK = os.sysconf("SC_CLK_TCK")
-STATES = ("running", "idle in tx", "advisory lock", "row lock", "other wait")
+# "extend": waiting to extend a table's file (PostgreSQL's relation extension lock, taken by
+# concurrent INSERTs into one table), apart from waits on locks the code takes (advisory, rows)
+STATES = ("running", "idle in tx", "advisory lock", "row lock", "extend", "other wait")
 HELD = ("held, holder running", "held, holder idle in tx")  # the story lock (bot/stories.py)
 
 
@@ -145,6 +147,8 @@ async def sample_backends(dsn: str, stop: asyncio.Event, into: Counter[str]) -> 
                     into["running"] += 1
                 elif wtype == "Lock" and wevent == "advisory":
                     into["advisory lock"] += 1
+                elif wtype == "Lock" and wevent == "extend":
+                    into["extend"] += 1
                 elif wtype == "Lock":
                     into["row lock"] += 1
                 else:

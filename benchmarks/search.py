@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/search.py                      # 100k articles, both backends
     .venv/bin/python benchmarks/search.py --articles 1000000 --backend sqlite
     .venv/bin/python benchmarks/search.py --keep /tmp/arch     # build into / reuse PATH-sqlite.db, PATH-pg/
+    .venv/bin/python benchmarks/search.py --compare            # and check both backends match the same articles
 
 Why synthetic: the figures must be reproducible on any machine without a news corpus. Articles are
 ~400 words drawn from a Zipf-distributed vocabulary (real function and news words at the head,
@@ -564,6 +565,48 @@ async def naive_postgres(session: Any, q: Query) -> int:
     return len(rows)
 
 
+COMPARE_WINDOW = 100
+
+
+async def matches(url: str, built: Built, count: int) -> dict[str, list[str]]:
+    """For every query of the mixes, the urls of its newest COMPARE_WINDOW matches (the window
+    each backend ranks): the same on both backends when they match the same articles."""
+    from bot.store.search import postgres as pg_backend
+    from bot.store.search import sqlite as sqlite_backend
+
+    engine = make_engine(url)
+    backend = sqlite_backend if engine.dialect.name == "sqlite" else pg_backend
+    found: dict[str, list[str]] = {}
+    try:
+        async with session_factory(engine)() as s:
+            for name, texts in query_mixes(built.articles, count).items():
+                for i, t in enumerate(texts):
+                    hits = await backend.search(
+                        s, parse_query(t, now=built.built_at), limit=COMPARE_WINDOW, offset=0, window=COMPARE_WINDOW
+                    )
+                    found[f"{name} #{i}: {t}"] = sorted(h.url or "" for h in hits)
+    finally:
+        await engine.dispose()
+    return found
+
+
+def compare(found: dict[str, dict[str, list[str]]]) -> None:
+    lite, pg = found.get("sqlite"), found.get("postgres")
+    if lite is None or pg is None:
+        return
+    differ = [q for q in lite if lite[q] != pg.get(q)]
+    print(f"\nsame matches on both backends (the newest {COMPARE_WINDOW} of each query): "
+          f"{len(lite) - len(differ)} of {len(lite)} queries")
+    mixes: dict[str, list[int]] = {}
+    for q in lite:
+        mix = q.split(" #", 1)[0]
+        mixes.setdefault(mix, [0, 0])[q in differ] += 1
+    print("  " + ", ".join(f"{m} {same}/{same + diff}" for m, (same, diff) in mixes.items()))
+    for q in differ[:10]:
+        print(f"  differs: {q}: sqlite {len(lite[q])}, postgres {len(pg.get(q) or [])}, "
+              f"only one side {len(set(lite[q]) ^ set(pg.get(q) or []))}")
+
+
 async def run_queries(url: str, built: Built, count: int, baseline_count: int, backend: str) -> dict[str, Latency]:
     engine = make_engine(url)
     sessions = session_factory(engine)
@@ -644,7 +687,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, help="build into / reuse PATH-sqlite.db and PATH-pg/ (default benchmarks/out/search-N)")
     ap.add_argument("--rebuild", action="store_true", help="build again even when a cached archive exists")
     ap.add_argument("--measured-inserts", type=int, default=20_000, help="articles INSERTed with the full-text index in place (the throughput figure)")
+    ap.add_argument("--compare", action="store_true", help="with both backends: compare every query's matches")
     args = ap.parse_args(argv)
+    found: dict[str, dict[str, list[str]]] = {}
     n = args.articles
     base = args.keep or OUT / f"search-{n}"
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -663,6 +708,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_migrate(f"sqlite:///{path}"))  # a cached archive gets migrations added since
         print(f"sqlite insert throughput: {built.insert_rate:,.0f} articles/s ({built.insert_note})")
         asyncio.run(run_queries(f"sqlite:///{path}", built, args.queries, args.baseline_queries, "sqlite"))
+        if args.compare:
+            found["sqlite"] = asyncio.run(matches(f"sqlite:///{path}", built, args.queries))
     if args.backend in ("postgres", "both"):
         folder = base.with_name(base.name + "-pg")
         server = _pg_server_class()(folder)
@@ -680,8 +727,11 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.run(_migrate(url))  # a cached archive gets migrations added since
             print(f"postgres insert throughput: {built.insert_rate:,.0f} articles/s ({built.insert_note})")
             asyncio.run(run_queries(url, built, args.queries, args.baseline_queries, "postgres"))
+            if args.compare:
+                found["postgres"] = asyncio.run(matches(url, built, args.queries))
         finally:
             server.stop()
+    compare(found)
     print(f"\npeak RSS of the benchmark process: {rss_mb():,.0f} MB")
     return 0
 

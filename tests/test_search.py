@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -369,23 +370,115 @@ async def test_postgres_row_walk_finds_what_the_index_finds(
                 assert [h.id for h in (await search(s, query, limit=2, window=window)).hits] == pages[query, window], query
 
 
-async def test_a_phrase_is_matched_among_the_newest_articles_holding_its_words(
-    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+async def test_a_rare_phrase_of_common_words_is_found_however_old(
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    """Both backends check a phrase against the newest PHRASE_CHECKS articles holding all its
-    words (PostgreSQL must read each one's tsvector); shrunk here to show the bound."""
-    from bot.store.search import common as search_module
+    """Every article holds both words, only the oldest holds them as the phrase: it is found on
+    both backends whatever the window (PostgreSQL reads it from the adjacent-pair index)."""
+    async with sessions.begin() as s:
+        await store_article(s, _item(0, text=f"{FILLER}. The NATO summit opened.", days_ago=300))
+        for n in range(1, 300):
+            await store_article(s, _item(n, text=f"{FILLER}. A summit, said NATO.", days_ago=299 - n))
+    async with sessions() as s:
+        assert _nums((await search(s, '"nato summit"', window=3)).hits) == [0]
+        assert _nums((await search(s, '"the nato"', window=3)).hits) == [0]  # stop words count
+        assert _nums((await search(s, '"the nato summit" since:400d', window=3)).hits) == [0]
+        assert (await search(s, '"nato summit" since:200d')).hits == ()
+        assert len((await search(s, '"summit said nato"', limit=100, window=400)).hits) == 100
+        assert _nums((await search(s, '"summit opened" OR "said the budget"', window=3)).hits) == [0]
+        assert len((await search(s, 'nato summit -"said nato"', limit=100, window=400)).hits) == 1
+
+
+# ---------------------------------------------------------------------------- both backends agree
+
+_VOCAB = str.split(
+    "the of and to a in that is said on for with as was by at from his be has are this not but new"
+    " nato summit ukraine trump russia president minister government military defence talks war"
+    " white house prime foreign peace union european secretary general air budget houses housing"
+    " well-known kyiv's cease-fire talked talking governments presidential defences"
+)
+
+
+def _generated(n: int) -> list[ArticleIn]:
+    """A seeded archive: Zipf-ish word choice with stop words, inflections, hyphens and
+    possessives, fixed phrases, titles, dates over a year arriving in rough date order."""
+    import random
+
+    rng = random.Random(21)
+    weights = [1 / (r + 2) for r in range(len(_VOCAB))]
+    phrases = ["white house", "prime minister", "peace talks", "of the", "secretary general", "nato summit"]
+    items = []
+    for i in range(n):
+        words = rng.choices(_VOCAB, weights, k=rng.randint(20, 60))
+        for _ in range(rng.randint(0, 2)):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(phrases))
+        body = " ".join(words)
+        body = body[:40] + ", " + body[40:] + "."
+        title = " ".join(rng.choices(_VOCAB, weights, k=5)).capitalize() if i % 3 else None
+        age = 365 * (1 - i / n) + rng.uniform(-5, 5)
+        items.append(_item(i, text=body, title=title, days_ago=age, topics=("nato",) if i % 4 == 0 else ()))
+    return items
+
+
+_COMPARED = [
+    '"white house"', '"prime minister"', '"of the"', '"said the"', '"the president"', '"nato summit"',
+    '"peace talks"', '"secretary general" nato', '"well known"', '"kyiv s"', '"cease fire"', '"talks war"',
+    '"white houses"', '"the white house"', '"said on the"', '"peace talks" OR "nato summit"',
+    "house -white", 'house -"white house"', "nato -summit -trump", '"prime minister" -"foreign minister"',
+    "talked", "governments", "defence -defences", "housing OR houses",
+    '"white house" since:90d', '"of the" before:180d', '"prime minister" since:300d before:100d',
+    "nato before:200d -summit", '"peace talks" since:30d', "budget since:60d", '"nato summit" topic:nato',
+    'summit -"the nato"', "topic:nato since:100d", "topic:nato -summit",
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(300)
+async def test_both_backends_find_the_same_articles(
+    sqlite_template: Path, pg_template: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same archive in SQLite and PostgreSQL: every phrase, exclusion and date filter finds the
+    same articles (all of them, and the newest window of them), whichever way PostgreSQL reads."""
+    import asyncio
+    import os
+    import shutil
+
+    from bot.store.db import make_engine, session_factory
     from bot.store.search import postgres as postgres_fts
     from bot.store.search import sqlite as sqlite_fts
+    from tests.conftest import _admin
 
-    await _archive(sessions)
-    async with sessions() as s:
-        full = await search(s, '"budget meridian"', limit=10)
-        assert sorted(_nums(full.hits)) == list(range(110, 120))  # every article from 3 on has it
-        for module in (search_module, sqlite_fts, postgres_fts):
-            monkeypatch.setattr(module, "PHRASE_CHECKS", 5)
-        bounded = await search(s, '"budget meridian"', limit=10)
-        assert sorted(_nums(bounded.hits)) == [115, 116, 117, 118, 119]
-        # the words alone are not bounded, and a phrase rarer than that still finds its rows
-        assert len((await search(s, "budget meridian", limit=10)).hits) == 10
-        assert sorted(_nums((await search(s, '"budget zephyrine"', limit=10)).hits)) == [0, 1, 2]
+    path = tmp_path / "same.db"
+    shutil.copy(sqlite_template, path)
+    name = f"same_{os.getpid()}"
+    await _admin(f"{pg_template}/postgres", f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name} TEMPLATE newsbot_tmpl")
+    engines = [make_engine(f"sqlite:///{path}"), make_engine(f"{pg_template}/{name}")]
+    items = _generated(1500)
+    try:
+        for eng in engines:
+            async with session_factory(eng).begin() as s:
+                for it in items:
+                    await store_article(s, it)
+        async with engines[1].begin() as conn:
+            await conn.execute(text("ANALYZE articles"))
+
+        async def found(eng: AsyncEngine, q: Query, window: int) -> set[str]:
+            backend = sqlite_fts if eng.dialect.name == "sqlite" else postgres_fts
+            async with session_factory(eng)() as s:
+                hits = await backend.search(s, q, limit=window, offset=0, window=window)
+            return {h.url or "" for h in hits}
+
+        compared = 0
+        for walk_cost in (postgres_fts.WALK_COST, 0):  # the GIN index, then the row walk
+            monkeypatch.setattr(postgres_fts, "WALK_COST", walk_cost)
+            for text_ in _COMPARED:
+                q = parse_query(text_, now=NOW)
+                for window in (40, 10_000):
+                    lite, pg = await asyncio.gather(*(found(e, q, window) for e in engines))
+                    assert lite == pg, (text_, window, sorted(lite ^ pg)[:5])
+                    compared += bool(lite)
+        assert compared >= 2 * 2 * (len(_COMPARED) - 4)  # nearly every query finds something
+    finally:
+        for eng in engines:
+            await eng.dispose()
+        await _admin(f"{pg_template}/postgres", f"DROP DATABASE IF EXISTS {name}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.archive.articles import ArticleIn, store_articles
@@ -103,3 +103,40 @@ async def test_a_failed_write_leaves_no_count_and_its_retry_joins_the_story(
     async with sessions() as s:
         stories = (await s.execute(select(Story.id, Story.article_count))).all()
         assert stories == [(stored.article.story_id, 1)]  # one story, counted once (none on SQLite's rollback)
+
+
+async def test_writers_starting_unrelated_stories_do_not_wait_for_each_other(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """On PostgreSQL a writer starting a story locks only its band keys: while another
+    transaction holds one story's keys, an unrelated story is started at once, and a copy of the
+    held one waits, then joins the story committed meanwhile."""
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        return  # SQLite has one writer at a time by design
+    held, other = prose("held wire", 170), prose("unrelated wire", 170)
+    sig = signature("Wire", f"{held} (2)")
+    assert sig is not None
+    keys = sorted(set(band_keys(sig)))
+    holder = sessions()
+    await holder.begin()
+    try:
+        await holder.execute(
+            text("INSERT INTO story_band_locks (key) SELECT unnest(CAST(:k AS bigint[])) ON CONFLICT (key) DO UPDATE SET key = excluded.key"),
+            {"k": keys},
+        )
+
+        async def write(body: str, n: int) -> int | None:
+            async with sessions.begin() as s:
+                item = ArticleIn(text=f"{body} ({n})", title="Wire", url=f"https://u{n}.example/w", outlet=f"U{n}")
+                (stored,) = await store_articles(s, [item], stories=True)
+                return stored.article.story_id
+
+        assert await asyncio.wait_for(write(other, 1), timeout=10) is not None
+        waiting = asyncio.ensure_future(write(held, 2))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # a story with the held keys waits for their holder
+    finally:
+        await holder.rollback()
+        await holder.close()
+    first = await asyncio.wait_for(waiting, timeout=10)
+    assert await write(held, 3) == first

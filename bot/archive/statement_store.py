@@ -272,16 +272,17 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     everything = [f for fs in found_of for f in fs]
     if not everything:
         return [0] * len(batch)
-    if dialect == "postgresql":
-        # Writers record statements one at a time, until each commits: the unique key is the exact
-        # wording, so two transactions, each blind to the other's uncommitted quote (a partial one
-        # in one outlet, the full one in another), would each start a statement, and alert twice.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STATEMENT_LOCK_KEY})
+    # Pure work first, before the lock below (held until commit)
     normalised_of = [[normalise_quote(f.text) for f in fs] for fs in found_of]  # once: matching needs it thrice
     prints_of = [
         [statement_fingerprint(f.speaker, f.text, normalised=n) for f, n in zip(fs, ns, strict=True)]
         for fs, ns in zip(found_of, normalised_of, strict=True)
     ]
+    if dialect == "postgresql":
+        # Writers record statements one at a time, until each commits: the unique key is the exact
+        # wording, so two transactions, each blind to the other's uncommitted quote (a partial one
+        # in one outlet, the full one in another), would each start a statement, and alert twice.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STATEMENT_LOCK_KEY})
     known = _Pool(await _known_statements(session, everything, {p for ps in prints_of for p in ps}))
     fresh_pool = _Pool()  # new in this batch, not yet inserted
     pending: list[_Known] = []

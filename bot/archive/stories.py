@@ -9,14 +9,16 @@ function computed off the event loop, next to parsing. Stories are assigned befo
 are inserted, so each article's INSERT carries its story id (no second write per article).
 
 Several writers on PostgreSQL: two feeds carrying the same wire copy at once must not both start
-a story, so new stories are created under one advisory lock. Why the lock is short and taken
-late: held until the writer's commit, it serialised whole ingest transactions (measured with two
-ingesters: held 97% of the time, the articles' INSERT and the statements inside it). Now matching
-against committed stories needs no lock; only the articles that start a story take it, in a
-transaction of their own that re-reads just the stories committed since the match (story ids only
-grow under the lock, so "since" is an id bound) and commits at once. The caller's transaction then
-inserts the articles and counts them into their stories. If it fails, the new stories stay empty
-(count 0, shown nowhere) and the retry's match finds and fills them.
+a story. Matching against committed stories needs no lock; only the articles that start a story
+lock the band keys they would claim (rows of `story_band_locks`, upserted in key order, so two
+writers never wait on each other in a cycle), in a short transaction of their own, then re-read
+the stories sharing those keys and commit at once. Two writers wait for each other only when
+their new stories share a band key, which is exactly when one may have to join the other's: a
+story can only ever be matched through a shared key. Writers starting unrelated stories never
+wait (one lock for every writer starting any story would queue them all: measured with 8
+ingesters, 10 backends waiting on it on average). The caller's transaction then inserts the articles and
+counts them into their stories. If it fails, the new stories stay empty (count 0, shown nowhere)
+and the retry's match finds and fills them.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Table, bindparam, event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.store.db import insert_returning_ids, one_of
 from bot.store.models import Story, StoryBand, utcnow
@@ -37,7 +41,6 @@ __all__ = ["assign_stories", "band_keys", "signature", "similarity"]
 
 THRESHOLD = 0.5
 WINDOW = timedelta(days=3)
-STORY_LOCK_KEY = 0x6E657773  # 'news'
 _STORIES: Table = Story.__table__  # type: ignore[assignment]
 _BUMP = (
     update(_STORIES)
@@ -156,20 +159,21 @@ async def _create_locked(
     titles: Sequence[str | None],
     signatures: Sequence[bytes | None],
     keys_of: Sequence[list[int]],
-    seen_up_to: int,
+    known: set[int],
 ) -> None:
-    """Create the new stories among `picks` in a short transaction of its own, under the story lock.
+    """Create the new stories among `picks` in a short transaction of its own, holding their band
+    keys' locks.
 
-    Articles that would start a story are first matched against the stories committed since
-    `seen_up_to` (another writer may just have started the same one); `picks` is updated in place.
+    Articles that would start a story are first matched again against the stories now committed
+    with their keys that were not among those matched before (`known`): another writer may just
+    have started the same one. `picks` is updated in place.
     """
     starting = [i for i, p in enumerate(picks) if isinstance(p, _NewStory)]
+    keys = sorted({k for i in starting for k in keys_of[i]})
     async with AsyncSession(engine) as own, own.begin():
-        await own.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK_KEY})
-        if await _create_if_quiet(own, _distinct_new(picks), seen_up_to):
-            return
-        since = await _candidates(own, {k for i in starting for k in keys_of[i]}, after_id=seen_up_to)
-        if since.signatures:
+        await own.execute(_LOCK_KEYS, {"keys": keys})
+        since = await _candidates(own, set(keys))
+        if not set(since.signatures) <= known:
             again = _match(
                 [titles[i] for i in starting], [signatures[i] for i in starting], [keys_of[i] for i in starting], since
             )
@@ -177,24 +181,21 @@ async def _create_locked(
                 picks[i] = p
         new = _distinct_new(picks)
         if new:
-            created = await _create_if_quiet(own, new, seen_up_to, check=False)
-            assert created
+            await _create(own, new)
 
 
-# The usual case under the lock in one round trip: no story committed since the match shares a band
-# key with the new ones, so they are created (ids drawn under the lock) with their band keys. The
-# lock is held until commit and its holder shares an event loop with fetching and parsing, so
-# every round trip under it was measured as lock time other ingesters waited through.
-_PG_CREATE_IF_QUIET = text(
+# Row locks on the band keys (created on first use), taken in key order: a writer starting stories
+# waits only for writers starting stories with one of the same keys, until their short commit.
+_LOCK_KEYS = text(
+    "INSERT INTO story_band_locks (key) SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+    " ON CONFLICT (key) DO UPDATE SET key = excluded.key"
+)
+# New stories (ids drawn here) with their band keys, in one round trip.
+_PG_CREATE = text(
     """
-    WITH seen AS (
-        SELECT EXISTS (
-            SELECT 1 FROM story_bands WHERE story_id > :after AND key = ANY(CAST(:all_keys AS bigint[]))
-        ) AS hit
-    ), new AS (
+    WITH new AS (
         SELECT nextval(pg_get_serial_sequence('stories', 'id')) AS id, t.ord, t.title, t.sig
-        FROM unnest(CAST(:titles AS text[]), CAST(:sigs AS bytea[])) WITH ORDINALITY AS t(title, sig, ord), seen
-        WHERE NOT seen.hit
+        FROM unnest(CAST(:titles AS text[]), CAST(:sigs AS bytea[])) WITH ORDINALITY AS t(title, sig, ord)
     ), ins_stories AS (
         INSERT INTO stories (id, title, article_count, signature, created_at, updated_at)
         SELECT id, title, 0, sig, CAST(:now AS timestamptz), CAST(:now AS timestamptz) FROM new
@@ -209,9 +210,8 @@ _PG_CREATE_IF_QUIET = text(
 )
 
 
-async def _create_if_quiet(own: AsyncSession, new: list[_NewStory], seen_up_to: int, *, check: bool = True) -> bool:
-    """Create `new` (uncounted) in one statement unless a story committed since `seen_up_to` shares
-    a band key; `check=False` once they were matched against those stories."""
+async def _create(own: AsyncSession, new: list[_NewStory]) -> None:
+    """Create `new` (uncounted) with their band keys in one statement; sets their ids."""
     band_keys_flat: list[int] = []
     band_ords: list[int] = []
     for ord_, story in enumerate(new, start=1):
@@ -220,10 +220,8 @@ async def _create_if_quiet(own: AsyncSession, new: list[_NewStory], seen_up_to: 
             band_ords.append(ord_)
     rows = (
         await own.execute(
-            _PG_CREATE_IF_QUIET,
+            _PG_CREATE,
             {
-                "after": seen_up_to,
-                "all_keys": sorted(set(band_keys_flat)) if check else [],
                 "titles": [s.title for s in new],
                 "sigs": [s.signature for s in new],
                 "now": utcnow(),
@@ -232,12 +230,9 @@ async def _create_if_quiet(own: AsyncSession, new: list[_NewStory], seen_up_to: 
             },
         )
     ).all()
-    if not rows:
-        return False
     ids = {int(o): int(i) for o, i in rows}
     for ord_, story in enumerate(new, start=1):
         story.id = ids[ord_]
-    return True
 
 
 def _distinct_new(picks: Sequence[int | _NewStory]) -> list[_NewStory]:
@@ -266,13 +261,12 @@ async def assign_stories(
         # Take SQLite's write lock before reading the candidates (the driver begins a transaction
         # at the first write), so a second writer waits and then sees this one's new stories.
         await session.execute(_TAKE_WRITE_LOCK)
-    # Read before the candidates: every story with a higher id was committed after this point.
-    seen_up_to = int((await session.execute(select(func.coalesce(func.max(Story.id), 0)))).scalar_one()) if shared else 0
-    picks = _match(titles, signatures, keys_of, await _candidates(session, {k for ks in keys_of for k in ks}))
+    known = await _candidates(session, {k for ks in keys_of for k in ks})
+    picks = _match(titles, signatures, keys_of, known)
     new = _distinct_new(picks)
     if new and shared:
         assert isinstance(session.bind, AsyncEngine)
-        await _create_locked(session.bind, picks, titles, signatures, keys_of, seen_up_to)
+        await _create_locked(session.bind, picks, titles, signatures, keys_of, set(known.signatures))
     elif new:
         # One writer at a time already (SQLite's lock, or a session bound to one connection).
         await _insert_new(session, new)
@@ -282,7 +276,40 @@ async def assign_stories(
             grown[p] = grown.get(p, 0) + 1
         elif shared:
             grown[p.id] = grown.get(p.id, 0) + 1
-    if grown:
+    if grown and shared:
+        _bump_before_commit(session, grown)
+    elif grown:
         now = utcnow()
         await session.execute(_BUMP, [{"b_id": sid, "b_n": n, "b_now": now} for sid, n in sorted(grown.items())])
     return [p if isinstance(p, int) else p.id for p in picks]
+
+
+_BUMPS = "story_bumps"  # session.info key: articles counted into stories, not yet written
+
+
+def _bump_before_commit(session: AsyncSession, grown: dict[int, int]) -> None:
+    """Count articles into their stories as the transaction's last statement.
+
+    The UPDATE locks each story row until commit, and a wire story is counted into by every
+    ingester at once: written when the stories are assigned, it would hold the row through the
+    rest of the ingest transaction (articles, statements, feeds) while other ingesters queue on it.
+    """
+    sync = session.sync_session
+    if not event.contains(sync, "before_commit", _write_bumps):
+        event.listen(sync, "before_commit", _write_bumps)
+        event.listen(sync, "after_soft_rollback", _drop_bumps)
+    pending: dict[int, int] = sync.info.setdefault(_BUMPS, {})
+    for sid, n in grown.items():
+        pending[sid] = pending.get(sid, 0) + n
+
+
+def _write_bumps(sync: Session) -> None:
+    pending: dict[int, int] = sync.info.pop(_BUMPS, {})
+    if pending:
+        now = utcnow()
+        # in story id order: two ingesters counting into the same stories cannot deadlock
+        sync.execute(_BUMP, [{"b_id": sid, "b_n": n, "b_now": now} for sid, n in sorted(pending.items())])
+
+
+def _drop_bumps(sync: Session, _previous: Any) -> None:
+    sync.info.pop(_BUMPS, None)

@@ -307,6 +307,15 @@ class StoryBand(Base):
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True)
 
 
+class StoryBandLock(Base):
+    """A band key's lock row: writers starting stories with this key take turns (PostgreSQL; see
+    bot.archive.stories). Holds nothing else."""
+
+    __tablename__ = "story_band_locks"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
 # Full-text queue lookups (migration 0005): due queued articles without scanning the table.
 Index(
     "ix_articles_fulltext_queue",

@@ -19,9 +19,6 @@ from bot.store.models import sqlite_time
 from bot.store.search.query import Query, Term
 
 DEFAULT_WINDOW = 400
-# A query with a phrase is matched among the newest this many articles holding all the phrase's
-# words (both backends): checking a phrase means reading word positions, which GIN does not keep.
-PHRASE_CHECKS = 2_000
 HIGHLIGHT = ("**", "**")
 
 

@@ -13,9 +13,13 @@ cheaper (`_share`):
   until enough are found or the window reaches the date bounds (`common.id_bounds`).
   Each step is a bitmap AND of the GIN posting lists with the primary-key range, reading only
   the ids below the last step's.
-Phrases: GIN keeps no positions, so each candidate's tsvector is read to check one. Candidates
-are the rows holding all the words, newest first, and at most PHRASE_CHECKS of them are checked
-(`_phrase_candidates`): an older match of a rare phrase is not found on PostgreSQL.
+Phrases: GIN keeps no positions, so the index answers a phrase from `tsv_pairs`, each article's
+adjacent lexeme pairs (migration 0013): "nato summit" reads the posting list of the pair
+"nato summit", not those of both words (86,000 rows at 1M articles for a phrase in 280). A
+two-word phrase is exactly its pair; longer phrases and exclusions are checked against the exact
+tsquery on the rows the indexes find, so a phrase finds the same rows as on SQLite, however old.
+Words are indexed by the `newsbot` text search configuration (0013): Porter stems and no stop
+words, as FTS5's `porter unicode61`.
 Only the candidates are scored with `ts_rank_cd`; snippets come from `common.snippet`.
 """
 
@@ -28,10 +32,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.search.common import PHRASE_CHECKS, SearchHit, display_title, id_bounds, snippet
+from bot.store.search.common import SearchHit, display_title, id_bounds, snippet
 from bot.store.search.query import Query, Term
 
-CONFIG = "english"
+CONFIG = "newsbot"  # migration 0013: the words FTS5 indexes, stemmed as FTS5 stems them
 Cand = tuple[int, float, "datetime | None"]  # (id, ts_rank_cd score, published_at) of a candidate
 FIRST_SPAN = 4  # the first id window is window * FIRST_SPAN ids
 GROWTH = 16  # the most a window widens in one step
@@ -40,35 +44,53 @@ GROWTH = 16  # the most a window widens in one step
 WALK_COST = 200
 
 
-def _term_sql(term: Term, params: dict[str, Any], loose: bool = False) -> str:
+def _term_sql(term: Term, params: dict[str, Any]) -> str:
     name = f"t{len(params)}"
     params[name] = " ".join(term.words)
-    fn = "phraseto_tsquery" if term.phrase and not loose else "plainto_tsquery"
+    fn = "phraseto_tsquery" if term.phrase else "plainto_tsquery"
     return f"{fn}('{CONFIG}', :{name})"
 
 
-def tsquery_sql(q: Query, params: dict[str, Any], loose: bool = False) -> str | None:
-    """SQL for the tsquery of the query's words, or None when it has none.
-
-    `loose` asks for what the GIN index can answer without reading a row: each phrase becomes
-    all of its words, and excluded phrases are left out. It matches every row the exact query
-    matches, and more.
-    """
+def tsquery_sql(q: Query, params: dict[str, Any]) -> str | None:
+    """SQL for the tsquery of the query's words, or None when it has none."""
     if not q.groups:
         return None
     groups = []
     for group in q.groups:
-        alts = [_term_sql(t, params, loose) for t in group]
+        alts = [_term_sql(t, params) for t in group]
         groups.append(alts[0] if len(alts) == 1 else "(" + " || ".join(alts) + ")")
     expr = " && ".join(groups)
     for t in q.excluded:
-        if not (loose and t.phrase):
-            expr += f" && !!{_term_sql(t, params)}"
+        expr += f" && !!{_term_sql(t, params)}"
     return f"({expr})"
 
 
-def has_phrase(q: Query) -> bool:
-    return any(t.phrase for g in q.groups for t in g) or any(t.phrase for t in q.excluded)
+def match_sql(q: Query, tsq: str, params: dict[str, Any]) -> str:
+    """The condition for a query with phrases, answered from the indexes: each phrase's adjacent
+    lexeme pairs (`tsv_pairs`), each word's lexeme (`tsv`), ANDed over the groups. For two-word
+    phrases it is exactly `tsv @@ tsq`, without reading a row's tsvector; longer phrases and
+    exclusions are then checked against `tsq` on the rows the indexes found."""
+    groups = []
+    for group in q.groups:
+        alts = []
+        for t in group:
+            name = f"t{len(params)}"
+            params[name] = " ".join(t.words)
+            if t.phrase:
+                # a "phrase" of fewer than two lexemes (words the parser drops) has no pair: its
+                # words then (a constant condition, folded away when planned for its values)
+                pairs = f"newsbot_pairs(to_tsvector('{CONFIG}', :{name}))"
+                alts.append(
+                    f"(a.tsv_pairs @> {pairs} OR (cardinality({pairs}) = 0"
+                    f" AND a.tsv @@ plainto_tsquery('{CONFIG}', :{name})))"
+                )
+            else:
+                alts.append(f"a.tsv @@ plainto_tsquery('{CONFIG}', :{name})")
+        groups.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
+    if any(len(t.words) > 2 for g in q.groups for t in g) or q.excluded:
+        # pairs all present are not one run of three words; exclusions read the row's tsvector
+        groups.append(f"(a.tsv @@ {tsq}) IS TRUE")  # IS TRUE: checked on the rows, never an index
+    return " AND ".join(groups)
 
 
 _OUTLETS = """
@@ -167,6 +189,7 @@ async def _candidates(
     span: int | None = None,
     postings: float | None = None,
     score: bool = True,
+    match: str | None = None,
 ) -> list[Cand]:
     """The newest `window` matches in (lo, hi], found in widening id windows (newest first).
 
@@ -176,10 +199,12 @@ async def _candidates(
     lists (`postings`, estimated) is not read from the primary key at all: its bitmap would cost
     more than the matches, so the rest of the range is one step, the ids checked on the rows
     (a rare word: ~0.1 s saved at 1M articles against ANDing a 400,000-id range).
+    `match` (see `match_sql`) replaces the condition `a.tsv @@ tsq`.
     """
     span = span or window * FIRST_SPAN
     ids: list[Cand] = []
     rank = f"ts_rank_cd(a.tsv, {tsq})" if score else "0.0"
+    match = match or f"a.tsv @@ {tsq}"
     top = hi
     while True:
         start = max(lo, hi - span)
@@ -195,7 +220,7 @@ async def _candidates(
                     # scored (its tsvector read) before the sort keeps the newest
                     text(
                         f"SELECT a.id, {rank}, a.published_at FROM (SELECT a.id, a.tsv, a.published_at"
-                        f" FROM articles a WHERE {col} > :lo AND {col} <= :hi{filters} AND a.tsv @@ {tsq}"
+                        f" FROM articles a WHERE {col} > :lo AND {col} <= :hi{filters} AND {match}"
                         " ORDER BY a.id DESC LIMIT :w) a"
                     ),
                     {**params, "lo": start, "hi": top, "w": window - len(ids)},
@@ -210,47 +235,6 @@ async def _candidates(
         span *= min(GROWTH, max(2, math.ceil(1.5 * window / max(len(ids), 1))))
 
 
-async def _phrase_candidates(
-    session: AsyncSession,
-    q: Query,
-    filters: str,
-    params: dict[str, Any],
-    window: int,
-    lo: int,
-    hi: int,
-    span: int | None,
-    checks: int,
-    postings: float | None,
-) -> list[Cand]:
-    """The newest `window` matches of a query with phrases, among the newest `checks` rows that
-    hold all the words.
-
-    The GIN index keeps no word positions, so PostgreSQL checks a phrase by reading each row's
-    tsvector (TOASTed, ~4 KB): ~15-30 µs a row. The rows holding both words of "nato summit" are
-    86,000 at 1M articles (the phrase is in 280), so checking them all takes seconds. The rows
-    with all the words come from the index (the loose query, one read of its posting lists), and
-    are checked newest first: the window's worth, then the rest, stopping once `window` match.
-    """
-    loose = tsquery_sql(q, params, loose=True)
-    strict = tsquery_sql(q, params)
-    assert loose and strict
-    ids = [c[0] for c in await _candidates(session, loose, filters, params, checks, lo, hi, span, postings, score=False)]
-    found: list[Cand] = []
-    for chunk in (ids[:window], ids[window:]):
-        if chunk and len(found) < window:
-            # MATERIALIZED: the planner would rather AND in the GIN index, re-reading its posting lists
-            rows = await session.execute(
-                text(
-                    "WITH c AS MATERIALIZED (SELECT a.id, a.tsv, a.published_at FROM articles a"
-                    " WHERE a.id = ANY(CAST(:ids AS bigint[])))"
-                    f" SELECT c.id, ts_rank_cd(c.tsv, {strict}), c.published_at FROM c WHERE c.tsv @@ {strict}"
-                ),
-                {**params, "ids": chunk},
-            )
-            found += sorted(((int(r[0]), float(r[1]), r[2]) for r in rows), key=lambda c: c[0], reverse=True)
-    return found[:window]
-
-
 _STATS = """
 WITH s AS (
   SELECT attname, most_common_elems::text::text[] AS e, most_common_elem_freqs AS f,
@@ -262,10 +246,10 @@ SELECT
   (SELECT min(x) FROM s, unnest(f) x WHERE attname = 'tsv') AS floor,
   (SELECT array_agg(coalesce(f[array_position(e, lex)], -1) ORDER BY k, lex)
      FROM s, unnest(CAST(:terms AS text[])) WITH ORDINALITY AS t(words, k),
-          unnest(tsvector_to_array(to_tsvector('english', words))) AS lex WHERE attname = 'tsv') AS lexemes,
+          unnest(tsvector_to_array(to_tsvector('newsbot', words))) AS lex WHERE attname = 'tsv') AS lexemes,
   (SELECT array_agg(k ORDER BY k, lex)
      FROM unnest(CAST(:terms AS text[])) WITH ORDINALITY AS t(words, k),
-          unnest(tsvector_to_array(to_tsvector('english', words))) AS lex) AS owners,
+          unnest(tsvector_to_array(to_tsvector('newsbot', words))) AS lex) AS owners,
   (SELECT array_agg(coalesce(f[array_position(e, topic)], 0)) FROM s, unnest(CAST(:topics AS text[])) topic
      WHERE attname = 'topic_list') AS topics,
   (SELECT array_agg((SELECT coalesce(sum(vf[i]), 0) FROM generate_subscripts(v, 1) i WHERE lower(v[i]) LIKE src))
@@ -343,38 +327,36 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
     lo, hi = bounds[0] - 1, bounds[1]
     ids: list[Cand] = []
     share, postings = await _share(session, q) or (0.0, 0.0)
-    phrase = has_phrase(q)
-    walked = 0  # rows read by the walk that hold all the words (a phrase's checks so far)
+    phrase = any(t.phrase for g in q.groups for t in g)
     if share > 0 and window / share * WALK_COST < postings:
         # Common words: reading the newest rows costs less than reading the posting lists. A
         # second, longer walk if the first fell short (dates or filters thinning the rows), for a
-        # phrase only if it is nearly as common as its words (only their share is known).
+        # phrase only if it is nearly as common as its words (only their share is known): a rarer
+        # one is read from its pairs' posting list below.
         previous = await _set_local(session, _WALK_HINTS)
         span = math.ceil(2 * window / share)
         first_span = span
         for _ in range(2):
             start = max(lo, hi - span)
             ids += await _walk(session, tsq, filters, params, window - len(ids), start, hi)
-            walked += math.ceil((hi - start) * share)
             hi = start
             if len(ids) >= window or hi <= lo:
                 break
             span = math.ceil(2 * (window - len(ids)) * span / max(len(ids), 1))
-            if phrase and (span > 2 * first_span or walked >= PHRASE_CHECKS):
-                break  # a phrase far rarer than its words: the index finds its rows cheaper
+            if phrase and span > 2 * first_span:
+                break
         await _set_local(session, previous)
     if len(ids) < window and hi > lo:
         previous = await _set_local(session, _HINTS)
-        need = PHRASE_CHECKS - walked if phrase else window - len(ids)
-        # A phrase's words are taken to come together (the rarer one's share), which they do less
-        # often than that: a first window 3x wider, not a second read of their posting lists
-        # (each read costs the whole lists, ~40 ms for two common words at 1M articles).
-        first = math.ceil((3.0 if phrase else 1.5) * need / share) if share > 0 else None
+        first = math.ceil(1.5 * (window - len(ids)) / share) if share > 0 else None
         if phrase:
-            if need > 0:  # the walk may have used up the phrase's checks
-                ids += await _phrase_candidates(
-                    session, q, filters, params, window - len(ids), lo, hi, first, need, postings or None
-                )
+            # The pairs' posting lists, in widening id windows as for words. A phrase is rarer than
+            # its words (`share` is its rarest word's), so its list is taken as the words' average.
+            words = sum(len(t.words) for g in q.groups for t in g)
+            ids += await _candidates(
+                session, tsq, filters, params, window - len(ids), lo, hi, first, postings / words or None,
+                match=match_sql(q, tsq, params),
+            )
         else:
             ids += await _candidates(session, tsq, filters, params, window - len(ids), lo, hi, first, postings or None)
         await _set_local(session, previous)  # (on an error the rollback undoes SET LOCAL anyway)

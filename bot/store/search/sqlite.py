@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import sqlite_time
-from bot.store.search.common import PHRASE_CHECKS, SearchHit, display_title, id_bounds, snippet
+from bot.store.search.common import SearchHit, display_title, id_bounds, snippet
 from bot.store.search.common import stem as _stem
 from bot.store.search.query import Query, Term
 
@@ -34,19 +34,11 @@ def _quote(term: Term) -> str:
     return '"' + " ".join(w.replace('"', '""') for w in term.words) + '"'
 
 
-def _words(term: Term) -> str:
-    return "(" + " AND ".join(_quote(Term((w,))) for w in term.words) + ")" if term.phrase else _quote(term)
-
-
-def match_expression(q: Query, loose: bool = False) -> str | None:
-    """The FTS5 MATCH string for the query's positive part, or None when it has none.
-
-    `loose` makes each phrase all of its words and leaves excluded phrases out: every row the
-    exact expression matches, and more, found without reading word positions.
-    """
+def match_expression(q: Query) -> str | None:
+    """The FTS5 MATCH string for the query's positive part, or None when it has none."""
     parts: list[str] = []
     for group in q.groups:
-        alts = [_words(t) if loose else _quote(t) for t in group]
+        alts = [_quote(t) for t in group]
         inner = alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
         parts.append("{title text} : " + inner)
     parts += ["topics : " + _quote(Term((t,))) for t in q.topics]
@@ -55,8 +47,7 @@ def match_expression(q: Query, loose: bool = False) -> str | None:
         return None
     expr = " AND ".join(parts)
     for t in q.excluded:
-        if not (loose and t.phrase):
-            expr += " NOT {title text} : " + _quote(t)
+        expr += " NOT {title text} : " + _quote(t)
     return expr
 
 
@@ -128,31 +119,9 @@ def score_window(q: Query, docs: list[tuple[str, str]]) -> list[float]:
 # ------------------------------------------------------------------------------------- search
 
 
-async def _phrase_bound(session: AsyncSession, q: Query, span: str, params: dict[str, Any]) -> str:
-    """Limit a query with phrases to the newest PHRASE_CHECKS rows holding all their words, as on
-    PostgreSQL (where each check reads a row): the same results on both backends, and a rare
-    phrase of two common words ("nato summit": in 280 of the 86,000 articles at 1M holding both
-    words) no longer has FTS5 compare word positions through every article that has both.
-    Finding the bound reads doclists without positions (~1-2 ms at 1M articles)."""
-    loose = match_expression(q, loose=True)
-    row = (
-        await session.execute(
-            text(
-                f"SELECT articles_fts.rowid FROM articles_fts WHERE articles_fts MATCH :loose{span}"
-                " ORDER BY articles_fts.rowid DESC LIMIT 1 OFFSET :skip"
-            ),
-            {**params, "loose": loose, "skip": PHRASE_CHECKS - 1},
-        )
-    ).first()
-    if row is None:  # fewer rows than that hold the words: check them all
-        return ""
-    params["phrase_lo"] = int(row[0])
-    return " AND articles_fts.rowid >= :phrase_lo"
-
-
 async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, window: int) -> list[SearchHit]:
     match = match_expression(q)
-    if match is None:
+    if match is None or not (q.groups or q.sources):
         return await _recent(session, q, limit=limit, offset=offset)
     params: dict[str, Any] = {"m": match}
     dates = _date_filters(q, params)
@@ -163,8 +132,6 @@ async def search(session: AsyncSession, q: Query, *, limit: int, offset: int, wi
             return []
         span = " AND articles_fts.rowid BETWEEN :lo AND :hi"
         params["lo"], params["hi"] = bounds
-    if any(t.phrase for g in q.groups for t in g) or any(t.phrase for t in q.excluded):
-        span += await _phrase_bound(session, q, span, params)
     has_terms = q.has_terms
     body = "a.text" if has_terms else "substr(a.text, 1, 400)"
     rows = (
@@ -204,12 +171,17 @@ def _hit(row: Any, score: float = 0.0, snippet: str | None = None) -> SearchHit:
 
 
 async def _recent(session: AsyncSession, q: Query, *, limit: int, offset: int) -> list[SearchHit]:
-    """Filters with no words (`since:24h`, `-trump`): the newest articles that pass them.
+    """Filters with no words (`since:24h`, `topic:nato`, `-trump`): the newest articles that pass them.
 
     Newest by publication date, walked down the (published_at, id) index; undated articles last.
+    A topic is checked on each row walked (topics are stored space-separated), as on PostgreSQL:
+    through FTS5 the newest by arrival would be taken, not the newest published.
     """
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     where = "1=1" + _date_filters(q, params)
+    for i, topic in enumerate(q.topics):
+        where += f" AND instr(' ' || lower(a.topics) || ' ', :topic{i}) > 0"
+        params[f"topic{i}"] = f" {topic} "
     excl = exclusion_expression(q)
     if excl:
         where += " AND NOT EXISTS (SELECT 1 FROM articles_fts WHERE articles_fts MATCH :x AND rowid = a.id)"
