@@ -14,11 +14,11 @@ cheaper (`_share`):
   Each step is a bitmap AND of the GIN posting lists with the primary-key range, reading only
   the ids below the last step's.
 Phrases: GIN keeps no positions, so the index answers a phrase from `tsv_pairs`, each article's
-adjacent lexeme pairs (migration 0013): "nato summit" reads the posting list of the pair
+adjacent lexeme pairs (migration 0012): "nato summit" reads the posting list of the pair
 "nato summit", not those of both words (86,000 rows at 1M articles for a phrase in 280). A
 two-word phrase is exactly its pair; longer phrases and exclusions are checked against the exact
 tsquery on the rows the indexes find, so a phrase finds the same rows as on SQLite, however old.
-Words are indexed by the `newsbot` text search configuration (0013): Porter stems and no stop
+Words are indexed by the `newsbot` text search configuration (0012): Porter stems and no stop
 words, as FTS5's `porter unicode61`.
 Only the candidates are scored with `ts_rank_cd`; snippets come from `common.snippet`.
 """
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.store.search.common import SearchHit, display_title, id_bounds, snippet
 from bot.store.search.query import Query, Term
 
-CONFIG = "newsbot"  # migration 0013: the words FTS5 indexes, stemmed as FTS5 stems them
+CONFIG = "newsbot"  # migration 0012: the words FTS5 indexes, stemmed as FTS5 stems them
 Cand = tuple[int, float, "datetime | None"]  # (id, ts_rank_cd score, published_at) of a candidate
 FIRST_SPAN = 4  # the first id window is window * FIRST_SPAN ids
 GROWTH = 16  # the most a window widens in one step

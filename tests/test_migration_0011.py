@@ -1,4 +1,4 @@
-"""Migration 0012 on both backends with rows in it: statements get the date they were said (their
+"""Migration 0011 on both backends with rows in it: statements get the date they were said (their
 first article's, or when first seen if undated); subscriptions get the stream columns, empty."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ PUBLISHED = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
 SEEN = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
 
 
-async def test_0012_dates_stored_statements_and_adds_stream_columns(empty_url: str) -> None:
+async def test_0011_dates_stored_statements_and_adds_stream_columns(empty_url: str) -> None:
     engine = make_engine(empty_url)
     try:
         await upgrade(engine, "0010")

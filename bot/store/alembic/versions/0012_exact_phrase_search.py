@@ -24,7 +24,7 @@ are the few whose tsvector is then read. Chosen over RUM (positions in the index
 Debian for this PostgreSQL) and over a stripped tsvector (cheaper to read, but still one read per
 candidate). Its cost is at insert: ~0.3 ms of server CPU per 400-word article to list the pairs.
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0010
 """
 
@@ -33,8 +33,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,7 +11,7 @@ existing rows, which keep what they did.
 seen, if the article is undated), filled in for the statements already stored, and indexed with
 the speaker so a speaker's statements are listed newest first by it without sorting them all.
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
