@@ -18,6 +18,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from bot.ingest.minhash import words
 from bot.statements.lexicon import (
@@ -37,6 +38,9 @@ from bot.statements.lexicon import (
 from bot.statements.model import Statement
 from bot.statements.quotes import Quote, find_quotes, split_paragraphs, split_sentences
 from bot.statements.speakers import Gazetteer, Mention
+
+if TYPE_CHECKING:
+    from bot.statements.attribution import Target
 
 _WS = re.compile(r"\s+")
 _PREV_TOKEN = re.compile(r"([A-Za-z’']+)\s+(?:(?:the|a|an)\s+)?$")
@@ -94,6 +98,7 @@ class _Doc:
     names_done: list[bool] = field(default_factory=list)  # sentences whose untracked names are in
     pronoun_memo: dict[int, tuple[str | None, bool, str | None]] = field(default_factory=dict)
     last: _Attribution | None = None
+    reported_cues: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # span -> its cue
 
 
 def extract_with(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Statement]:
@@ -109,6 +114,21 @@ def extract_with(text: str, gazetteer: Gazetteer, published: date | None = None)
 
 def _extract(text: str, gazetteer: Gazetteer, published: date | None) -> list[Statement]:
     """The full extractor, without the pre-filter (tests compare the two)."""
+    doc, found = _rule_statements(text, gazetteer, published)
+    return _rank(doc, found)
+
+
+def attribution_targets(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Target]:
+    """The statements the rules find, each with its candidate speakers (what the ranker scores;
+    the training script labels these)."""
+    from bot.statements.attribution import candidates
+
+    doc, found = _rule_statements(text, gazetteer, published)
+    return candidates(doc, found)
+
+
+def _rule_statements(text: str, gazetteer: Gazetteer, published: date | None) -> tuple[_Doc, list[Statement]]:
+    """Quotations and reported speech found by the rules, with the rules' guess at each speaker."""
     doc = _prepare(text, gazetteer, published or date.today())
     items: list[tuple[int, int, Quote | _Cue]] = [(q.open, 0, q) for q in doc.quotes]
     items.extend((c.start, 1, c) for c in doc.cues)
@@ -125,7 +145,15 @@ def _extract(text: str, gazetteer: Gazetteer, published: date | None) -> list[St
                 reported.append(st)
     out = _inherit(doc, direct) + reported
     out.sort(key=lambda s: (s.start, s.kind))
-    return out
+    return doc, out
+
+
+def _rank(doc: _Doc, found: list[Statement]) -> list[Statement]:
+    """Re-attribute every statement with the learned ranker (`attribution.py`)."""
+    from bot.statements.attribution import candidates, rank
+    from bot.statements.weights import shipped
+
+    return rank(candidates(doc, found), shipped())
 
 
 # --------------------------------------------------------------------------- preparation
@@ -830,6 +858,7 @@ def _make_reported(doc: _Doc, subj: Mention | None, cue: _Cue, start: int, end: 
         return None
     _note(doc, cue.start, who)
     cue_text = "according to" if cue.word == "according to" else _WS.sub(" ", text[cue.start : cue.end])
+    doc.reported_cues[(start, end)] = (cue.start, cue.end)
     return Statement(who[0], "reported", text[start:end], start, end, cue_text, who[1])
 
 

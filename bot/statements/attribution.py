@@ -1,0 +1,275 @@
+"""Who said it: candidate speakers for each statement, ranked by weights learned from news.
+
+The rules in `extract.py` find quotations and cues and make one guess at the speaker. Here every
+statement gets a set of candidates instead: each person, figure, pronoun or anonymous source
+mentioned from two sentences before it to the sentence after it, the rules' own guess and the
+speaker of the statement before (a running speaker across quote paragraphs), plus "nobody" (scare
+quotes, titles). Each candidate is described by plain string features (where it stands relative
+to the statement and to speech cues, what kind of mention it is, whether the rules chose it);
+a log-linear model scores them and a softmax over a statement's candidates gives the probability
+that each one is the speaker. The speaker's probability is the statement's `confidence`.
+
+The same `candidates` function feeds `tools/train_attribution.py`, so features at training and at
+inference are the same code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from bot.statements.lexicon import PREPOSITIONS
+from bot.statements.model import Statement
+from bot.statements.names import is_party_tag, looks_lowercase_elsewhere
+from bot.statements.weights import Weights
+
+if TYPE_CHECKING:
+    from bot.statements.extract import _Doc
+    from bot.statements.speakers import Mention
+
+
+@dataclass
+class Candidate:
+    """One possible speaker of a statement and the features that describe it."""
+
+    speaker: str | None
+    figure: bool
+    how: str  # "cue", "inverted", "according to", "colon", "pronoun", "description", "running", "nearby", "none"
+    feats: list[str]
+
+
+@dataclass
+class Target:
+    """A statement to attribute: its span, the cue that introduced it (if any) and its candidates."""
+
+    statement: Statement
+    cue_start: int
+    cue_end: int
+    candidates: list[Candidate]
+
+
+_CUE_GAP = re.compile(r"\s*(?:,[^,.;:“”\"]{1,80},)?\s*(?:(?:also|then|later|has|have|had|once|again|previously|"
+                      r"recently|publicly|repeatedly|\w+ly)\s+)?$")
+_INV_GAP = re.compile(r"\s*(?:(?:the|a|an|one|two|several|senior|top|former|other|[A-Z][\w.’'-]*)\s+){0,5}$")
+_ACCORDING = re.compile(r"according\s+to\s+(?:(?:the|a|an)\s+)?$", re.I)
+
+
+def _bucket(n: int) -> str:
+    return "0" if n <= 0 else "1" if n <= 2 else "3" if n <= 5 else "6" if n <= 10 else "11" if n <= 20 else "21"
+
+
+def _words_between(text: str, a: int, b: int) -> int:
+    if b <= a:
+        return 0
+    if b - a > 400:
+        return 60
+    return len(text[a:b].split())
+
+
+def candidates(doc: _Doc, statements: list[Statement]) -> list[Target]:
+    """Targets with their candidates, in text order (the previous target's speaker is carried)."""
+    from bot.statements import extract as ex  # the layout helpers live with the rules
+
+    text = doc.text
+    para_starts = [p[0] for p in doc.paragraphs]
+    out: list[Target] = []
+    prev_speaker: str | None = None
+    for st in statements:
+        if st.kind == "reported":
+            c0, c1 = doc.reported_cues.get((st.start, st.end), (st.start, st.start))
+            a0, a1 = min(c0, st.start), max(c1, st.end)
+        else:
+            c0 = c1 = -1
+            a0 = st.start - 1
+            a1 = st.end + 1
+        si = ex._sentence(doc, max(0, a0))
+        ei = ex._sentence(doc, max(a0, a1 - 1))
+        pi = max(0, bisect_right(para_starts, max(0, a0)) - 1)
+        w0 = doc.sentences[max(0, si - 2)][0]
+        if pi > 0:
+            w0 = max(w0, doc.paragraphs[pi - 1][0])
+        w1 = doc.sentences[min(len(doc.sentences) - 1, ei + 1)][1] if doc.sentences else len(text)
+        cands: list[Candidate] = []
+        rule = st.speaker
+        kind = st.kind[0]
+        for m in ex._mentions_between(doc, w0, w1):
+            if m.kind == "name" and is_party_tag(m.name or ""):
+                continue
+            if a0 <= m.start < a1 and st.kind == "direct":
+                continue  # inside the quotation itself
+            speaker, figure, _ = ex._resolve(doc, m)
+            if speaker is None and m.kind not in ("anon",):
+                continue
+            feats = _mention_feats(doc, ex, m, a0, a1, si, ei, pi, para_starts, c0, c1, kind)
+            if speaker is not None and speaker == rule:
+                feats.append("rule")
+                feats.append(f"rule|{kind}")
+            if speaker is not None and speaker == prev_speaker:
+                feats.append("running")
+                feats.append(f"running|{feats[0]}")
+            how = _how(feats, m)
+            cands.append(Candidate(speaker, figure, how, feats))
+        present = {c.speaker for c in cands}
+        if rule is not None and rule not in present:
+            cands.append(Candidate(rule, st.figure, "cue", ["virt_rule", f"virt_rule|{kind}", f"virt_rule|cue={st.cue is not None}"]))
+        if prev_speaker is not None and prev_speaker not in present and prev_speaker != rule:
+            cands.append(Candidate(prev_speaker, _was_figure(out), "running", ["virt_running", f"virt_running|{kind}"]))
+        nwords = len(st.text.split())
+        cands.append(
+            Candidate(None, False, "none", ["null", f"null|{kind}", f"null|len{_bucket(nwords)}",
+                                              f"null|rule={rule is not None}", f"null|cue={st.cue is not None}"])
+        )
+        out.append(Target(st, c0, c1, cands))
+        if rule is not None:
+            prev_speaker = rule
+    return out
+
+
+def _was_figure(targets: list[Target]) -> bool:
+    return bool(targets) and targets[-1].statement.figure
+
+
+def _how(feats: list[str], m: Mention) -> str:
+    if m.kind == "pronoun":
+        return "pronoun"
+    if m.kind == "anon":
+        return "description"
+    for f in ("acc", "colon", "subj", "inv"):
+        if f in feats:
+            return {"acc": "according to", "colon": "colon", "subj": "cue", "inv": "inverted"}[f]
+    return "nearby"
+
+
+def _mention_feats(
+    doc: _Doc, ex: object, m: Mention, a0: int, a1: int, si: int, ei: int, pi: int,
+    para_starts: list[int], c0: int, c1: int, kind: str,
+) -> list[str]:
+    """Features of one mention as the speaker of the statement spanning a0:a1."""
+    from bot.statements import extract as _ex
+
+    text = doc.text
+    msi = _ex._sentence(doc, m.start)
+    mpi = max(0, bisect_right(para_starts, m.start) - 1)
+    if m.end <= a0:
+        side = "L"
+        rel = msi - si
+        dist = _words_between(text, m.end, a0)
+    else:
+        side = "R"
+        rel = msi - ei
+        dist = _words_between(text, a1, m.start)
+    rel = max(-2, min(1, rel))
+    pos = f"{kind}{side}{rel}{'p' if mpi != pi else ''}"
+    feats = [pos, f"{pos}|d{_bucket(dist)}", f"k={m.kind}", f"{pos}|k={m.kind}"]
+    # a speech cue right after the mention: its subject
+    lo = bisect_right(doc.cue_starts, m.end - 1)
+    subj = False
+    for c in doc.cues[lo : lo + 3]:
+        if c.start - m.end > 120:
+            break
+        if _CUE_GAP.match(text, m.end, c.start) and "." not in text[m.end : c.start]:
+            subj = True
+            feats.append("subj")
+            feats.append(f"subj|{pos}")
+            feats.append(f"subj|w={c.word.split(' ')[0]}")
+            if c.start == c0:
+                feats.append("subj_own")
+            break
+    # a cue right before it: "said Trump", "according to Trump"
+    hi = bisect_right(doc.cue_starts, m.start) - 1
+    if hi >= 0:
+        c = doc.cues[hi]
+        if c.end <= m.start and m.start - c.end <= 60 and _INV_GAP.match(text, c.end, m.start):
+            if c.word == "according to":
+                feats.append("acc")
+                feats.append(f"acc|{pos}")
+            else:
+                feats.append("inv")
+                feats.append(f"inv|{pos}")
+            if c.start == c0:
+                feats.append("inv_own")
+    if _ACCORDING.search(text, max(0, m.start - 30), m.start) and "acc" not in feats:
+        feats.append("acc")
+        feats.append(f"acc|{pos}")
+    prev = _prev_word(text, m.start)
+    if prev in PREPOSITIONS or prev in ("by", "with", "against", "for"):
+        feats.append(f"prep={prev if prev in ('by', 'of', 'to', 'with') else 'x'}")
+        feats.append(f"prep|{pos}")
+    if m.possessive:
+        feats.append("poss")
+    if not m.person:
+        feats.append("nonperson")
+    if m.kind == "name":
+        name = m.name or ""
+        n = len(name.split())
+        feats.append(f"ntok={min(n, 3)}")
+        if name.isupper() and len(name) > 3:
+            feats.append("allcaps")
+        sent_start = doc.sentences[msi][0]
+        if n == 1 and not text[sent_start : m.start].strip():
+            feats.append("initial1")
+            if looks_lowercase_elsewhere(text, name):
+                feats.append("initial1_lower")
+        if n == 1 and name.endswith("ly"):
+            feats.append("ly")
+    if text[max(0, m.start - 1) : m.start] == "(":
+        feats.append("paren")
+    if side == "L" and kind == "d":
+        between = text[m.end : a0 + 1]
+        if "“" in between or '"' in between:
+            feats.append("qbetween")
+        if between.rstrip().endswith(":") and "." not in between:
+            feats.append("colon")
+    if subj and side == "L" and rel == 0:
+        feats.append("subj_same_L")
+    if subj and side == "R" and rel == 0:
+        feats.append("subj_same_R")
+    return feats
+
+
+_PREV_WORD = re.compile(r"([A-Za-z’']+)[\s,]*$")
+
+
+def _prev_word(text: str, pos: int) -> str:
+    m = _PREV_WORD.search(text, max(0, pos - 20), pos)
+    return m.group(1).lower() if m else ""
+
+
+def score(cands: list[Candidate], weights: dict[str, float]) -> list[float]:
+    """Softmax probabilities of the candidates under linear weights."""
+    get = weights.get
+    raw = [sum(get(f, 0.0) for f in c.feats) for c in cands]
+    top = max(raw)
+    exp = [math.exp(r - top) for r in raw]
+    z = sum(exp)
+    return [e / z for e in exp]
+
+
+def rank(targets: list[Target], weights: Weights) -> list[Statement]:
+    """Each target's statement with its best-scoring speaker and that speaker's total probability."""
+    out: list[Statement] = []
+    for t in targets:
+        st = t.statement
+        if not weights.speaker:
+            out.append(replace(st, attributed="rule" if st.speaker else None))
+            continue
+        probs = score(t.candidates, weights.speaker)
+        by_speaker: dict[str | None, float] = {}
+        for c, p in zip(t.candidates, probs):
+            by_speaker[c.speaker] = by_speaker.get(c.speaker, 0.0) + p
+        best = max(by_speaker, key=lambda s: by_speaker[s])
+        how = "none"
+        figure = False
+        top = -1.0
+        for c, p in zip(t.candidates, probs):
+            if c.speaker == best and p > top:
+                top, how, figure = p, c.how, c.figure
+        conf = round(by_speaker[best], 3)
+        if best is None:
+            out.append(replace(st, speaker=None, figure=False, confidence=conf, attributed=None))
+        else:
+            out.append(replace(st, speaker=best, figure=figure, confidence=conf, attributed=how))
+    return out

@@ -1,0 +1,191 @@
+"""Learn the attribution weights from PolNeAR train and write them into the package.
+
+    python tools/train_attribution.py [--corpus ../shared/polnear] [--epochs 8]   (or: make train)
+
+Reads `train.jsonl` (gold in score.py's conversion) and `train/NAME.txt`, runs the rule extractor
+to get each statement's candidate speakers (`bot.statements.attribution`), labels the candidates
+from the gold sources' surnames, and fits a log-linear ranker (softmax over each statement's
+candidates, L2-regularised, AdaGrad) in plain Python, so training needs nothing inference does not.
+Writes `bot/statements/attribution_weights.json` and, beside it, the provenance (corpus, split,
+date, command, sizes and the figures reached on train and dev). The corpus text never leaves the
+corpus folder: only feature weights are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import sys
+import time
+import unicodedata
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.config import load_config  # noqa: E402
+from bot.ingest.clean import clean_text  # noqa: E402
+from bot.statement_store import gazetteer_for  # noqa: E402
+from bot.statements.attribution import Candidate, Target, score  # noqa: E402
+from bot.statements.extract import attribution_targets  # noqa: E402
+from bot.statements.speakers import Gazetteer  # noqa: E402
+
+OUT = ROOT / "bot" / "statements" / "attribution_weights.json"
+PROVENANCE = ROOT / "bot" / "statements" / "attribution_weights.provenance.json"
+
+
+def fold(s: str) -> str:
+    s = unicodedata.normalize("NFKD", s or "")
+    return "".join(c for c in s if not unicodedata.combining(c)).replace("’", "'").casefold()
+
+
+def toks(s: str) -> list[str]:
+    return re.findall(r"\w+", fold(s))
+
+
+def tf1(a: str, b: str) -> float:
+    """Token F1, the scorer's matching measure."""
+    ta, tb = toks(a), toks(b)
+    common = sum((Counter(ta) & Counter(tb)).values()) if ta and tb else 0
+    if not common:
+        return 0.0
+    p, r = common / len(ta), common / len(tb)
+    return 2 * p * r / (p + r)
+
+
+Example = tuple[list[Candidate], list[int]]  # candidates, indices of the right ones
+
+
+def label(targets: list[Target], gold: list[dict[str, object]]) -> list[Example]:
+    """Right candidates per statement: those naming the gold source's surname; "nobody" for a
+    quotation no gold attribution holds; statements whose gold source is a pronoun or description
+    are left out (nothing tells which candidate it means)."""
+    out: list[Example] = []
+    used: set[int] = set()
+    for t in targets:
+        st = t.statement
+        best, bi = 0.0, -1
+        for i, g in enumerate(gold):
+            if st.kind == "direct" and g["kind"] != "direct":
+                continue
+            if i in used and st.kind == "direct":
+                continue
+            f = tf1(st.text, str(g["text"]))
+            if st.kind == "reported":
+                f = max(f, tf1(st.text, str(g.get("content") or "")))
+            if f > best:
+                best, bi = f, i
+        need = 0.6 if st.kind == "direct" else 0.5
+        if best < need:
+            pos = [k for k, c in enumerate(t.candidates) if c.speaker is None and c.how == "none"]
+        else:
+            if st.kind == "direct":
+                used.add(bi)
+            aliases = gold[bi]["aliases"]
+            if not aliases:
+                continue
+            al = set(aliases)  # type: ignore[arg-type]
+            pos = [k for k, c in enumerate(t.candidates) if c.speaker and al & set(toks(c.speaker))]
+        if pos:
+            out.append((t.candidates, pos))
+    return out
+
+
+def load_split(corpus: Path, split: str, gazetteer: Gazetteer) -> list[tuple[list[Target], list[dict[str, object]]]]:
+    rows = [json.loads(x) for x in (corpus / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    out = []
+    for r in rows:
+        raw = (corpus / split / f"{r['name']}.txt").read_text(encoding="utf-8", errors="replace")
+        doc = clean_text(raw)
+        gold = list(r["gold"])
+        for g in gold:
+            g.setdefault("content", g.get("text"))
+        out.append((attribution_targets(doc.text, gazetteer, doc.published), gold))
+    return out
+
+
+def train(examples: list[Example], epochs: int, l2: float, rate: float, seed: int) -> dict[str, float]:
+    """Softmax ranking with AdaGrad: maximise the log of the right candidates' total probability."""
+    w: dict[str, float] = {}
+    g2: dict[str, float] = {}
+    rng = random.Random(seed)
+    order = list(range(len(examples)))
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for i in order:
+            cands, pos = examples[i]
+            p = score(cands, w)
+            zp = sum(p[k] for k in pos) or 1e-12
+            grad: dict[str, float] = {}
+            posset = set(pos)
+            for k, c in enumerate(cands):
+                target = p[k] / zp if k in posset else 0.0
+                d = p[k] - target
+                if d == 0.0:
+                    continue
+                for f in c.feats:
+                    grad[f] = grad.get(f, 0.0) + d
+            for f, d in grad.items():
+                d += l2 * w.get(f, 0.0)
+                g2[f] = g2.get(f, 0.0) + d * d
+                w[f] = w.get(f, 0.0) - rate * d / math.sqrt(g2[f] + 1e-8)
+    return {f: round(v, 4) for f, v in sorted(w.items()) if abs(v) >= 1e-4}
+
+
+def accuracy(examples: list[Example], w: dict[str, float]) -> float:
+    """Share of labelled statements whose top candidate is a right one."""
+    ok = 0
+    for cands, pos in examples:
+        p = score(cands, w)
+        ok += max(range(len(cands)), key=lambda k: p[k]) in pos
+    return round(ok / len(examples), 4) if examples else 0.0
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "polnear"))
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--l2", type=float, default=1e-4)
+    ap.add_argument("--rate", type=float, default=0.1)
+    ap.add_argument("--seed", type=int, default=18)
+    ap.add_argument("--alert-threshold", type=float, default=None)
+    args = ap.parse_args(argv)
+    corpus = Path(args.corpus)
+    if not (corpus / "train.jsonl").is_file():
+        sys.exit(f"no PolNeAR train split at {corpus} (expected train.jsonl and train/)")
+    gazetteer = gazetteer_for(load_config())
+    t0 = time.perf_counter()
+    train_docs = load_split(corpus, "train", gazetteer)
+    train_ex = [e for targets, gold in train_docs for e in label(targets, gold)]
+    weights = train(train_ex, args.epochs, args.l2, args.rate, args.seed)
+    dev_ex: list[Example] = []
+    if (corpus / "dev.jsonl").is_file():
+        dev_ex = [e for targets, gold in load_split(corpus, "dev", gazetteer) for e in label(targets, gold)]
+    previous = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
+    threshold = args.alert_threshold if args.alert_threshold is not None else previous.get("alert_threshold", 0.5)
+    OUT.write_text(json.dumps({"speaker": weights, "alert_threshold": threshold}, indent=0, sort_keys=True) + "\n",
+                   encoding="utf-8")
+    provenance = {
+        "corpus": "PolNeAR v1.0.0 (networkdynamics/PolNeAR), brat annotations in score.py's conversion",
+        "split": "train (840 articles); dev used only for the figures below and the alert threshold",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python tools/train_attribution.py " + " ".join(argv),
+        "model": "log-linear ranker over candidate speakers (softmax per statement), AdaGrad, "
+                 f"epochs={args.epochs} l2={args.l2} rate={args.rate} seed={args.seed}",
+        "features": len(weights),
+        "examples": {"train": len(train_ex), "dev": len(dev_ex)},
+        "candidate_accuracy": {"train": accuracy(train_ex, weights), "dev": accuracy(dev_ex, weights)},
+        "alert_threshold": threshold,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    PROVENANCE.write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(provenance))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
