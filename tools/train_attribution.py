@@ -32,8 +32,10 @@ from bot.config import load_config  # noqa: E402
 from bot.ingest.clean import clean_text  # noqa: E402
 from bot.statement_store import gazetteer_for  # noqa: E402
 from bot.statements.attribution import Candidate, Target, score  # noqa: E402
-from bot.statements.extract import attribution_targets  # noqa: E402
+from bot.statements.extract import attribution_targets, reported_proposals  # noqa: E402
+from bot.statements.reported import Proposal, cue_probability  # noqa: E402
 from bot.statements.speakers import Gazetteer  # noqa: E402
+from bot.statements.weights import shipped  # noqa: E402
 
 OUT = ROOT / "bot" / "statements" / "attribution_weights.json"
 PROVENANCE = ROOT / "bot" / "statements" / "attribution_weights.provenance.json"
@@ -96,17 +98,75 @@ def label(targets: list[Target], gold: list[dict[str, object]]) -> list[Example]
     return out
 
 
-def load_split(corpus: Path, split: str, gazetteer: Gazetteer) -> list[tuple[list[Target], list[dict[str, object]]]]:
+Article = tuple[str, object, list[dict[str, object]]]  # cleaned text, published date, gold
+
+
+def load_split(corpus: Path, split: str) -> list[Article]:
+    """The split's articles cleaned as `newsbot extract` cleans them, with their gold."""
     rows = [json.loads(x) for x in (corpus / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    out = []
+    out: list[Article] = []
     for r in rows:
         raw = (corpus / split / f"{r['name']}.txt").read_text(encoding="utf-8", errors="replace")
         doc = clean_text(raw)
         gold = list(r["gold"])
         for g in gold:
             g.setdefault("content", g.get("text"))
-        out.append((attribution_targets(doc.text, gazetteer, doc.published), gold))
+        out.append((doc.text, doc.published, gold))
     return out
+
+
+def speaker_examples(articles: list[Article], gazetteer: Gazetteer) -> list[Example]:
+    return [e for text, day, gold in articles for e in label(attribution_targets(text, gazetteer, day), gold)]  # type: ignore[arg-type]
+
+
+CueExample = tuple[Proposal, int]
+
+
+def cue_examples(articles: list[Article], gazetteer: Gazetteer) -> list[CueExample]:
+    """Each proposed reported span, right (1) when it overlaps a gold attribution's text or Content."""
+    out: list[CueExample] = []
+    for text, day, gold in articles:
+        for p in reported_proposals(text, gazetteer, day):  # type: ignore[arg-type]
+            span = text[p.start : p.end]
+            ok = any(tf1(span, str(g["text"])) >= 0.5 or tf1(span, str(g["content"])) >= 0.5 for g in gold)
+            out.append((p, int(ok)))
+    return out
+
+
+def train_cue(examples: list[CueExample], epochs: int, l2: float, rate: float, seed: int) -> dict[str, float]:
+    """Logistic regression with AdaGrad on the proposals' features."""
+    w: dict[str, float] = {}
+    g2: dict[str, float] = {}
+    rng = random.Random(seed)
+    order = list(range(len(examples)))
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for i in order:
+            p, y = examples[i]
+            d = cue_probability(p, w) - y
+            for f in p.feats:
+                gr = d + l2 * w.get(f, 0.0)
+                g2[f] = g2.get(f, 0.0) + gr * gr
+                w[f] = w.get(f, 0.0) - rate * gr / math.sqrt(g2[f] + 1e-8)
+    return {f: round(v, 4) for f, v in sorted(w.items()) if abs(v) >= 1e-4}
+
+
+def cue_threshold(examples: list[CueExample], w: dict[str, float], precision: float) -> float:
+    """The lowest probability cut at which the kept proposals reach `precision` on these examples."""
+    scored = sorted(((cue_probability(p, w), y) for p, y in examples), reverse=True)
+    best = 0.5
+    good = 0
+    for k, (prob, y) in enumerate(scored, 1):
+        good += y
+        if good / k >= precision:
+            best = prob
+    return round(best, 3)
+
+
+def cue_figures(examples: list[CueExample], w: dict[str, float], t: float) -> dict[str, float]:
+    kept = [(y) for p, y in examples if cue_probability(p, w) >= t]
+    pos = sum(y for _, y in examples)
+    return {"precision": round(sum(kept) / len(kept), 4) if kept else 0.0, "recall_of_proposals": round(sum(kept) / pos, 4) if pos else 0.0}
 
 
 def train(examples: list[Example], epochs: int, l2: float, rate: float, seed: int) -> dict[str, float]:
@@ -154,22 +214,31 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--rate", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--alert-threshold", type=float, default=None)
+    ap.add_argument("--cue-precision", type=float, default=0.9,
+                    help="precision on train the cue model's threshold is set for")
     args = ap.parse_args(argv)
     corpus = Path(args.corpus)
     if not (corpus / "train.jsonl").is_file():
         sys.exit(f"no PolNeAR train split at {corpus} (expected train.jsonl and train/)")
     gazetteer = gazetteer_for(load_config())
     t0 = time.perf_counter()
-    train_docs = load_split(corpus, "train", gazetteer)
-    train_ex = [e for targets, gold in train_docs for e in label(targets, gold)]
-    weights = train(train_ex, args.epochs, args.l2, args.rate, args.seed)
-    dev_ex: list[Example] = []
-    if (corpus / "dev.jsonl").is_file():
-        dev_ex = [e for targets, gold in load_split(corpus, "dev", gazetteer) for e in label(targets, gold)]
+    train_docs = load_split(corpus, "train")
+    dev_docs = load_split(corpus, "dev") if (corpus / "dev.jsonl").is_file() else []
     previous = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
     threshold = args.alert_threshold if args.alert_threshold is not None else previous.get("alert_threshold", 0.5)
-    OUT.write_text(json.dumps({"speaker": weights, "alert_threshold": threshold}, indent=0, sort_keys=True) + "\n",
-                   encoding="utf-8")
+    # 1. the cue model, then 2. the speaker ranker over the statements that model keeps
+    cue_train = cue_examples(train_docs, gazetteer)
+    cue_w = train_cue(cue_train, args.epochs, args.l2, args.rate, args.seed)
+    cue_t = cue_threshold(cue_train, cue_w, args.cue_precision)
+    OUT.write_text(json.dumps({"cue": cue_w, "cue_threshold": cue_t}) + "\n", encoding="utf-8")
+    shipped.cache_clear()
+    train_ex = speaker_examples(train_docs, gazetteer)
+    weights = train(train_ex, args.epochs, args.l2, args.rate, args.seed)
+    dev_ex = speaker_examples(dev_docs, gazetteer)
+    cue_dev = cue_examples(dev_docs, gazetteer)
+    OUT.write_text(json.dumps({"speaker": weights, "cue": cue_w, "cue_threshold": cue_t, "alert_threshold": threshold},
+                              indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    shipped.cache_clear()
     provenance = {
         "corpus": "PolNeAR v1.0.0 (networkdynamics/PolNeAR), brat annotations in score.py's conversion",
         "split": "train (840 articles); dev used only for the figures below and the alert threshold",
@@ -178,8 +247,10 @@ def main(argv: list[str]) -> None:
         "model": "log-linear ranker over candidate speakers (softmax per statement), AdaGrad, "
                  f"epochs={args.epochs} l2={args.l2} rate={args.rate} seed={args.seed}",
         "features": len(weights),
-        "examples": {"train": len(train_ex), "dev": len(dev_ex)},
+        "examples": {"train": len(train_ex), "dev": len(dev_ex), "cue_train": len(cue_train)},
         "candidate_accuracy": {"train": accuracy(train_ex, weights), "dev": accuracy(dev_ex, weights)},
+        "cue_model": {"features": len(cue_w), "threshold": cue_t, "train": cue_figures(cue_train, cue_w, cue_t),
+                      "dev": cue_figures(cue_dev, cue_w, cue_t)},
         "alert_threshold": threshold,
         "seconds": round(time.perf_counter() - t0, 1),
     }

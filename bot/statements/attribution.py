@@ -21,9 +21,9 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from bot.statements.lexicon import PREPOSITIONS
+from bot.statements.lexicon import ORG_WORDS, PREPOSITIONS, ROLE_WORDS
 from bot.statements.model import Statement
-from bot.statements.names import is_party_tag, looks_lowercase_elsewhere
+from bot.statements.names import is_bare_title, is_party_tag, looks_lowercase_elsewhere
 from bot.statements.weights import Weights
 
 if TYPE_CHECKING:
@@ -49,11 +49,14 @@ class Target:
     cue_start: int
     cue_end: int
     candidates: list[Candidate]
+    prior: float = 1.0  # P(the statement is an attribution at all), from the cue model
 
 
 _CUE_GAP = re.compile(r"\s*(?:,[^,.;:“”\"]{1,80},)?\s*(?:(?:also|then|later|has|have|had|once|again|previously|"
                       r"recently|publicly|repeatedly|\w+ly)\s+)?$")
 _INV_GAP = re.compile(r"\s*(?:(?:the|a|an|one|two|several|senior|top|former|other|[A-Z][\w.’'-]*)\s+){0,5}$")
+_ADJ_AFTER = re.compile(r"[\s,.;:—–\-”\"’']{0,6}")
+_ADJ_BEFORE = re.compile(r"[\s,:—–\-]{0,4}[“\"‘']?")
 _ACCORDING = re.compile(r"according\s+to\s+(?:(?:the|a|an)\s+)?$", re.I)
 
 
@@ -96,7 +99,7 @@ def candidates(doc: _Doc, statements: list[Statement]) -> list[Target]:
         rule = st.speaker
         kind = st.kind[0]
         for m in ex._mentions_between(doc, w0, w1):
-            if m.kind == "name" and is_party_tag(m.name or ""):
+            if m.kind == "name" and (is_party_tag(m.name or "") or is_bare_title(m.name or "")):
                 continue
             if a0 <= m.start < a1 and st.kind == "direct":
                 continue  # inside the quotation itself
@@ -112,6 +115,7 @@ def candidates(doc: _Doc, statements: list[Statement]) -> list[Target]:
                 feats.append(f"running|{feats[0]}")
             how = _how(feats, m)
             cands.append(Candidate(speaker, figure, how, feats))
+        _add_rank_feats(cands)
         present = {c.speaker for c in cands}
         if rule is not None and rule not in present:
             cands.append(Candidate(rule, st.figure, "cue", ["virt_rule", f"virt_rule|{kind}", f"virt_rule|cue={st.cue is not None}"]))
@@ -122,10 +126,23 @@ def candidates(doc: _Doc, statements: list[Statement]) -> list[Target]:
             Candidate(None, False, "none", ["null", f"null|{kind}", f"null|len{_bucket(nwords)}",
                                               f"null|rule={rule is not None}", f"null|cue={st.cue is not None}"])
         )
-        out.append(Target(st, c0, c1, cands))
+        out.append(Target(st, c0, c1, cands, doc.reported_prob.get((st.start, st.end), 1.0)))
         if rule is not None:
             prev_speaker = rule
     return out
+
+
+def _add_rank_feats(cands: list[Candidate]) -> None:
+    """How many candidates stand between each one and the statement, on its side: the nearest
+    name before a quotation is a strong default, the third one rarely speaks."""
+    left = [c for c in cands if c.feats[0][1] == "L"]
+    right = [c for c in cands if c.feats[0][1] == "R"]
+    for k, c in enumerate(reversed(left)):
+        c.feats.append(f"nearL{min(k, 2)}")
+        c.feats.append(f"nearL{min(k, 2)}|{c.feats[0]}")
+    for k, c in enumerate(right):
+        c.feats.append(f"nearR{min(k, 2)}")
+        c.feats.append(f"nearR{min(k, 2)}|{c.feats[0]}")
 
 
 def _was_figure(targets: list[Target]) -> bool:
@@ -202,13 +219,28 @@ def _mention_feats(
         feats.append("poss")
     if not m.person:
         feats.append("nonperson")
+    sent_start = doc.sentences[msi][0]
+    lead = text[sent_start : m.start].split()
+    if len(lead) <= 2 and all(w[:1].islower() or w.lower().strip(".") in ROLE_WORDS for w in lead):
+        feats.append("sent_first")
+        feats.append(f"sent_first|{pos}")
+    if side == "R" and _ADJ_AFTER.fullmatch(text, a1, m.start):
+        feats.append("adjR")
+    if side == "L" and _ADJ_BEFORE.fullmatch(text, m.end, a0 + 1):
+        feats.append("adjL")
     if m.kind == "name":
         name = m.name or ""
         n = len(name.split())
         feats.append(f"ntok={min(n, 3)}")
+        if any(t.casefold().strip(".") in ORG_WORDS for t in name.split()):
+            feats.append("org")
+        last = name.split()[-1] if name.split() else name
+        if n == 1 and last in doc.surnames:
+            feats.append("surname_known")
+        count = text.count(last) if len(last) > 2 else 0
+        feats.append(f"freq{_bucket(count)}")
         if name.isupper() and len(name) > 3:
             feats.append("allcaps")
-        sent_start = doc.sentences[msi][0]
         if n == 1 and not text[sent_start : m.start].strip():
             feats.append("initial1")
             if looks_lowercase_elsewhere(text, name):
@@ -267,7 +299,7 @@ def rank(targets: list[Target], weights: Weights) -> list[Statement]:
         for c, p in zip(t.candidates, probs):
             if c.speaker == best and p > top:
                 top, how, figure = p, c.how, c.figure
-        conf = round(by_speaker[best], 3)
+        conf = round(by_speaker[best] * t.prior, 3)
         if best is None:
             out.append(replace(st, speaker=None, figure=False, confidence=conf, attributed=None))
         else:

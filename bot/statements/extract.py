@@ -39,8 +39,11 @@ from bot.statements.model import Statement
 from bot.statements.quotes import Quote, find_quotes, split_paragraphs, split_sentences
 from bot.statements.speakers import Gazetteer, Mention
 
+from bot.statements.weights import shipped
+
 if TYPE_CHECKING:
     from bot.statements.attribution import Target
+    from bot.statements.reported import Proposal
 
 _WS = re.compile(r"\s+")
 _PREV_TOKEN = re.compile(r"([A-Za-z’']+)\s+(?:(?:the|a|an)\s+)?$")
@@ -99,6 +102,7 @@ class _Doc:
     pronoun_memo: dict[int, tuple[str | None, bool, str | None]] = field(default_factory=dict)
     last: _Attribution | None = None
     reported_cues: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # span -> its cue
+    reported_prob: dict[tuple[int, int], float] = field(default_factory=dict)  # span -> P(cue attributes it)
 
 
 def extract_with(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Statement]:
@@ -143,15 +147,56 @@ def _rule_statements(text: str, gazetteer: Gazetteer, published: date | None) ->
             st = _reported(doc, item)
             if st is not None:
                 reported.append(st)
-    out = _inherit(doc, direct) + reported
+    out = _inherit(doc, direct) + _learned_reported(doc, reported, shipped().cue, shipped().cue_threshold)
     out.sort(key=lambda s: (s.start, s.kind))
     return doc, out
+
+
+def reported_proposals(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Proposal]:
+    """Every reported-speech span proposed at a cue, before the cue model judges them (training)."""
+    doc = _prepare(text, gazetteer, published or date.today())
+    reported = [st for c in doc.cues if (st := _reported(doc, c)) is not None]
+    return _all_proposals(doc, reported)
+
+
+def _all_proposals(doc: _Doc, rule_reported: list[Statement]) -> list[Proposal]:
+    """Proposals at every cue, plus the rules' own reported statements where their span differs."""
+    from bot.statements.reported import Proposal, proposals
+
+    spans = {(st.start, st.end) for st in rule_reported}
+    props = proposals(doc, spans)
+    have = {(p.start, p.end) for p in props}
+    for st in rule_reported:
+        if (st.start, st.end) not in have:
+            c0, c1 = doc.reported_cues.get((st.start, st.end), (st.start, st.start))
+            word = _WS.sub(" ", (st.cue or "").lower())
+            props.append(Proposal(st.start, st.end, c0, c1, word, ["bias", "rule_only", f"w={word}"]))
+    return props
+
+
+def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: dict[str, float], threshold: float) -> list[Statement]:
+    """Reported speech kept by the learned cue model (the rules' statements alone without one)."""
+    if not weights:
+        return rule_reported
+    from bot.statements.reported import as_statement, keep
+
+    out: list[Statement] = []
+    for p, prob in keep(doc, _all_proposals(doc, rule_reported), weights, threshold):
+        st = as_statement(doc, p)
+        cue = next((c for c in _cues_between(doc, p.cue_start, p.cue_end) if c.start == p.cue_start), None)
+        if cue is not None:
+            si = _sentence(doc, cue.start)
+            subj = _subject_for_cue(doc, cue, doc.sentences[si][0]) if cue.word != ":" else None
+            who = _resolve(doc, subj)
+            st = Statement(who[0], "reported", st.text, st.start, st.end, st.cue, who[1])
+        doc.reported_prob[(st.start, st.end)] = prob
+        out.append(st)
+    return out
 
 
 def _rank(doc: _Doc, found: list[Statement]) -> list[Statement]:
     """Re-attribute every statement with the learned ranker (`attribution.py`)."""
     from bot.statements.attribution import candidates, rank
-    from bot.statements.weights import shipped
 
     return rank(candidates(doc, found), shipped())
 

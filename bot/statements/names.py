@@ -24,3 +24,13 @@ def looks_lowercase_elsewhere(text: str, word: str) -> bool:
     if low == word:
         return False
     return f" {low} " in text or f" {low}," in text or f" {low}." in text
+
+
+_TITLE_ABBREVIATIONS = frozenset(
+    {"del", "rev", "sen", "rep", "gov", "gen", "dr", "mr", "mrs", "ms", "lt", "col", "sgt", "prof", "st", "hon", "amb", "adm", "capt", "cpl", "maj", "pres", "supt", "insp", "fr"}
+)
+
+
+def is_bare_title(name: str) -> bool:
+    """True for a title abbreviation standing alone ("Del", "Rev."): the name follows it."""
+    return name.strip().rstrip(".").casefold() in _TITLE_ABBREVIATIONS

@@ -23,6 +23,7 @@ class Weights:
     speaker: dict[str, float] = field(default_factory=dict)
     cue: dict[str, float] = field(default_factory=dict)
     alert_threshold: float = 0.5
+    cue_threshold: float = 0.5
 
 
 def parse(raw: dict[str, object]) -> Weights:
@@ -30,11 +31,14 @@ def parse(raw: dict[str, object]) -> Weights:
     speaker = raw.get("speaker") or {}
     cue = raw.get("cue") or {}
     threshold = raw.get("alert_threshold", 0.5)
-    assert isinstance(speaker, dict) and isinstance(cue, dict) and isinstance(threshold, (int, float))
+    cue_threshold = raw.get("cue_threshold", 0.5)
+    assert isinstance(speaker, dict) and isinstance(cue, dict)
+    assert isinstance(threshold, (int, float)) and isinstance(cue_threshold, (int, float))
     return Weights(
         {str(k): float(v) for k, v in speaker.items()},
         {str(k): float(v) for k, v in cue.items()},
         float(threshold),
+        float(cue_threshold),
     )
 
 
