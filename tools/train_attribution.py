@@ -122,11 +122,28 @@ def speaker_examples(articles: list[Article], gazetteer: Gazetteer) -> list[Exam
 CueExample = tuple[Proposal, int]
 
 
-def cue_examples(articles: list[Article], gazetteer: Gazetteer) -> list[CueExample]:
+def cue_vocabulary(corpus: Path, min_count: int, min_ratio: float) -> tuple[str, ...]:
+    """Words that the train split's Cue spans use often, and that are a cue at least `min_ratio`
+    of the times they are written (adverbs and function words left out)."""
+    cue: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for ann in sorted((corpus / "train").glob("*.ann")):
+        text = ann.with_suffix(".txt").read_text(encoding="utf-8", errors="replace")
+        total.update(w.lower() for w in re.findall(r"[A-Za-z]+", text))
+        for line in ann.read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = line.split("\t")
+            if line.startswith("T") and len(parts) > 2 and parts[1].startswith("Cue"):
+                cue.update({w.lower() for w in re.findall(r"[A-Za-z]+", parts[2])})
+    stop = {"has", "have", "had", "about", "also", "the", "a", "an", "to", "of", "in", "for", "on", "is", "was", "be"}
+    return tuple(sorted(w for w, c in cue.items() if c >= min_count and c / total[w] >= min_ratio
+                        and w not in stop and not w.endswith("ly") and len(w) > 2))
+
+
+def cue_examples(articles: list[Article], gazetteer: Gazetteer, vocab: tuple[str, ...]) -> list[CueExample]:
     """Each proposed reported span, right (1) when it overlaps a gold attribution's text or Content."""
     out: list[CueExample] = []
     for text, day, gold in articles:
-        for p in reported_proposals(text, gazetteer, day):  # type: ignore[arg-type]
+        for p in reported_proposals(text, gazetteer, day, vocab):  # type: ignore[arg-type]
             span = text[p.start : p.end]
             ok = any(tf1(span, str(g["text"])) >= 0.5 or tf1(span, str(g["content"])) >= 0.5 for g in gold)
             out.append((p, int(ok)))
@@ -214,6 +231,8 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--rate", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--alert-threshold", type=float, default=None)
+    ap.add_argument("--vocab-min-count", type=int, default=5)
+    ap.add_argument("--vocab-min-ratio", type=float, default=0.3)
     ap.add_argument("--cue-precision", type=float, default=0.9,
                     help="precision on train the cue model's threshold is set for")
     args = ap.parse_args(argv)
@@ -227,16 +246,18 @@ def main(argv: list[str]) -> None:
     previous = json.loads(OUT.read_text(encoding="utf-8")) if OUT.is_file() else {}
     threshold = args.alert_threshold if args.alert_threshold is not None else previous.get("alert_threshold", 0.5)
     # 1. the cue model, then 2. the speaker ranker over the statements that model keeps
-    cue_train = cue_examples(train_docs, gazetteer)
+    vocab = cue_vocabulary(corpus, args.vocab_min_count, args.vocab_min_ratio)
+    cue_train = cue_examples(train_docs, gazetteer, vocab)
     cue_w = train_cue(cue_train, args.epochs, args.l2, args.rate, args.seed)
     cue_t = cue_threshold(cue_train, cue_w, args.cue_precision)
-    OUT.write_text(json.dumps({"cue": cue_w, "cue_threshold": cue_t}) + "\n", encoding="utf-8")
+    OUT.write_text(json.dumps({"cue": cue_w, "cue_threshold": cue_t, "vocab": vocab}) + "\n", encoding="utf-8")
     shipped.cache_clear()
     train_ex = speaker_examples(train_docs, gazetteer)
     weights = train(train_ex, args.epochs, args.l2, args.rate, args.seed)
     dev_ex = speaker_examples(dev_docs, gazetteer)
-    cue_dev = cue_examples(dev_docs, gazetteer)
-    OUT.write_text(json.dumps({"speaker": weights, "cue": cue_w, "cue_threshold": cue_t, "alert_threshold": threshold},
+    cue_dev = cue_examples(dev_docs, gazetteer, vocab)
+    OUT.write_text(json.dumps({"speaker": weights, "cue": cue_w, "cue_threshold": cue_t, "vocab": vocab,
+                               "alert_threshold": threshold},
                               indent=0, sort_keys=True) + "\n", encoding="utf-8")
     shipped.cache_clear()
     provenance = {
@@ -249,7 +270,7 @@ def main(argv: list[str]) -> None:
         "features": len(weights),
         "examples": {"train": len(train_ex), "dev": len(dev_ex), "cue_train": len(cue_train)},
         "candidate_accuracy": {"train": accuracy(train_ex, weights), "dev": accuracy(dev_ex, weights)},
-        "cue_model": {"features": len(cue_w), "threshold": cue_t, "train": cue_figures(cue_train, cue_w, cue_t),
+        "cue_model": {"features": len(cue_w), "learned_cue_words": len(vocab), "threshold": cue_t, "train": cue_figures(cue_train, cue_w, cue_t),
                       "dev": cue_figures(cue_dev, cue_w, cue_t)},
         "alert_threshold": threshold,
         "seconds": round(time.perf_counter() - t0, 1),

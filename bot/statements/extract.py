@@ -39,7 +39,7 @@ from bot.statements.model import Statement
 from bot.statements.quotes import Quote, find_quotes, split_paragraphs, split_sentences
 from bot.statements.speakers import Gazetteer, Mention
 
-from bot.statements.weights import shipped
+from bot.statements.weights import Weights, shipped
 
 if TYPE_CHECKING:
     from bot.statements.attribution import Target
@@ -147,24 +147,26 @@ def _rule_statements(text: str, gazetteer: Gazetteer, published: date | None) ->
             st = _reported(doc, item)
             if st is not None:
                 reported.append(st)
-    out = _inherit(doc, direct) + _learned_reported(doc, reported, shipped().cue, shipped().cue_threshold)
+    out = _inherit(doc, direct) + _learned_reported(doc, reported, shipped())
     out.sort(key=lambda s: (s.start, s.kind))
     return doc, out
 
 
-def reported_proposals(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Proposal]:
+def reported_proposals(
+    text: str, gazetteer: Gazetteer, published: date | None = None, vocab: tuple[str, ...] = ()
+) -> list[Proposal]:
     """Every reported-speech span proposed at a cue, before the cue model judges them (training)."""
     doc = _prepare(text, gazetteer, published or date.today())
     reported = [st for c in doc.cues if (st := _reported(doc, c)) is not None]
-    return _all_proposals(doc, reported)
+    return _all_proposals(doc, reported, vocab)
 
 
-def _all_proposals(doc: _Doc, rule_reported: list[Statement]) -> list[Proposal]:
+def _all_proposals(doc: _Doc, rule_reported: list[Statement], vocab: tuple[str, ...]) -> list[Proposal]:
     """Proposals at every cue, plus the rules' own reported statements where their span differs."""
     from bot.statements.reported import Proposal, proposals
 
     spans = {(st.start, st.end) for st in rule_reported}
-    props = proposals(doc, spans)
+    props = proposals(doc, spans, vocab)
     have = {(p.start, p.end) for p in props}
     for st in rule_reported:
         if (st.start, st.end) not in have:
@@ -174,17 +176,17 @@ def _all_proposals(doc: _Doc, rule_reported: list[Statement]) -> list[Proposal]:
     return props
 
 
-def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: dict[str, float], threshold: float) -> list[Statement]:
+def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: Weights) -> list[Statement]:
     """Reported speech kept by the learned cue model (the rules' statements alone without one)."""
-    if not weights:
+    if not weights.cue:
         return rule_reported
     from bot.statements.reported import as_statement, keep
 
     out: list[Statement] = []
-    for p, prob in keep(doc, _all_proposals(doc, rule_reported), weights, threshold):
+    for p, prob in keep(doc, _all_proposals(doc, rule_reported, weights.vocab), weights.cue, weights.cue_threshold):
         st = as_statement(doc, p)
-        cue = next((c for c in _cues_between(doc, p.cue_start, p.cue_end) if c.start == p.cue_start), None)
-        if cue is not None:
+        cue = _Cue(p.cue_start, p.cue_end, p.cue)
+        if p.cue != ":":
             si = _sentence(doc, cue.start)
             subj = _subject_for_cue(doc, cue, doc.sentences[si][0]) if cue.word != ":" else None
             who = _resolve(doc, subj)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.statements.lexicon import DIRECTIVE, QUOTE_ONLY
@@ -49,33 +50,85 @@ def _bucket(n: int) -> str:
     return "0" if n <= 0 else "1" if n <= 3 else "4" if n <= 8 else "9" if n <= 20 else "21" if n <= 40 else "41"
 
 
-def proposals(doc: _Doc, rule_spans: set[tuple[int, int]]) -> list[Proposal]:
-    """One proposal per cue whose shape gives a content span (cues inside quotations are ignored)."""
+@lru_cache(maxsize=4)
+def _vocab_re(vocab: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Stance and speech verbs learned from the corpus that the lexicon's cues do not cover."""
+    if not vocab:
+        return None
+    return re.compile(r"(?<![\w\-’'])(?:" + "|".join(re.escape(v) for v in sorted(vocab, key=len, reverse=True)) + r")(?![\w\-])")
+
+
+def learned_cues(doc: _Doc, vocab: tuple[str, ...]) -> list[_Cue]:
+    """Occurrences of the learned cue words outside quotations and apart from the lexicon's cues."""
+    from bot.statements import extract as ex
+
+    rx = _vocab_re(vocab)
+    if rx is None:
+        return []
+    taken = [(c.start, c.end) for c in doc.cues]
+    out: list[ex._Cue] = []
+    for m in rx.finditer(doc.text):
+        s, e = m.start(), m.end()
+        if any(a < e and s < b for a, b in taken) or ex._in_quote(doc, s):
+            continue
+        out.append(ex._Cue(s, e, m.group(0).lower()))
+    return out
+
+
+def proposals(doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...] = ()) -> list[Proposal]:
+    """Proposals at each cue whose shape gives a content span (cues inside quotations are ignored):
+    the span its shape suggests and, for a verb with an object, the object's noun phrase alone."""
     from bot.statements import extract as ex
 
     out: list[Proposal] = []
     text = doc.text
-    for cue in doc.cues:
-        if not doc.sentences:
-            break
+    if not doc.sentences:
+        return out
+    for cue in list(doc.cues) + learned_cues(doc, vocab):
+        learned = not any(c is cue for c in doc.cues)
         si = ex._sentence(doc, cue.start)
         s_start, s_end = doc.sentences[si]
+        spans = []
         span = _span(doc, cue, s_start, s_end)
-        if span is None:
-            continue
-        start, end, form = span
-        while start < end and (text[start].isspace() or text[start] in ",;:—–-"):
-            start += 1
-        while end > start and (text[end - 1].isspace() or text[end - 1] in ".,;:—–-"):
-            end -= 1
-        n = len(text[start:end].split())
-        if n < 3:
-            continue
-        feats = _feats(doc, ex, cue, start, end, form, s_start, s_end, n)
-        if (start, end) in rule_spans:
-            feats.append("rule_span")
-        out.append(Proposal(start, end, cue.start, cue.end, cue.word, feats))
+        if span is not None:
+            spans.append(span)
+        np = _object_np(text, cue, s_end)
+        if np is not None:
+            spans.append(np)
+        for start, end, form in spans:
+            while start < end and (text[start].isspace() or text[start] in ",;:—–-"):
+                start += 1
+            while end > start and (text[end - 1].isspace() or text[end - 1] in ".,;:—–-"):
+                end -= 1
+            n = len(text[start:end].split())
+            if n < (1 if form == "np" else 3):
+                continue
+            feats = _feats(doc, ex, cue, start, end, form, s_start, s_end, n)
+            if learned:
+                feats.append("learned")
+                feats.append(f"learned|form={form}")
+            if (start, end) in rule_spans:
+                feats.append("rule_span")
+            out.append(Proposal(start, end, cue.start, cue.end, cue.word, feats))
     return out
+
+
+_NP_STOP = re.compile(r"[,.;:!?()“”\"—–]|\s(?:in|at|on|for|with|from|during|after|before|because|since|as|and|but|or|"
+                      r"while|when|which|who|that|to|of|by|over|about|if|than|into|against)\s")
+
+
+def _object_np(text: str, cue: _Cue, s_end: int) -> tuple[int, int, str] | None:
+    """The noun phrase right after a verb ("criticized the death penalty at a rally" -> "the death
+    penalty"): the whole content of many stance attributions."""
+    rest = text[cue.end : s_end]
+    if not rest[:1].isspace():
+        return None
+    first = rest.split(None, 1)[0].lower() if rest.strip() else ""
+    if not first or first in ("that", "to", "it", "him", "her", "them", "me", "us", "you", "in", "on", "at", "for", "of"):
+        return None
+    m = _NP_STOP.search(rest, 1)
+    end = cue.end + (m.start() if m else len(rest))
+    return cue.end, end, "np"
 
 
 def _span(doc: _Doc, cue: _Cue, s_start: int, s_end: int) -> tuple[int, int, str] | None:

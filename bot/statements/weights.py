@@ -24,6 +24,7 @@ class Weights:
     cue: dict[str, float] = field(default_factory=dict)
     alert_threshold: float = 0.5
     cue_threshold: float = 0.5
+    vocab: tuple[str, ...] = ()  # cue words learned from the corpus, beyond the lexicon
 
 
 def parse(raw: dict[str, object]) -> Weights:
@@ -39,6 +40,7 @@ def parse(raw: dict[str, object]) -> Weights:
         {str(k): float(v) for k, v in cue.items()},
         float(threshold),
         float(cue_threshold),
+        tuple(str(v) for v in raw.get("vocab") or ()),  # type: ignore[attr-defined]
     )
 
 
