@@ -84,6 +84,8 @@ def label(targets: list[Target], gold: list[dict[str, object]]) -> list[Example]
                 best, bi = f, i
         need = 0.6 if st.kind == "direct" else 0.5
         if best < need:
+            if st.kind == "reported":
+                continue  # whether it is speech at all is the cue model's call, not the ranker's
             pos = [k for k, c in enumerate(t.candidates) if c.speaker is None and c.how == "none"]
         else:
             if st.kind == "direct":

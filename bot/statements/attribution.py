@@ -293,13 +293,14 @@ def rank(targets: list[Target], weights: Weights) -> list[Statement]:
         for c, p in zip(t.candidates, probs):
             by_speaker[c.speaker] = by_speaker.get(c.speaker, 0.0) + p
         best = max(by_speaker, key=lambda s: by_speaker[s])
-        how = "none"
-        figure = False
-        top = -1.0
+        rule = st.speaker
+        if rule is not None and best != rule and (best is None or by_speaker[best] < weights.override):
+            best = rule  # the rules' own pattern stands unless the model is sure of another speaker
+        how, figure, top = "cue", st.figure, -1.0
         for c, p in zip(t.candidates, probs):
             if c.speaker == best and p > top:
                 top, how, figure = p, c.how, c.figure
-        conf = round(by_speaker[best] * t.prior, 3)
+        conf = round(by_speaker.get(best, 0.0) * t.prior, 3)
         if best is None:
             out.append(replace(st, speaker=None, figure=False, confidence=conf, attributed=None))
         else:

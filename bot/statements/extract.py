@@ -182,8 +182,12 @@ def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: Weight
         return rule_reported
     from bot.statements.reported import as_statement, keep
 
-    out: list[Statement] = []
-    for p, prob in keep(doc, _all_proposals(doc, rule_reported, weights.vocab), weights.cue, weights.cue_threshold):
+    out: list[Statement] = list(rule_reported)
+    rule_spans = [(st.start, st.end) for st in rule_reported]
+    if not may_hold_statement(doc.text):
+        return out  # the learned cues only extend articles the pre-filter lets through
+    props = [p for p in _all_proposals(doc, rule_reported, weights.vocab) if "rule_only" not in p.feats]
+    for p, prob in keep(doc, props, weights.cue, weights.cue_threshold, rule_spans):
         st = as_statement(doc, p)
         cue = _Cue(p.cue_start, p.cue_end, p.cue)
         if p.cue != ":":

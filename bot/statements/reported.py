@@ -101,8 +101,8 @@ def proposals(doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...
             while end > start and (text[end - 1].isspace() or text[end - 1] in ".,;:—–-"):
                 end -= 1
             n = len(text[start:end].split())
-            if n < (1 if form == "np" else 3):
-                continue
+            if n < (1 if form == "np" else 3) or _mostly_quoted(doc, start, end):
+                continue  # a quotation is a direct statement already
             feats = _feats(doc, ex, cue, start, end, form, s_start, s_end, n)
             if learned:
                 feats.append("learned")
@@ -111,6 +111,14 @@ def proposals(doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...
                 feats.append("rule_span")
             out.append(Proposal(start, end, cue.start, cue.end, cue.word, feats))
     return out
+
+
+def _mostly_quoted(doc: _Doc, start: int, end: int) -> bool:
+    """True when quotation marks open the span or quoted words make up half of it."""
+    if doc.text[start : start + 1] in ("“", '"', "‘", "'"):
+        return True
+    quoted = sum(min(q.end, end) - max(q.start, start) for q in doc.quotes if q.start < end and q.end > start)
+    return quoted * 2 >= end - start
 
 
 _NP_STOP = re.compile(r"[,.;:!?()“”\"—–]|\s(?:in|at|on|for|with|from|during|after|before|because|since|as|and|but|or|"
@@ -217,16 +225,21 @@ def cue_probability(p: Proposal, weights: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def keep(doc: _Doc, props: list[Proposal], weights: dict[str, float], threshold: float) -> list[tuple[Proposal, float]]:
-    """Proposals the model keeps, best first among overlapping ones (one statement per span)."""
+def keep(
+    doc: _Doc, props: list[Proposal], weights: dict[str, float], threshold: float, taken: list[tuple[int, int]]
+) -> list[tuple[Proposal, float]]:
+    """Proposals the model keeps, best first among overlapping ones and apart from the spans
+    already `taken` by the rules (one statement per span)."""
     scored = sorted(((p, cue_probability(p, weights)) for p in props), key=lambda t: -t[1])
     kept: list[tuple[Proposal, float]] = []
+    spans = list(taken)
     for p, prob in scored:
         if prob < threshold:
             break
-        if any(min(p.end, k.end) - max(p.start, k.start) > 0.5 * min(p.end - p.start, k.end - k.start) for k, _ in kept):
+        if any(min(p.end, e) - max(p.start, s) > 0.5 * min(p.end - p.start, e - s) for s, e in spans):
             continue
         kept.append((p, prob))
+        spans.append((p.start, p.end))
     kept.sort(key=lambda t: t[0].start)
     return kept
 

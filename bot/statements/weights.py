@@ -25,6 +25,7 @@ class Weights:
     alert_threshold: float = 0.5
     cue_threshold: float = 0.5
     vocab: tuple[str, ...] = ()  # cue words learned from the corpus, beyond the lexicon
+    override: float = 0.0  # the ranker replaces the rules' speaker only at this probability or above
 
 
 def parse(raw: dict[str, object]) -> Weights:
@@ -41,6 +42,7 @@ def parse(raw: dict[str, object]) -> Weights:
         float(threshold),
         float(cue_threshold),
         tuple(str(v) for v in raw.get("vocab") or ()),  # type: ignore[attr-defined]
+        float(raw.get("override", 0.0)),  # type: ignore[arg-type]
     )
 
 
