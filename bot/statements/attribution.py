@@ -57,6 +57,7 @@ _CUE_GAP = re.compile(r"\s*(?:,[^,.;:“”\"]{1,80},)?\s*(?:(?:also|then|later|
 _INV_GAP = re.compile(r"\s*(?:(?:the|a|an|one|two|several|senior|top|former|other|[A-Z][\w.’'-]*)\s+){0,5}$")
 _ADJ_AFTER = re.compile(r"[\s,.;:—–\-”\"’']{0,6}")
 _ADJ_BEFORE = re.compile(r"[\s,:—–\-]{0,4}[“\"‘']?")
+_APPOSED = re.compile(r", ")
 _ACCORDING = re.compile(r"according\s+to\s+(?:(?:the|a|an)\s+)?$", re.I)
 
 
@@ -208,6 +209,13 @@ def _mention_feats(
                 feats.append(f"inv|{pos}")
             if c.start == c0:
                 feats.append("inv_own")
+    if c0 >= m.end and c0 - m.end <= 120 and _CUE_GAP.match(text, m.end, c0) and "." not in text[m.end : c0]:
+        feats.append("own_subj")  # the subject of this statement's own cue
+        feats.append(f"own_subj|{pos}")
+    elif c1 >= 0 and c1 <= m.start and m.start - c1 <= 60 and _INV_GAP.match(text, c1, m.start):
+        feats.append("own_inv")  # "..., said Rutte": right after this statement's own cue
+    if _APPOSED.match(text, max(0, m.start - 2), m.start) and text.startswith(",", m.end) and m.kind in ("name", "figure"):
+        feats.append("apposed")  # "Zelensky's spokesman, Serhiy Nykyforov, ...": the name of the role before
     if _ACCORDING.search(text, max(0, m.start - 30), m.start) and "acc" not in feats:
         feats.append("acc")
         feats.append(f"acc|{pos}")
@@ -294,7 +302,8 @@ def rank(targets: list[Target], weights: Weights) -> list[Statement]:
             by_speaker[c.speaker] = by_speaker.get(c.speaker, 0.0) + p
         best = max(by_speaker, key=lambda s: by_speaker[s])
         rule = st.speaker
-        if rule is not None and best != rule and (best is None or by_speaker[best] < weights.override):
+        bar = weights.override if st.kind == "direct" else weights.override_reported
+        if rule is not None and best != rule and (best is None or by_speaker[best] < bar):
             best = rule  # the rules' own pattern stands unless the model is sure of another speaker
         how, figure, top = "cue", st.figure, -1.0
         for c, p in zip(t.candidates, probs):

@@ -180,13 +180,17 @@ def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: Weight
     """Reported speech kept by the learned cue model (the rules' statements alone without one)."""
     if not weights.cue:
         return rule_reported
-    from bot.statements.reported import as_statement, keep
+    from bot.statements.reported import as_statement, cue_probability, keep
 
     out: list[Statement] = list(rule_reported)
     rule_spans = [(st.start, st.end) for st in rule_reported]
     if not may_hold_statement(doc.text):
         return out  # the learned cues only extend articles the pre-filter lets through
-    props = [p for p in _all_proposals(doc, rule_reported, weights.vocab) if "rule_only" not in p.feats]
+    every = _all_proposals(doc, rule_reported, weights.vocab)
+    for p in every:
+        if (p.start, p.end) in doc.reported_cues and ("rule_only" in p.feats or "rule_span" in p.feats):
+            doc.reported_prob[(p.start, p.end)] = cue_probability(p, weights.cue)  # the rules' span, judged too
+    props = [p for p in every if "rule_only" not in p.feats]
     for p, prob in keep(doc, props, weights.cue, weights.cue_threshold, rule_spans):
         st = as_statement(doc, p)
         cue = _Cue(p.cue_start, p.cue_end, p.cue)

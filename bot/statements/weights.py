@@ -22,27 +22,25 @@ class Weights:
 
     speaker: dict[str, float] = field(default_factory=dict)
     cue: dict[str, float] = field(default_factory=dict)
-    alert_threshold: float = 0.5
     cue_threshold: float = 0.5
     vocab: tuple[str, ...] = ()  # cue words learned from the corpus, beyond the lexicon
-    override: float = 0.0  # the ranker replaces the rules' speaker only at this probability or above
+    override: float = 0.0  # the ranker replaces the rules' speaker of a quotation only at this probability or above
+    override_reported: float = 0.0  # the same for reported speech
 
 
 def parse(raw: dict[str, object]) -> Weights:
     """Weights from the JSON object the training script writes."""
     speaker = raw.get("speaker") or {}
     cue = raw.get("cue") or {}
-    threshold = raw.get("alert_threshold", 0.5)
     cue_threshold = raw.get("cue_threshold", 0.5)
-    assert isinstance(speaker, dict) and isinstance(cue, dict)
-    assert isinstance(threshold, (int, float)) and isinstance(cue_threshold, (int, float))
+    assert isinstance(speaker, dict) and isinstance(cue, dict) and isinstance(cue_threshold, (int, float))
     return Weights(
         {str(k): float(v) for k, v in speaker.items()},
         {str(k): float(v) for k, v in cue.items()},
-        float(threshold),
         float(cue_threshold),
         tuple(str(v) for v in raw.get("vocab") or ()),  # type: ignore[attr-defined]
         float(raw.get("override", 0.0)),  # type: ignore[arg-type]
+        float(raw.get("override_reported", 0.0)),  # type: ignore[arg-type]
     )
 
 
