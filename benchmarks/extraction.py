@@ -212,10 +212,10 @@ def main(argv: list[str]) -> int:
             f"{sp['extract_to_feedparser_html']:.2f})"
         )
     from benchmarks.polnear import report as polnear_report  # noqa: PLC0415
-    from bot.statements.alerts import ALERT_THRESHOLD  # noqa: PLC0415
+    from bot.statements.alerts import ALERT_THRESHOLD, ALERT_THRESHOLD_REPORTED  # noqa: PLC0415
 
     if "--no-polnear" not in argv:
-        for line in polnear_report(threshold=ALERT_THRESHOLD):
+        for line in polnear_report(threshold=(ALERT_THRESHOLD, ALERT_THRESHOLD_REPORTED)):
             print(line)
     a = scores["all"]
     ok = a.f1() >= TARGET_QUOTE_F1 and a.speaker_accuracy() >= TARGET_SPEAKER_ACCURACY

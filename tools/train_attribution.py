@@ -93,7 +93,7 @@ def label(targets: list[Target], gold: list[dict[str, object]]) -> list[Example]
             aliases = gold[bi]["aliases"]
             if not aliases:
                 continue
-            al = set(aliases)  # type: ignore[arg-type]
+            al = {str(a) for a in aliases} if isinstance(aliases, list) else set()
             pos = [k for k, c in enumerate(t.candidates) if c.speaker and al & set(toks(c.speaker))]
         if pos:
             out.append((t.candidates, pos))

@@ -288,6 +288,9 @@ def score(cands: list[Candidate], weights: dict[str, float]) -> list[float]:
     return [e / z for e in exp]
 
 
+_OWN = frozenset({"own_subj", "own_inv", "subj_own", "inv_own", "colon", "adjR", "adjL"})
+
+
 def rank(targets: list[Target], weights: Weights) -> list[Statement]:
     """Each target's statement with its best-scoring speaker and that speaker's total probability."""
     out: list[Statement] = []
@@ -298,7 +301,7 @@ def rank(targets: list[Target], weights: Weights) -> list[Statement]:
             continue
         probs = score(t.candidates, weights.speaker)
         by_speaker: dict[str | None, float] = {}
-        for c, p in zip(t.candidates, probs):
+        for c, p in zip(t.candidates, probs, strict=True):
             by_speaker[c.speaker] = by_speaker.get(c.speaker, 0.0) + p
         best = max(by_speaker, key=lambda s: by_speaker[s])
         rule = st.speaker
@@ -306,9 +309,10 @@ def rank(targets: list[Target], weights: Weights) -> list[Statement]:
         if rule is not None and best != rule and (best is None or by_speaker[best] < bar):
             best = rule  # the rules' own pattern stands unless the model is sure of another speaker
         how, figure, top = "cue", st.figure, -1.0
-        for c, p in zip(t.candidates, probs):
-            if c.speaker == best and p > top:
-                top, how, figure = p, c.how, c.figure
+        for c, p in zip(t.candidates, probs, strict=True):
+            own = any(f in _OWN for f in c.feats)  # the mention bound to the cue tells how it was attributed
+            if c.speaker == best and p + own > top:
+                top, how, figure = p + own, c.how, c.figure
         conf = round(by_speaker.get(best, 0.0) * t.prior, 3)
         if best is None:
             out.append(replace(st, speaker=None, figure=False, confidence=conf, attributed=None))

@@ -38,7 +38,6 @@ from bot.statements.lexicon import (
 from bot.statements.model import Statement
 from bot.statements.quotes import Quote, find_quotes, split_paragraphs, split_sentences
 from bot.statements.speakers import Gazetteer, Mention
-
 from bot.statements.weights import Weights, shipped
 
 if TYPE_CHECKING:
