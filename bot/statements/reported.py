@@ -187,6 +187,9 @@ def _feats(
     feats.append(f"prev={prev if prev in _PASSIVE or prev in _PRONOUNS or prev in ('to', 'not', 'has', 'have', 'had', 'also', 'who', 'which', 'and') else 'x'}")
     feats.append(f"next={nxt if nxt in ('that', 'the', 'a', 'he', 'she', 'it', 'they', 'to', 'reporters', ':', '“', 'in', 'on', 'of', 'about', 'for', 'him', 'her', 'them', 'it', 'by', 'with') else 'x'}")
     feats.append(f"w={head}|next={nxt if nxt in ('that', 'to', 'the', 'for', 'on', 'of', 'about', 'by', 'him', 'her', 'them', 'it') else 'x'}")
+    feats.append(f"pv={prev}")  # the words around the cue, as written: the weights keep the telling ones
+    feats.append(f"nx={nxt}")
+    feats.append(f"w={head}|nx={nxt}")
     if prev in _PASSIVE:
         feats.append(f"passive|w={head}")
     if prev and prev[:1].isupper():
@@ -199,6 +202,9 @@ def _feats(
     if subj is not None:
         feats.append(f"subj={subj.kind}")
         feats.append(f"subj={subj.kind}|form={form}")
+        feats.append(f"subj={subj.kind}|w={head}")
+        if not subj.person:
+            feats.append(f"subj_nonperson|w={head}")
     else:
         feats.append("nosubj")
         feats.append(f"nosubj|form={form}")
