@@ -38,6 +38,7 @@ from bot.statements.speakers import Gazetteer  # noqa: E402
 from bot.statements.weights import shipped  # noqa: E402
 
 OUT = ROOT / "bot" / "statements" / "attribution_weights.json"
+PRUNE = 0.01  # weights smaller than this are dropped: they change no decision and would only add bytes
 PROVENANCE = ROOT / "bot" / "statements" / "attribution_weights.provenance.json"
 
 
@@ -60,13 +61,15 @@ def tf1(a: str, b: str) -> float:
     return 2 * p * r / (p + r)
 
 
+PRONOUNS = frozenset({"he", "she", "they", "it", "we", "i", "you", "who", "which", "that", "his", "her", "their"})
 Example = tuple[list[Candidate], list[int]]  # candidates, indices of the right ones
 
 
 def label(targets: list[Target], gold: list[dict[str, object]]) -> list[Example]:
     """Right candidates per statement: those naming the gold source's surname; "nobody" for a
-    quotation no gold attribution holds; statements whose gold source is a pronoun or description
-    are left out (nothing tells which candidate it means)."""
+    quotation no gold attribution holds; the anonymous mentions for a source given only as a
+    description ("officials said"); statements whose gold source is a pronoun
+    are left out (nothing in the gold tells which candidate it means)."""
     out: list[Example] = []
     used: set[int] = set()
     for t in targets:
@@ -92,6 +95,13 @@ def label(targets: list[Target], gold: list[dict[str, object]]) -> list[Example]
                 used.add(bi)
             aliases = gold[bi]["aliases"]
             if not aliases:
+                source = " ".join(toks(str(gold[bi].get("source") or "")))
+                if not source or source in PRONOUNS:
+                    continue  # "he said": which named candidate it means is not in the gold
+                # "officials said", "a source said": nobody named is the speaker
+                pos = [k for k, c in enumerate(t.candidates) if c.speaker is None and c.how == "description"]
+                if pos:
+                    out.append((t.candidates, pos))
                 continue
             al = {str(a) for a in aliases} if isinstance(aliases, list) else set()
             pos = [k for k, c in enumerate(t.candidates) if c.speaker and al & set(toks(c.speaker))]
@@ -167,7 +177,7 @@ def train_cue(examples: list[CueExample], epochs: int, l2: float, rate: float, s
                 gr = d + l2 * w.get(f, 0.0)
                 g2[f] = g2.get(f, 0.0) + gr * gr
                 w[f] = w.get(f, 0.0) - rate * gr / math.sqrt(g2[f] + 1e-8)
-    return {f: round(v, 4) for f, v in sorted(w.items()) if abs(v) >= 1e-4}
+    return {f: round(v, 3) for f, v in sorted(w.items()) if abs(v) >= PRUNE}
 
 
 def cue_threshold(examples: list[CueExample], w: dict[str, float], precision: float) -> float:

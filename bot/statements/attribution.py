@@ -104,6 +104,8 @@ def candidates(doc: _Doc, statements: list[Statement]) -> list[Target]:
                 continue
             if a0 <= m.start < a1 and st.kind == "direct":
                 continue  # inside the quotation itself
+            if st.kind == "reported" and st.start <= m.start < st.end and not _near_cue(m, c0, c1):
+                continue  # the content's own subject ("allies would ..."), not who reports it
             speaker, figure, _ = ex._resolve(doc, m)
             if speaker is None and m.kind not in ("anon",):
                 continue
@@ -131,6 +133,12 @@ def candidates(doc: _Doc, statements: list[Statement]) -> list[Target]:
         if rule is not None:
             prev_speaker = rule
     return out
+
+
+def _near_cue(m: Mention, c0: int, c1: int) -> bool:
+    """True for a mention right before the statement's cue ("The plan, Merz said, would ..."):
+    the speaker inside a span the rules took whole; one after the cue opens the content."""
+    return m.end <= c0 and c0 - m.end <= 60
 
 
 def _add_rank_feats(cands: list[Candidate]) -> None:

@@ -10,6 +10,9 @@ Pipeline (all offsets into the input text, no copying of the article):
 4. reported speech: the content clause after a cue ("stressed that ...", "according to X, ...").
 Pronouns are resolved to the subject of the previous sentence, then the last speaker, then the
 most recent person of the right gender.
+5. learned from real news (weights shipped in `attribution_weights.json`): further reported
+   speech proposed at every cue and kept by a cue model (`reported.py`), and every statement's
+   speaker re-ranked among its candidates with a confidence (`attribution.py`).
 """
 
 from __future__ import annotations

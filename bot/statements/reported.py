@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 
 from bot.statements.lexicon import DIRECTIVE, QUOTE_ONLY
 from bot.statements.model import Statement
+from bot.statements.names import looks_lowercase_elsewhere
 
 if TYPE_CHECKING:
     from bot.statements.extract import _Cue, _Doc
+    from bot.statements.speakers import Mention
 
 
 @dataclass
@@ -104,6 +106,10 @@ def proposals(doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...
             if n < (1 if form == "np" else 3) or _mostly_quoted(doc, start, end):
                 continue  # a quotation is a direct statement already
             feats = _feats(doc, ex, cue, start, end, form, s_start, s_end, n)
+            if "nosubj" in feats and (form == "np" or (learned and form not in _SPEAKER_AFTER)):
+                continue  # nobody stands before the verb: likely a noun ("talks pledge"), not speech
+            if learned and "subj=name" in feats and "subj_nonperson" in " ".join(feats):
+                continue  # a corpus-learned verb needs a person before it, not "Parliament talks ..."
             if learned:
                 feats.append("learned")
                 feats.append(f"learned|form={form}")
@@ -121,6 +127,7 @@ def _mostly_quoted(doc: _Doc, start: int, end: int) -> bool:
     return quoted * 2 >= end - start
 
 
+_SPEAKER_AFTER = frozenset({"before", "acc_after", "acc_before"})  # shapes whose speaker follows the cue
 _NP_STOP = re.compile(r"[,.;:!?()“”\"—–]|\s(?:in|at|on|for|with|from|during|after|before|because|since|as|and|but|or|"
                       r"while|when|which|who|that|to|of|by|over|about|if|than|into|against)\s")
 
@@ -196,7 +203,7 @@ def _feats(
         feats.append("prev_cap")
     subj = None
     for m in reversed(_ex._mentions_between(doc, s_start, cue.start)):
-        if _SUBJ_GAP.match(text, m.end, cue.start):
+        if _SUBJ_GAP.match(text, m.end, cue.start) and not _common_word(text, m, s_start):
             subj = m
         break
     if subj is not None:
@@ -223,6 +230,13 @@ def _feats(
     if form in ("after", "before") and _ex._finite(words[1:9]):
         feats.append("finite")
     return feats
+
+
+def _common_word(text: str, m: Mention, s_start: int) -> bool:
+    """A one-word "name" opening its sentence that the article also writes in lower case
+    ("Parliament talks ...", "Unfortunately"): a capitalised common word, not a speaker."""
+    name = m.name or ""
+    return m.kind == "name" and " " not in name and not text[s_start : m.start].strip() and looks_lowercase_elsewhere(text, name)
 
 
 def cue_probability(p: Proposal, weights: dict[str, float]) -> float:
