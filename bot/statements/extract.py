@@ -105,6 +105,7 @@ class _Doc:
     last: _Attribution | None = None
     reported_cues: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # span -> its cue
     reported_prob: dict[tuple[int, int], float] = field(default_factory=dict)  # span -> P(cue attributes it)
+    learned_spans: set[tuple[int, int]] = field(default_factory=set)  # reported spans only the cue model found
 
 
 def extract_with(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Statement]:
@@ -202,6 +203,7 @@ def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: Weight
             who = _resolve(doc, subj)
             st = Statement(who[0], "reported", st.text, st.start, st.end, st.cue, who[1])
         doc.reported_prob[(st.start, st.end)] = prob
+        doc.learned_spans.add((st.start, st.end))
         out.append(st)
     return out
 
@@ -210,7 +212,10 @@ def _rank(doc: _Doc, found: list[Statement]) -> list[Statement]:
     """Re-attribute every statement with the learned ranker (`attribution.py`)."""
     from bot.statements.attribution import candidates, rank
 
-    return rank(candidates(doc, found), shipped())
+    ranked = rank(candidates(doc, found), shipped())
+    # speech the learned cues found is kept only with a speaker: the rules vouch for their own
+    # anonymous-source statements ("Sources said ..."), a corpus-learned cue alone does not
+    return [st for st in ranked if st.speaker is not None or (st.start, st.end) not in doc.learned_spans]
 
 
 # --------------------------------------------------------------------------- preparation
