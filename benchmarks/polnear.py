@@ -98,6 +98,6 @@ def report(splits: tuple[str, ...] = ("dev", "train"), threshold: tuple[float, f
         lines.extend(f"    {t}: P {p} R {r} n {n}" for t, (p, r, n) in m["gated"].items())
     if "dev" in results:
         chosen = choose_threshold(results["dev"]["gated"])
-        lines.append(f"  lowest swept threshold with dev alert precision >= {TARGET_ALERT_PRECISION}: {chosen}"
+        lines.append(f"  swept thresholds with the best dev alert recall at precision >= {TARGET_ALERT_PRECISION}: {chosen}"
                      f" (shipped ALERT_THRESHOLD: {threshold})")
     return lines
