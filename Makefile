@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-long lint bench postgres clean
+.PHONY: install run test test-long lint bench postgres clean train
 
 install: $(STAMP)
 
@@ -28,7 +28,7 @@ postgres:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
 lint: install
-	$(BIN)/ruff check bot adapters tests benchmarks
+	$(BIN)/ruff check bot adapters tests benchmarks tools
 	$(BIN)/mypy
 
 test: install postgres lint
@@ -36,6 +36,12 @@ test: install postgres lint
 
 test-long: install postgres
 	$(BIN)/pytest -m long
+
+# Re-learn the attribution weights (bot/statements/attribution_weights.json and its provenance)
+# from PolNeAR train, kept outside the repository; pure Python, a few minutes on one core.
+POLNEAR ?= ../shared/polnear
+train: install
+	$(BIN)/python tools/train_attribution.py --corpus $(POLNEAR)
 
 bench: install postgres
 	$(BIN)/python benchmarks/run_all.py

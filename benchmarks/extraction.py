@@ -1,6 +1,9 @@
 """Benchmark of the statement extractor: quality on the labelled set and speed.
 
-Run: `.venv/bin/python benchmarks/extraction.py [-v]`
+Run: `.venv/bin/python benchmarks/extraction.py [-v] [--no-polnear]`
+
+PolNeAR (real news, outside the repository at ../shared/polnear): `benchmarks/polnear.py` prints
+score.py's figures for dev and train and the alert precision/recall gated by confidence.
 
 Quality: every labelled case (the five seeds and the hand-written cases in
 `tests/data/statements_cases.yaml`) is extracted and matched against its gold statements with
@@ -208,6 +211,12 @@ def main(argv: list[str]) -> int:
             f"HTML paragraphs (extraction/parse = {sp['extract_to_feedparser']:.2f} / "
             f"{sp['extract_to_feedparser_html']:.2f})"
         )
+    from benchmarks.polnear import report as polnear_report  # noqa: PLC0415
+    from bot.statements.alerts import ALERT_THRESHOLD, ALERT_THRESHOLD_REPORTED  # noqa: PLC0415
+
+    if "--no-polnear" not in argv:
+        for line in polnear_report(threshold=(ALERT_THRESHOLD, ALERT_THRESHOLD_REPORTED)):
+            print(line)
     a = scores["all"]
     ok = a.f1() >= TARGET_QUOTE_F1 and a.speaker_accuracy() >= TARGET_SPEAKER_ACCURACY
     print(f"targets (quote F1 >= {TARGET_QUOTE_F1}, speaker >= {TARGET_SPEAKER_ACCURACY}): {'met' if ok else 'NOT met'}")

@@ -64,7 +64,8 @@ def _imports(name: str, path: Path, known: set[str]) -> Iterator[str]:
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            targets = [f"{base}.{a.name}" for a in node.names] + [base]
+            # `from pkg import mod` depends on pkg.mod; `from mod import name` on mod
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
         for target in targets:
             while target and target not in known:
                 target = target.rpartition(".")[0]

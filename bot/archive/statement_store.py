@@ -24,6 +24,7 @@ from bot.archive.articles import ArticleRow
 from bot.config import AppConfig
 from bot.statements import Gazetteer, extract_with
 from bot.statements import Statement as Found
+from bot.statements.alerts import alertable
 from bot.statements.dedup import Candidates, find_same, normalise_quote, statement_fingerprint
 from bot.store.db import one_of
 from bot.store.models import Article, Channel, Delivery, Statement, StatementSource, Subscription, utcnow
@@ -354,7 +355,8 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     new_per_article = [0] * len(batch)
     for n in created.values():
         new_per_article[n] += 1
-    alerting = {sid: n for sid, n in created.items() if batch[n].alerts}
+    confident = {p.id for p in pending if alertable(first_of[id(p)][0])}  # the first wording's attribution decides
+    alerting = {sid: n for sid, n in created.items() if batch[n].alerts and sid in confident}
     if alerting:
         rules = await _alert_rules(session)
         if rules:

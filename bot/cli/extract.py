@@ -11,6 +11,7 @@ from bot.archive.statement_store import gazetteer_for
 from bot.cli.base import Failure, echo_json, run_async, runtime
 from bot.config import AppConfig
 from bot.statements import extract_with
+from bot.statements.alerts import alertable
 from bot.text.clean import CleanDoc, clean_text
 from bot.text.prepare import article_topics
 
@@ -24,7 +25,7 @@ def describe(source: str, doc: CleanDoc, config: AppConfig) -> dict[str, Any]:
         "published": doc.published.isoformat() if doc.published else None,
         "topics": list(article_topics(doc.title, doc.text, config.topic_keywords())),
         "text": doc.text,
-        "statements": [s.as_dict() for s in found],
+        "statements": [{**s.as_dict(), "alert": s.figure and alertable(s)} for s in found],
     }
 
 
@@ -65,6 +66,8 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo(f"== {source}: {obj['title'] or '(no title)'} ({obj['published'] or 'undated'})")
                 for s in obj["statements"]:
-                    typer.echo(f"  [{s['kind']}] {s['speaker'] or '?'}: {s['text']}")
+                    how = f", by {s['attributed']}" if s["attributed"] in ("pronoun", "description", "running") else ""
+                    cue = f" ({s['cue']}{how}, {s['confidence']})" if s["cue"] or how else ""
+                    typer.echo(f"  [{s['kind']}] {s['speaker'] or '?'}{cue}: {s['text']}")
         if failed:
             raise typer.Exit(1)

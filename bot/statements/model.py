@@ -21,6 +21,8 @@ class Statement:
     end: int
     cue: str | None
     figure: bool
+    confidence: float | None = None  # the ranker's probability that `speaker` is right
+    attributed: str | None = None  # how the speaker was found: "cue", "inverted", "pronoun", "running", ...
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form used by `newsbot extract --json` (see CONTRACT.md)."""
@@ -32,4 +34,6 @@ class Statement:
             "end": self.end,
             "cue": self.cue,
             "figure": self.figure,
+            "confidence": self.confidence,
+            "attributed": self.attributed,
         }

@@ -1,0 +1,148 @@
+"""The learned attribution: shipped weights, candidates, confidence, cues and alert gating.
+
+Every sentence here is written for these tests (none comes from a corpus).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from importlib import resources
+
+import pytest
+
+from bot.statements import Statement, extract_statements
+from bot.statements.alerts import ALERT_THRESHOLD, ALERT_THRESHOLD_REPORTED, alertable
+from bot.statements.figures import Figure
+from bot.statements.names import is_bare_title, is_party_tag, looks_lowercase_elsewhere
+from bot.statements.weights import WEIGHTS_FILE, parse, shipped
+
+DAY = date(2025, 6, 9)
+
+
+@pytest.fixture(scope="module")
+def figures() -> list[Figure]:
+    from bot.config import load_config
+
+    return load_config().figure_list()
+
+
+def test_shipped_weights_load_with_provenance() -> None:
+    w = shipped()
+    assert w.speaker and w.cue and w.vocab
+    assert 0.0 < w.cue_threshold < 1.0
+    pkg = resources.files("bot.statements")
+    prov = json.loads(pkg.joinpath("attribution_weights.provenance.json").read_text(encoding="utf-8"))
+    assert "PolNeAR" in prov["corpus"] and prov["split"].startswith("train")
+    assert prov["command"].startswith("python tools/train_attribution.py")
+    raw = pkg.joinpath(WEIGHTS_FILE).read_text(encoding="utf-8")
+    assert len(raw) < 1_000_000  # a small JSON: start-up and memory stay as they were
+
+
+def test_weights_load_fast() -> None:
+    raw = json.loads(resources.files("bot.statements").joinpath(WEIGHTS_FILE).read_text(encoding="utf-8"))
+    t = time.perf_counter()
+    parse(raw)
+    assert time.perf_counter() - t < 0.5
+
+
+def test_empty_weights_leave_the_rules_alone() -> None:
+    w = parse({})
+    assert not w.speaker and not w.cue and w.vocab == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "tag"),
+    [("D-Wis", True), ("R-Utah", True), ("(R)", True), ("D", True), ("Gwen Moore", False), ("Dodd", False)],
+)
+def test_party_state_tags_are_not_names(name: str, tag: bool) -> None:
+    assert is_party_tag(name) is tag
+
+
+def test_bare_titles_and_sentence_initial_adverbs() -> None:
+    assert is_bare_title("Rev.") and is_bare_title("Del") and not is_bare_title("Delgado")
+    text = "Unfortunately, the vote failed. It was, unfortunately, close."
+    assert looks_lowercase_elsewhere(text, "Unfortunately")
+    assert not looks_lowercase_elsewhere("Moore spoke. Then Moore left.", "Moore")
+
+
+def test_party_tag_never_speaks(figures: list[Figure]) -> None:
+    text = "“We will not accept this,” said Rep. Anna Berglund (D-Minn.), who chairs the panel."
+    st = extract_statements(text, figures, DAY)
+    quote = next(s for s in st if s.kind == "direct")
+    assert quote.speaker is not None and "Berglund" in quote.speaker
+
+
+def test_hyphenated_given_name_is_whole(figures: list[Figure]) -> None:
+    text = "“The council must act now,” said Lee Ji-hoon, the envoy."
+    quote = next(s for s in extract_statements(text, figures, DAY) if s.kind == "direct")
+    assert quote.speaker is not None and "Ji" in quote.speaker
+
+
+def test_every_statement_has_confidence_and_a_cue(figures: list[Figure]) -> None:
+    text = (
+        "Rutte said on Tuesday that the alliance would double its air defence orders.\n\n"
+        "“We are not going to wait,” Rutte told reporters in Brussels."
+    )
+    st = extract_statements(text, figures, DAY)
+    assert {s.kind for s in st} == {"direct", "reported"}
+    for s in st:
+        assert s.speaker == "Mark Rutte"
+        assert s.cue in ("said", "told")
+        assert s.confidence is not None and 0.0 < s.confidence <= 1.0
+        assert s.attributed is not None
+
+
+def test_a_request_keeps_its_cue(figures: list[Figure]) -> None:
+    text = "Rutte urged Zelensky to take a softer line with Washington."
+    rep = [s for s in extract_statements(text, figures, DAY) if s.kind == "reported"]
+    assert rep and rep[0].speaker == "Mark Rutte" and rep[0].cue == "urged"
+
+
+def test_pronoun_attribution_is_said(figures: list[Figure]) -> None:
+    text = "Kallas arrived in Kyiv on Monday.\n\n“Russia is not serious about peace,” she said."
+    quote = next(s for s in extract_statements(text, figures, DAY) if s.kind == "direct")
+    assert quote.speaker == "Kaja Kallas"
+    assert quote.attributed == "pronoun"
+
+
+def test_running_speaker_across_quote_paragraphs(figures: list[Figure]) -> None:
+    text = (
+        "“We have to spend more,” Rutte said at the summit.\n\n"
+        "“And we have to spend it faster, because the threat is not going away.”"
+    )
+    quotes = [s for s in extract_statements(text, figures, DAY) if s.kind == "direct"]
+    assert [q.speaker for q in quotes] == ["Mark Rutte", "Mark Rutte"]
+
+
+def test_scare_quote_has_no_speaker(figures: list[Figure]) -> None:
+    text = "The so-called “peace dividend” has long been spent, the report found."
+    quote = next(s for s in extract_statements(text, figures, DAY) if s.kind == "direct")
+    assert quote.speaker is None
+
+
+def test_learned_stance_verbs_give_reported_speech(figures: list[Figure]) -> None:
+    text = (
+        "Merz spoke at length in the Bundestag on Thursday about the budget.\n\n"
+        "Merz defended the decision to lift the debt brake for defence spending, saying the country had no choice."
+    )
+    rep = [s for s in extract_statements(text, figures, DAY) if s.kind == "reported"]
+    assert any(s.speaker == "Friedrich Merz" for s in rep)
+
+
+def test_alert_gate_uses_confidence_by_kind() -> None:
+    def st(kind: str, conf: float | None) -> Statement:
+        return Statement("Mark Rutte", kind, "we stand with Kyiv", 0, 18, "said", True, conf)
+
+    assert 0.0 < ALERT_THRESHOLD <= ALERT_THRESHOLD_REPORTED <= 1.0
+    assert alertable(st("direct", ALERT_THRESHOLD))
+    assert not alertable(st("direct", ALERT_THRESHOLD - 0.01))
+    assert not alertable(st("reported", ALERT_THRESHOLD_REPORTED - 0.01))
+    assert alertable(st("reported", None))  # without a model the rules decide, as before
+
+
+def test_as_dict_carries_the_new_fields(figures: list[Figure]) -> None:
+    s = extract_statements("“It is over,” Rutte said.", figures, DAY)[0]
+    d = s.as_dict()
+    assert d["cue"] == "said" and isinstance(d["confidence"], float) and d["attributed"] in ("cue", "inverted")
