@@ -269,3 +269,26 @@ async def test_words_read_in_a_rolled_back_transaction_are_not_kept(
     await store(sessions, app_config, article("g3", "Reuters", text=rutte_says(gone)))
     rows = await rutte_statements(sessions)
     assert sorted((r.text, r.outlets) for r in rows) == sorted([(other, 1), (gone, 1)])
+
+
+async def test_an_alert_says_how_it_was_said_and_how_the_speaker_was_found(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    """The cue makes "told reporters" read as Rutte's words; a "he said" names Rutte by coreference,
+    and the alert says so, so an editor knows to check the article."""
+    from bot.chat.alerts import alert_line
+
+    config = with_channels(app_config, slack_rutte())
+    async with sessions.begin() as s:
+        await sync_config_channels(s, config)
+    await store(sessions, config, article("a1", "Reuters"))
+    async with sessions() as s:
+        payloads = [r.payload for r in (await s.execute(select(Delivery))).scalars()]
+    by_kind = {p["kind"]: p for p in payloads}
+    quote, reported = by_kind["direct"], by_kind["reported"]
+    assert quote["cue"] == "told" and quote["attributed"] == "cue"
+    assert alert_line(quote, config.figure_list()).startswith("Rutte told: “Ukraine’s path to NATO is irreversible")
+    assert reported["attributed"] == "pronoun"
+    line = alert_line(reported, config.figure_list())
+    assert line.startswith("Rutte (said): allies would deliver more air defence systems")
+    assert line.endswith("(speaker named earlier, referred to as he/she)")

@@ -9,7 +9,7 @@ unique key per (statement, channel), so re-ingesting or editing an article never
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -117,6 +117,13 @@ def alert_payload(statement: Statement, article: ArticleRow) -> dict[str, Any]:
     }
 
 
+def how_said(found: Found | None) -> dict[str, Any]:
+    """The speech cue and how the speaker was found, for the alert to say (pure)."""
+    if found is None:
+        return {}
+    return {"cue": found.cue, "attributed": found.attributed}
+
+
 def _insert(session: AsyncSession) -> Any:
     return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
 
@@ -126,8 +133,12 @@ async def queue_alerts(
     statements: Sequence[Statement],
     article: ArticleRow,
     rules: Sequence[tuple[int, str, str]] | None = None,
+    found: Mapping[int, Found] | None = None,
 ) -> int:
-    """Outbox rows for new statements, one per (statement, channel); a repeated key is a no-op."""
+    """Outbox rows for new statements, one per (statement, channel); a repeated key is a no-op.
+
+    `found`, by statement id: the extraction that started each statement, whose speech cue and
+    way of attribution ("he said" → the pronoun's person) the alert shows."""
     if rules is None:
         rules = await _alert_rules(session)
     topics = article.topics.split()
@@ -139,7 +150,8 @@ async def queue_alerts(
             "channel_id": cid,
             "kind": "alert",
             "statement_id": st.id,
-            "payload": {**alert_payload(st, article), "mention": mention_for(pings, cid, st, topics)},
+            "payload": {**alert_payload(st, article), **how_said((found or {}).get(st.id)),
+                        "mention": mention_for(pings, cid, st, topics)},
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -355,7 +367,8 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     new_per_article = [0] * len(batch)
     for n in created.values():
         new_per_article[n] += 1
-    confident = {p.id for p in pending if alertable(first_of[id(p)][0])}  # the first wording's attribution decides
+    how_found = {p.id: first_of[id(p)][0] for p in pending if p.id is not None}
+    confident = {sid for sid, f in how_found.items() if alertable(f)}  # the first wording's attribution decides
     alerting = {sid: n for sid, n in created.items() if batch[n].alerts and sid in confident}
     if alerting:
         rules = await _alert_rules(session)
@@ -367,5 +380,5 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
                 if r.figure and len(r.text.split()) >= MIN_WORDS:
                     by_article.setdefault(alerting[r.id], []).append(r)
             for n, statements in by_article.items():
-                await queue_alerts(session, statements, batch[n].article, rules)
+                await queue_alerts(session, statements, batch[n].article, rules, found=how_found)
     return new_per_article

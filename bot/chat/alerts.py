@@ -1,7 +1,7 @@
 """An alert's outbox payload → the `Result` every adapter renders (pure).
 
 "Rutte: “…” — Reuters, 14:02, also reported by 3 outlets", linking the article. The payload is
-what `bot/statement_store.py` wrote with the statement, so rendering needs no database.
+what `bot/archive/statement_store.py` wrote with the statement, so rendering needs no database.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.chat.messages import Action, Item, Result, Section
+from bot.chat.speech import attributed
 from bot.statements.figures import Figure
 
 QUOTE_LIMIT = 600
@@ -53,12 +54,31 @@ def alert_line(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> str:
     text = " ".join(str(payload.get("text") or "").split())
     if len(text) > QUOTE_LIMIT:
         text = text[:QUOTE_LIMIT].rsplit(" ", 1)[0] + "…"
-    said = f"{speaker}: “{text}”" if payload.get("kind", "direct") == "direct" else f"{speaker} (paraphrased): {text}"
+    kind = str(payload.get("kind") or "direct")
+    if payload.get("cue") is not None:
+        said = attributed(speaker, kind, text, str(payload["cue"]))
+    else:
+        said = f"{speaker}: “{text}”" if kind == "direct" else f"{speaker} (paraphrased): {text}"
     where = [p for p in (payload.get("outlet") or None, short_time(payload.get("published"))) if p]
     others = _int(payload.get("outlets")) - 1
     if others > 0:
         where.append(f"also reported by {others} outlet{'s' if others > 1 else ''}")
-    return said + (" — " + ", ".join(str(w) for w in where) if where else "")
+    return said + (" — " + ", ".join(str(w) for w in where) if where else "") + how_named(payload)
+
+
+# How the speaker was found when the statement itself does not name them (the model's labels).
+INDIRECT = {
+    "pronoun": "speaker named earlier, referred to as he/she",
+    "description": "speaker named earlier, referred to by a description",
+    "running": "speaker of the quotes before it",
+    "nearby": "speaker named in a nearby sentence",
+}
+
+
+def how_named(payload: dict[str, Any]) -> str:
+    """A note when the speaker was resolved by coreference, so an editor checks the article."""
+    note = INDIRECT.get(str(payload.get("attributed") or ""))
+    return f" ({note})" if note else ""
 
 
 def alert_actions(payload: dict[str, Any], figures: Sequence[Figure] = ()) -> tuple[Action, ...]:
