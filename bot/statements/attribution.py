@@ -227,6 +227,13 @@ def _mention_feats(
         feats.append("acc")
         feats.append(f"acc|{pos}")
     prev = _prev_word(text, m.start)
+    # the words around the mention as written ("Mr. X of the ...", "X, a spokesman", "“...” X said"): the weights keep the telling ones
+    nm = _NEXT_TOKEN.match(text, m.end)
+    nxt = nm.group(1).lower() if nm else ""
+    feats.append(f"mp={prev}|{side}")
+    feats.append(f"mn={nxt}|{side}")
+    if m.kind == "name" and len((m.name or "").strip(".")) <= 2:
+        feats.append("tiny")  # a lone initial or state code ("Y." from "(D-N.Y.)"): not a speaker's name
     if prev in PREPOSITIONS or prev in ("by", "with", "against", "for"):
         feats.append(f"prep={prev if prev in ('by', 'of', 'to', 'with') else 'x'}")
         feats.append(f"prep|{pos}")
@@ -277,6 +284,7 @@ def _mention_feats(
     return feats
 
 
+_NEXT_TOKEN = re.compile(r"\s*([A-Za-z’']+|[,.;:(“”\"])")
 _PREV_WORD = re.compile(r"([A-Za-z’']+)[\s,]*$")
 
 

@@ -210,6 +210,9 @@ def _feats(
         feats.append(f"subj={subj.kind}|w={head}")
         if not subj.person:
             feats.append(f"subj_nonperson|w={head}")
+        # the subject's last word as written ("officials", "spokesman", "Obama"): who tends to be a source
+        sw = text[subj.start : subj.end].split()
+        feats.append(f"sw={sw[-1].lower() if sw else ''}")
     else:
         feats.append("nosubj")
         feats.append(f"nosubj|form={form}")
@@ -223,6 +226,8 @@ def _feats(
         feats.append("quote_only")
     words = text[start:end].split()
     first = words[0].lower().strip("“\"") if words else ""
+    feats.append(f"first={first}")  # how the content opens ("the", "he", "it", "what"): clause or noun phrase
+    feats.append(f"w={head}|pos={pos}")
     if first in _PRONOUNS or first in ("the", "a", "an", "there", "this", "his", "her", "their"):
         feats.append("opens_np")
     if form in ("after", "before") and ex._finite(words[1:9]):
