@@ -148,7 +148,7 @@ async def test_figure_alerts_ping_the_subscriptions_mention(deps: Deps) -> None:
     r = await handle("subscribe rutte mention:@here", NEWSROOM, deps)
     assert r.ok and "Mark Rutte: alerts mentioning @here" in render_text(r), render_text(r)
     await handle("subscribe zelensky", NEWSROOM, deps)  # no mention: its alerts ping nobody
-    quote = ('NATO Secretary General Mark Rutte said allies "will not waver in their support this winter," while '
+    quote = ('NATO Secretary General Mark Rutte said allies "will not waver in their support this winter."\n\n'
              'Ukrainian President Volodymyr Zelensky said: "We need more air defence systems right now."')
     await _ingest(deps, [_article("ping", f"{quote} {filler('ping', 40)}")])
     async with deps.sessions() as s:
