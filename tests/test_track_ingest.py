@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.archive.articles import ArticleIn, store_article
+from bot.archive.hooks import after_store
 from bot.chat.plaintext import render_text
 from bot.commands.core import handle
 from bot.commands.handlers import Deps
@@ -86,3 +88,26 @@ async def test_chat_tracked_figure_is_extracted_and_alerted_by_the_next_cycle(
         assert await _said(deps, 2) == ("Kallas", False, 0)
     finally:
         await svc.aclose()
+
+
+async def test_archive_side_extraction_knows_chat_tracked_figures(deps: Deps) -> None:
+    """Seeds and full-text pages are extracted in the write transaction, with the figures read there."""
+    figures = [f for f in deps.config.figures if f.name != "Kaja Kallas"]
+    deps = Deps.build(deps.sessions, deps.config.model_copy(update={"figures": figures}))
+
+    async def store(n: int) -> None:
+        async with deps.sessions.begin() as s:
+            stored = await store_article(s, ArticleIn(
+                text=f"{prose(n, 30)} \u201c{QUOTES[n]},\u201d Kallas said on Tuesday in Brussels.", title=f"Kallas {n}",
+                guid=f"test:kallas:{n}", url=f"https://eu.example/page/{n}", outlet="EU desk",
+                published_at=datetime.now(UTC)))
+            await after_store(s, stored, deps.config)
+
+    await store(0)
+    assert (await _said(deps, 0))[:2] == ("Kallas", False)
+    assert (await handle("track Kaja Kallas alias:Kallas", CONSOLE, deps)).ok
+    await store(1)
+    assert (await _said(deps, 1))[:2] == ("Kaja Kallas", True)
+    assert (await handle("untrack Kaja Kallas", CONSOLE, deps)).ok
+    await store(2)
+    assert (await _said(deps, 2))[:2] == ("Kallas", False)
