@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
 from bot.archive.articles import ArticleIn, store_article
@@ -17,7 +18,7 @@ from bot.chat.plaintext import render_text
 from bot.commands.core import handle
 from bot.commands.handlers import Deps
 from bot.config import Limits
-from bot.ingest.service import IngestService
+from bot.ingest.service import KEEP_WARM_S, IngestService
 from bot.store.models import Channel, Delivery, Statement
 from tests.feedfarm import FarmFeed, FarmItem, FeedFarm, prose
 from tests.test_commands import CONSOLE, SLACK_USER, deps, seeded_pg, seeded_sqlite, seeded_url
@@ -66,9 +67,13 @@ async def test_chat_tracked_figure_is_extracted_and_alerted_by_the_next_cycle(
     items = [_item(0)]
     await add(deps.sessions, farm.put("eu", FarmFeed("EU desk", items)))
     svc = IngestService(deps.sessions, config, ALLOW, "w1", parse_processes=processes)
+    svc.schedule(AsyncIOScheduler(), every_s=KEEP_WARM_S - 1)  # not started; workers outlive a cycle
     try:
         assert (await svc.run_cycle()).new == 1  # first fetch: backfill, nobody tracks Kallas yet
         assert await _said(deps, 0) == ("Kallas", False, 0)
+        warm = svc.parse_pids
+        await svc.run_cycle(ignore_schedule=True)  # the same figures: the same workers
+        assert svc.parse_pids == warm and len(warm) == min(processes, 1)
 
         tracked = await handle("track Kaja Kallas alias:Kallas title:High Representative gender:f", CONSOLE, deps)
         assert tracked.ok, render_text(tracked)
@@ -79,6 +84,7 @@ async def test_chat_tracked_figure_is_extracted_and_alerted_by_the_next_cycle(
         farm.changed("eu")
         assert (await svc.run_cycle(ignore_schedule=True)).new == 1
         assert await _said(deps, 1) == ("Kaja Kallas", True, 1)
+        assert not set(svc.parse_pids) & set(warm)  # restarted with the new figures
 
         gone = await handle("untrack Kaja Kallas", CONSOLE, deps)
         assert gone.ok, render_text(gone)
