@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.archive import statement_words
 from bot.archive.articles import ArticleRow
+from bot.archive.figures import tracked_figures
 from bot.config import AppConfig
 from bot.statements import Gazetteer, extract_with
 from bot.statements import Statement as Found
@@ -260,9 +261,9 @@ class ToRecord:
     found: list[Found] | None = None  # extracted already (off the event loop); None: extract here
 
 
-def _extract(article: ArticleRow, config: AppConfig) -> list[Found]:
+def _extract(article: ArticleRow, gazetteer: Gazetteer) -> list[Found]:
     published = article.published_at.date() if article.published_at else None
-    return [f for f in extract_with(article.text, gazetteer_for(config), published) if f.text.strip()]
+    return [f for f in extract_with(article.text, gazetteer, published) if f.text.strip()]
 
 
 async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: AppConfig) -> list[int]:
@@ -273,7 +274,16 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     taken in order, so a statement first printed by an earlier article of the batch is joined by
     later ones exactly as if they had been stored one after another.
     """
-    found_of = [list(t.found) if t.found is not None else _extract(t.article, config) for t in batch]
+    found_of: list[list[Found]] = []
+    gazetteer: Gazetteer | None = None
+    for t in batch:
+        if t.found is not None:
+            found_of.append(list(t.found))
+            continue
+        if gazetteer is None:
+            # Read at each write, not cached: a figure tracked from chat counts for the next article.
+            gazetteer = Gazetteer.build(await tracked_figures(session, config))
+        found_of.append(_extract(t.article, gazetteer))
     dialect = session.get_bind().dialect.name
     stale = [t.article.id for t in batch if not t.fresh]
     if stale:

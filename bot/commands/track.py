@@ -13,10 +13,11 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.archive.figures import row_data
 from bot.chat.messages import Context, Item, Result, Section
 from bot.commands.common import clip
 from bot.commands.deps import Deps
-from bot.commands.figures_store import refresh_figures, row_data
+from bot.commands.figures_store import refresh_figures
 from bot.commands.parser import Command, usage_for
 from bot.store.models import FigureRow, Statement
 

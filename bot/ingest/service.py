@@ -33,6 +33,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.archive.figures import tracked_figures
 from bot.config import AppConfig, Settings
 from bot.ingest.feeds import sync_config_feeds
 from bot.ingest.parse import ParsedFeed, parse_feed
@@ -208,6 +209,18 @@ class IngestService:
                 peak_rss_mb=max(self._usage.peak_rss_mb, pool.usage.peak_rss_mb),
             )
 
+    async def _refresh_figures(self) -> None:
+        """Take up figures tracked or untracked from chat since the last cycle.
+
+        The parse workers hold the figures they were started with, so they are stopped (the next
+        parse starts fresh ones) only when the set changed, which is rare.
+        """
+        async with self.sessions() as session:
+            figures = await tracked_figures(session, self.config)
+        if figures != self._figures:
+            self._figures = figures
+            await self.release_parse_workers()
+
     # -- one cycle --------------------------------------------------------------------------
     async def run_cycle(self, *, ignore_schedule: bool = False) -> CycleStats:
         """Poll every due feed once (all feeds with ignore_schedule); never raises for a feed's failure."""
@@ -229,6 +242,7 @@ class IngestService:
                         raise
                     await asyncio.sleep(0.2 * (attempt + 1))
             self._synced = True
+        await self._refresh_figures()
         async with self.sessions.begin() as session:
             cycle = IngestCycle(worker=self.worker_id, started_at=started, stats={})
             session.add(cycle)
