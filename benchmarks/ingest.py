@@ -107,7 +107,7 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
     from bot.runtime import heap
     from bot.store.db import make_engine, session_factory
     from bot.store.migrate import upgrade
-    from bot.store.models import Article, Feed, Statement, Story
+    from bot.store.models import Article, Feed, StatementRow, Story
     from tests.feedfarm import farm_resolver, vhost
 
     if args.skip_hooks:
@@ -169,7 +169,7 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
     async with sessions() as s:
         stored = (await s.execute(select(func.count()).select_from(Article))).scalar() or 0
         stories = (await s.execute(select(func.count()).select_from(Story))).scalar() or 0
-        statements = (await s.execute(select(func.count()).select_from(Statement))).scalar() or 0
+        statements = (await s.execute(select(func.count()).select_from(StatementRow))).scalar() or 0
         wire_stories = (
             await s.execute(select(func.count(func.distinct(Article.story_id))).where(Article.guid.like("urn:wire:%")))
         ).scalar()

@@ -23,7 +23,7 @@ from bot.commands.figure import timeline_text
 from bot.commands.handlers import Deps
 from bot.config import AppConfig
 from bot.store.db import make_engine, session_factory
-from bot.store.models import Channel, Delivery, Feed, Statement, Subscription
+from bot.store.models import Channel, Delivery, Feed, StatementRow, Subscription
 from tests.conftest import SEEDS, _admin
 
 _ids = itertools.count()
@@ -82,7 +82,7 @@ async def deps(seeded_url: str, app_config: AppConfig) -> AsyncIterator[Deps]:
 
 async def test_quotes_by_name_alias_and_title(deps: Deps) -> None:
     async with deps.sessions() as s:
-        stored = set((await s.execute(select(Statement.text).where(Statement.speaker == "Mark Rutte"))).scalars())
+        stored = set((await s.execute(select(StatementRow.text).where(StatementRow.speaker == "Mark Rutte"))).scalars())
     assert stored, "the seeds quote Rutte"
     r = await handle("quotes rutte", CONSOLE, deps)
     assert r.kind == "quotes" and r.ok and r.title == "Quotes: Mark Rutte"
@@ -97,7 +97,7 @@ async def test_quotes_by_name_alias_and_title(deps: Deps) -> None:
 
 async def test_quotes_pages_until_exhausted(deps: Deps) -> None:
     async with deps.sessions() as s:
-        total = len(list((await s.execute(select(Statement.id).where(Statement.speaker == "Mark Rutte"))).scalars()))
+        total = len(list((await s.execute(select(StatementRow.id).where(StatementRow.speaker == "Mark Rutte"))).scalars()))
     seen: list[str] = []
     cmd = "quotes rutte"
     for _ in range(20):

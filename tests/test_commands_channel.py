@@ -14,7 +14,7 @@ from bot.chat.channels import sync_config_channels
 from bot.chat.plaintext import render_text
 from bot.commands.core import handle
 from bot.commands.handlers import Deps
-from bot.store.models import Channel, Statement, StatementSource, Subscription
+from bot.store.models import Channel, StatementRow, StatementSource, Subscription
 from tests.test_commands import CONSOLE, SLACK_ADMIN, SLACK_USER, deps, seeded_pg, seeded_sqlite, seeded_url
 
 __all__ = ["deps", "seeded_pg", "seeded_sqlite", "seeded_url"]  # fixtures shared with test_commands
@@ -87,8 +87,8 @@ async def test_quotes_newest_first_by_article_date_with_outlet_link_and_cue(deps
     async with deps.sessions() as s:
         cues = dict((await s.execute(
             select(StatementSource.text, StatementSource.cue)
-            .join(Statement, Statement.id == StatementSource.statement_id)
-            .where(Statement.speaker == "Mark Rutte", StatementSource.text.contains("air defence"))
+            .join(StatementRow, StatementRow.id == StatementSource.statement_id)
+            .where(StatementRow.speaker == "Mark Rutte", StatementSource.text.contains("air defence"))
         )).all())
     assert list(cues.values()) == ["urged"], cues
     deps.page_size = 100

@@ -15,7 +15,7 @@ from bot.chat.digests import DigestPlan, build_digest, digest_plans, enqueue_dig
 from bot.chat.messages import Result
 from bot.chat.plaintext import render_text
 from bot.config import AppConfig
-from bot.store.models import Article, Channel, Delivery, Feed, Statement, StatementSource, Story
+from bot.store.models import Article, Channel, Delivery, Feed, StatementRow, StatementSource, Story
 from tests.test_delivery import (  # noqa: F401  (fixture helpers)
     PLATFORM,
     ChatServer,
@@ -45,7 +45,7 @@ async def archive(sessions: async_sessionmaker[AsyncSession]) -> None:
                             published_at=NOW - timedelta(days=3), text="NATO old", content_hash="o", topics="nato"))
         s.add_all(arts)
         await s.flush()
-        st = Statement(fingerprint="f1", speaker="Mark Rutte", figure=True, kind="direct",
+        st = StatementRow(fingerprint="f1", speaker="Mark Rutte", figure=True, kind="direct",
                        text="we will spend five percent", normalised="we will spend five percent",
                        first_article_id=arts[0].id, first_seen_at=NOW - timedelta(hours=2), outlets=3, sources=3)
         s.add(st)

@@ -20,7 +20,7 @@ from bot.chat.channels import sync_config_channels
 from bot.config import AppConfig, ChannelConfig, FullTextLimits
 from bot.fulltext.queue import FullTextService, for_full_text, queue_counts
 from bot.net.fetch import SafeFetcher
-from bot.store.models import Article, ArticleRevision, Delivery, Statement, StatementSource, utcnow
+from bot.store.models import Article, ArticleRevision, Delivery, StatementRow, StatementSource, utcnow
 from bot.store.search import search
 from tests.newssite import BOILERPLATE, TEMPLATES, NewsSite, make_article
 
@@ -78,7 +78,7 @@ async def test_pages_replace_summaries_and_new_statements_alert_once(
     assert {a.template for a in arts} == set(TEMPLATES)
     async with sessions() as s:
         assert (await queue_counts(s))["queued"] == 8
-        assert await s.scalar(select(func.count()).select_from(Statement)) == 0  # summaries hold no quote
+        assert await s.scalar(select(func.count()).select_from(StatementRow)) == 0  # summaries hold no quote
 
     service = FullTextService(sessions, config, fetcher=fetcher)
     stats = await service.run_pending()
@@ -101,7 +101,7 @@ async def test_pages_replace_summaries_and_new_statements_alert_once(
         assert [h.id for h in page.hits] == [ids[5]]
         assert (await search(s, '"Markets slide as investors weigh tariffs"')).hits == ()
         # statements found only in the full text, each alerted once to the subscribed channel
-        quotes = (await s.execute(select(Statement).where(Statement.text.like("We will not step back%")))).scalars().all()
+        quotes = (await s.execute(select(StatementRow).where(StatementRow.text.like("We will not step back%")))).scalars().all()
         assert len(quotes) == 8
         assert {q.speaker for q in quotes} == {"Mark Rutte", "Volodymyr Zelensky", "Donald Trump"}
         alerts = (await s.execute(select(Delivery).where(Delivery.statement_id.in_([q.id for q in quotes])))).scalars().all()

@@ -15,7 +15,7 @@ from bot.archive.seed import load_seeds
 from bot.archive.statement_store import corroboration
 from bot.chat.channels import sync_config_channels
 from bot.config import AppConfig, ChannelConfig
-from bot.store.models import Delivery, Statement, StatementSource
+from bot.store.models import Delivery, StatementRow, StatementSource
 from tests.conftest import SEEDS
 
 RUTTE_TEXT = (
@@ -52,7 +52,7 @@ def article(guid: str, outlet: str, text: str = RUTTE_TEXT, title: str = "Rutte 
 
 async def counts(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
     async with sessions() as s:
-        n_st = await s.scalar(select(func.count()).select_from(Statement))
+        n_st = await s.scalar(select(func.count()).select_from(StatementRow))
         n_del = await s.scalar(select(func.count()).select_from(Delivery))
         return int(n_st or 0), int(n_del or 0)
 
@@ -63,7 +63,7 @@ async def test_seeds_statements_once(sessions: async_sessionmaker[AsyncSession],
     again = await load_seeds(sessions, SEEDS, app_config)
     assert again.statements == 0
     async with sessions() as s:
-        rows = (await s.execute(select(Statement))).scalars().all()
+        rows = (await s.execute(select(StatementRow))).scalars().all()
     by_text = {r.text: r for r in rows}
     assert by_text["Come back when you’re ready to pursue peace."].speaker == "Donald Trump"
     assert by_text["complete political and diplomatic failure"].speaker == "Maria Zakharova"
@@ -98,7 +98,7 @@ async def test_alert_written_once_per_statement_and_channel(
     assert await counts(sessions) == (n_statements, n_alerts)
     async with sessions() as s:
         quote = (
-            await s.execute(select(Statement).where(Statement.text.like("Ukraine’s path to NATO is irreversible%")))
+            await s.execute(select(StatementRow).where(StatementRow.text.like("Ukraine’s path to NATO is irreversible%")))
         ).scalar_one()
         assert quote.outlets == 2 and quote.sources == 2
         assert corroboration(quote.kind, quote.outlets) == "direct quote, reported by 2 outlets"
@@ -111,7 +111,7 @@ async def test_partial_quote_joins_longer_one(sessions: async_sessionmaker[Async
     partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
     await store(sessions, app_config, article("c1", "BBC", text=partial))
     async with sessions() as s:
-        rows = (await s.execute(select(Statement).where(Statement.speaker == "Mark Rutte"))).scalars().all()
+        rows = (await s.execute(select(StatementRow).where(StatementRow.speaker == "Mark Rutte"))).scalars().all()
     joined = [r for r in rows if r.kind == "direct" and "we will stand with Ukraine" in r.text]
     assert len(joined) == 1 and joined[0].outlets == 2
 
@@ -132,7 +132,7 @@ async def snapshot(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[tup
     async with sessions() as s:
         st = sorted(
             (r.speaker, r.kind, r.text, r.outlets, r.sources)
-            for r in (await s.execute(select(Statement))).scalars().all()
+            for r in (await s.execute(select(StatementRow))).scalars().all()
         )
         keys = (await s.execute(select(Delivery.payload))).scalars().all()
     return st, sorted(f"{p['speaker']}|{p['text']}|{p['outlet']}" for p in keys)
@@ -167,7 +167,7 @@ async def test_one_batched_write_equals_article_by_article(
     assert batched[0] >= 1 and batched[2] == 0  # AP only repeats what Reuters said
     together = await snapshot(sessions)
     async with sessions.begin() as s:  # start again, one article per transaction
-        for table in (Delivery, StatementSource, Statement):
+        for table in (Delivery, StatementSource, StatementRow):
             await s.execute(table.__table__.delete())
         from bot.store.models import Article
 
@@ -211,7 +211,7 @@ async def test_two_writers_at_once_record_one_statement_for_two_wordings(
     release.set()
     await asyncio.wait_for(asyncio.gather(a, b), 10)
     async with sessions() as s:
-        rows = (await s.execute(select(Statement).where(Statement.speaker == "Mark Rutte", Statement.kind == "direct"))).scalars().all()
+        rows = (await s.execute(select(StatementRow).where(StatementRow.speaker == "Mark Rutte", StatementRow.kind == "direct"))).scalars().all()
     joined = [r for r in rows if "we will stand with Ukraine" in r.text]
     assert len(joined) == 1 and joined[0].outlets == 2
 
@@ -220,9 +220,9 @@ def rutte_says(quote: str) -> str:
     return f"NATO Secretary General Mark Rutte spoke in Kyiv on Tuesday. “{quote},” Rutte told reporters."
 
 
-async def rutte_statements(sessions: async_sessionmaker[AsyncSession]) -> list[Statement]:
+async def rutte_statements(sessions: async_sessionmaker[AsyncSession]) -> list[StatementRow]:
     async with sessions() as s:
-        query = select(Statement).where(Statement.speaker == "Mark Rutte").order_by(Statement.id)
+        query = select(StatementRow).where(StatementRow.speaker == "Mark Rutte").order_by(StatementRow.id)
         return list((await s.execute(query)).scalars().all())
 
 

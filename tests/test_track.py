@@ -12,7 +12,7 @@ from bot.archive.hooks import after_store
 from bot.chat.plaintext import render_text
 from bot.commands.core import handle
 from bot.commands.handlers import Deps
-from bot.store.models import Statement
+from bot.store.models import StatementRow
 from tests.test_commands import CONSOLE, SLACK_USER, deps, seeded_pg, seeded_sqlite, seeded_url
 
 __all__ = ["deps", "seeded_pg", "seeded_sqlite", "seeded_url"]  # fixtures shared with test_commands
@@ -31,7 +31,7 @@ async def _store_michal(deps: Deps) -> None:
 
 async def _figure_flags(deps: Deps) -> set[bool]:
     async with deps.sessions() as s:
-        return set((await s.execute(select(Statement.figure).where(Statement.speaker == "Kristen Michal"))).scalars())
+        return set((await s.execute(select(StatementRow.figure).where(StatementRow.speaker == "Kristen Michal"))).scalars())
 
 
 async def test_track_counts_past_statements_at_once(deps: Deps) -> None:

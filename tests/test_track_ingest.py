@@ -19,7 +19,7 @@ from bot.commands.core import handle
 from bot.commands.handlers import Deps
 from bot.config import Limits
 from bot.ingest.service import KEEP_WARM_S, IngestService
-from bot.store.models import Channel, Delivery, Statement
+from bot.store.models import Channel, Delivery, StatementRow
 from tests.feedfarm import FarmFeed, FarmItem, FeedFarm, prose
 from tests.test_commands import CONSOLE, SLACK_USER, deps, seeded_pg, seeded_sqlite, seeded_url
 from tests.test_ingest import ALLOW, add
@@ -48,7 +48,7 @@ def _item(n: int) -> FarmItem:
 async def _said(deps: Deps, n: int) -> tuple[str | None, bool, int]:
     """(speaker, figure, alerts to the subscribed Slack channel) of the statement quoting QUOTES[n]."""
     async with deps.sessions() as s:
-        st = (await s.execute(select(Statement).where(Statement.text.contains(QUOTES[n][:30])))).scalar_one()
+        st = (await s.execute(select(StatementRow).where(StatementRow.text.contains(QUOTES[n][:30])))).scalar_one()
         alerts = (await s.execute(
             select(Delivery.id).join(Channel, Channel.id == Delivery.channel_id)
             .where(Delivery.statement_id == st.id, Delivery.kind == "alert", Channel.external_id == "C1")

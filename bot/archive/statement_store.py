@@ -28,7 +28,7 @@ from bot.statements import Statement as Found
 from bot.statements.alerts import alertable
 from bot.statements.dedup import Candidates, find_same, normalise_quote, statement_fingerprint
 from bot.store.db import one_of
-from bot.store.models import Article, Channel, Delivery, Statement, StatementSource, Subscription, utcnow
+from bot.store.models import Article, Channel, Delivery, StatementRow, StatementSource, Subscription, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ async def _alert_rules(session: AsyncSession) -> list[tuple[int, str, str]]:
     return [(cid, kind, value.casefold()) for cid, kind, value in rows]
 
 
-def channels_for(rules: Sequence[tuple[int, str, str]], statement: Statement, topics: Sequence[str]) -> list[int]:
+def channels_for(rules: Sequence[tuple[int, str, str]], statement: StatementRow, topics: Sequence[str]) -> list[int]:
     """Channels owed an alert for this statement: by figure, by topic (tracked figures only), by keyword."""
     speaker = (statement.speaker or "").casefold()
     text = statement.text.casefold()
@@ -93,14 +93,14 @@ async def _mentions(session: AsyncSession) -> list[tuple[int, str, str, str]]:
     return [(cid, kind, value.casefold(), mention) for cid, kind, value, mention in rows if mention]
 
 
-def mention_for(pings: Sequence[tuple[int, str, str, str]], channel_id: int, statement: Statement,
+def mention_for(pings: Sequence[tuple[int, str, str, str]], channel_id: int, statement: StatementRow,
                 topics: Sequence[str]) -> str | None:
     """The mention of the channel's subscription this alert is for, if it has one (pure)."""
     return next((m for cid, kind, value, m in pings
                  if cid == channel_id and channels_for([(cid, kind, value)], statement, topics)), None)
 
 
-def alert_payload(statement: Statement, article: ArticleRow) -> dict[str, Any]:
+def alert_payload(statement: StatementRow, article: ArticleRow) -> dict[str, Any]:
     return {
         "statement_id": statement.id,
         "speaker": statement.speaker,
@@ -131,7 +131,7 @@ def _insert(session: AsyncSession) -> Any:
 
 async def queue_alerts(
     session: AsyncSession,
-    statements: Sequence[Statement],
+    statements: Sequence[StatementRow],
     article: ArticleRow,
     rules: Sequence[tuple[int, str, str]] | None = None,
     found: Mapping[int, Found] | None = None,
@@ -340,7 +340,7 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
             for p in pending
         ]
         # executemany (batched by the driver layer), not one giant VALUES list compiled afresh each time
-        table = Statement.__table__
+        table = StatementRow.__table__
         stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["fingerprint"])
         inserted = await session.execute(stmt.returning(table.c.id, table.c.fingerprint), values)
         ids: dict[str, int] = {fp: sid for sid, fp in inserted}
@@ -349,14 +349,14 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
         if missing:  # another worker stored the same words a moment ago: join it
             ids.update(
                 {fp: sid for sid, fp in await session.execute(
-                    select(Statement.id, Statement.fingerprint).where(one_of(Statement.fingerprint, missing, dialect)))}
+                    select(StatementRow.id, StatementRow.fingerprint).where(one_of(StatementRow.fingerprint, missing, dialect)))}
             )
         for p in pending:
             p.id = ids[p.fingerprint]
 
     if longer:
         await session.execute(
-            update(Statement), [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in longer.items()]
+            update(StatementRow), [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in longer.items()]
         )
         await statement_words.note_reworded(session)
     sources: dict[tuple[int, int, int], dict[str, Any]] = {}
@@ -371,7 +371,7 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     await session.execute(insert(StatementSource), list(sources.values()))
     counts = await _recount(session, sorted({sid for sid, _, _ in sources}))
     await session.execute(
-        update(Statement),
+        update(StatementRow),
         [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in counts.items()],
     )
     new_per_article = [0] * len(batch)
@@ -383,9 +383,9 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     if alerting:
         rules = await _alert_rules(session)
         if rules:
-            query = select(Statement).where(one_of(Statement.id, sorted(alerting), dialect))
+            query = select(StatementRow).where(one_of(StatementRow.id, sorted(alerting), dialect))
             rows = list((await session.execute(query)).scalars().all())
-            by_article: dict[int, list[Statement]] = {}
+            by_article: dict[int, list[StatementRow]] = {}
             for r in rows:
                 if r.figure and len(r.text.split()) >= MIN_WORDS:
                     by_article.setdefault(alerting[r.id], []).append(r)

@@ -32,13 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.store.db import one_of
-from bot.store.models import Statement, StatementWordings
+from bot.store.models import StatementRow, StatementWordings
 
 MAX_CANDIDATES = 400  # a speaker's most recent statements a new one is compared with
 MAX_KEPT = 20_000  # words kept per database (~50 speakers' candidates); beyond it, start afresh
 
 Words = tuple[int, str | None, str, str, str, str]  # id, speaker, kind, text, normalised, fingerprint
-_COLUMNS = (Statement.id, Statement.speaker, Statement.kind, Statement.text, Statement.normalised, Statement.fingerprint)
+_COLUMNS = (StatementRow.id, StatementRow.speaker, StatementRow.kind, StatementRow.text, StatementRow.normalised, StatementRow.fingerprint)
 _PENDING = "statement_words"  # session.info key: words read in the open transaction
 
 
@@ -88,14 +88,14 @@ async def candidates(
     dialect = session.get_bind().dialect.name
     exact: dict[int, Words] = {}
     if fingerprints:
-        same_words = select(*_COLUMNS).where(one_of(Statement.fingerprint, sorted(fingerprints), dialect))
+        same_words = select(*_COLUMNS).where(one_of(StatementRow.fingerprint, sorted(fingerprints), dialect))
         exact = {r[0]: _words(r) for r in (await session.execute(same_words)).all()}
     if not speakers:
         return list(exact.values())
     recent = [
-        select(Statement.id)
-        .where(Statement.speaker == speaker, Statement.first_seen_at >= since)
-        .order_by(Statement.first_seen_at.desc())
+        select(StatementRow.id)
+        .where(StatementRow.speaker == speaker, StatementRow.first_seen_at >= since)
+        .order_by(StatementRow.first_seen_at.desc())
         .limit(MAX_CANDIDATES)
         .subquery()
         .select()
@@ -108,7 +108,7 @@ async def candidates(
     missing = [i for i in ids if i not in usable and i not in exact]
     read: dict[int, Words] = {}
     if missing:
-        unseen = select(*_COLUMNS).where(one_of(Statement.id, missing, dialect))
+        unseen = select(*_COLUMNS).where(one_of(StatementRow.id, missing, dialect))
         read = {r[0]: _words(r) for r in (await session.execute(unseen)).all()}
     if version is not None:  # a database without the counter (migration 0009) keeps nothing
         _keep_after_commit(session, kept, version, read | {i: exact[i] for i in ids if i in exact})

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Article, Delivery, Feed, Statement, utcnow
+from bot.store.models import Article, Delivery, Feed, StatementRow, utcnow
 
 
 def failing_clause() -> ColumnElement[bool]:
@@ -57,7 +57,7 @@ async def archive_stats(session: AsyncSession) -> dict[str, int]:
     return {
         "articles": await count(select(func.count()).select_from(Article)),
         **feeds.as_dict(),
-        "statements": await count(select(func.count()).select_from(Statement)),
+        "statements": await count(select(func.count()).select_from(StatementRow)),
         "alerts_pending": await count(
             select(func.count())
             .select_from(Delivery)

@@ -25,7 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.chat.messages import Action, Item, Result, Section
 from bot.config import AppConfig
 from bot.runtime.metrics import DIGESTS_QUEUED
-from bot.store.models import Article, Channel, Delivery, Feed, Statement, StatementSource, Story, Subscription, utcnow
+from bot.store.models import (
+    Article,
+    Channel,
+    Delivery,
+    Feed,
+    StatementRow,
+    StatementSource,
+    Story,
+    Subscription,
+    utcnow,
+)
 from bot.store.search import display_title
 
 log = logging.getLogger(__name__)
@@ -169,12 +179,12 @@ async def build_digest(
     if article_ids:
         st_rows = (
             await session.execute(
-                select(Statement, Article.outlet, Article.url)
-                .join(StatementSource, StatementSource.statement_id == Statement.id)
+                select(StatementRow, Article.outlet, Article.url)
+                .join(StatementSource, StatementSource.statement_id == StatementRow.id)
                 .join(Article, Article.id == StatementSource.article_id)
-                .where(StatementSource.article_id.in_(article_ids), Statement.figure.is_(True),
-                       Statement.first_seen_at >= since)
-                .order_by(Statement.outlets.desc(), Statement.sources.desc(), Statement.id.desc())
+                .where(StatementSource.article_id.in_(article_ids), StatementRow.figure.is_(True),
+                       StatementRow.first_seen_at >= since)
+                .order_by(StatementRow.outlets.desc(), StatementRow.sources.desc(), StatementRow.id.desc())
                 .limit(SCAN_STATEMENTS)
             )
         ).all()

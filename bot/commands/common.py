@@ -20,7 +20,7 @@ from bot.chat.speech import attributed
 from bot.commands.deps import Deps
 from bot.commands.parser import Command
 from bot.statements.figures import Figure
-from bot.store.models import Article, Statement, StatementSource
+from bot.store.models import Article, StatementRow, StatementSource
 
 QUOTE_CLIP = 400
 
@@ -53,7 +53,7 @@ class Source:
 SOURCE_COLUMNS = (Article.outlet, Article.url, Article.title, Article.published_at)
 
 
-def statement_item(st: Statement, art: Source | None, cue: str | None = None, speaker: str | None = None) -> Item:
+def statement_item(st: StatementRow, art: Source | None, cue: str | None = None, speaker: str | None = None) -> Item:
     """One statement as a newsroom reads it: `Rutte urged: “…”`, then outlet · date · how known, linked."""
     text = clip(st.text, QUOTE_CLIP)
     title = attributed(speaker, st.kind, text, cue) if speaker else (f"“{text}”" if st.kind == "direct" else text)
@@ -67,10 +67,10 @@ def statement_item(st: Statement, art: Source | None, cue: str | None = None, sp
 
 # Newest first by the date of the article that first carried the statement (when we saw it, if
 # undated), stored with the statement so the (speaker, said_at) index answers.
-ARTICLE_DATE = Statement.said_at
+ARTICLE_DATE = StatementRow.said_at
 
 
-async def cues_for(session: AsyncSession, statements: Sequence[Statement]) -> dict[int, str | None]:
+async def cues_for(session: AsyncSession, statements: Sequence[StatementRow]) -> dict[int, str | None]:
     """Each statement's speech cue as its first article wrote it (another source's when that has none)."""
     if not statements:
         return {}

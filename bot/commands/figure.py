@@ -22,7 +22,7 @@ from bot.commands.common import (
 )
 from bot.commands.deps import Deps
 from bot.commands.parser import Command
-from bot.store.models import Article, Statement
+from bot.store.models import Article, StatementRow
 
 TIMELINE_WEEKS = 8
 TIMELINE_SCAN = 3000  # newest sources looked at for the per-week timeline
@@ -57,9 +57,9 @@ async def _last_days(s: AsyncSession, names: tuple[str, ...], now: datetime) -> 
     rows = (
         await s.execute(
             select(ARTICLE_DATE, Article.outlet)
-            .select_from(Statement)
-            .outerjoin(Article, Article.id == Statement.first_article_id)
-            .where(Statement.speaker.in_(names), start < ARTICLE_DATE, now >= ARTICLE_DATE)
+            .select_from(StatementRow)
+            .outerjoin(Article, Article.id == StatementRow.first_article_id)
+            .where(StatementRow.speaker.in_(names), start < ARTICLE_DATE, now >= ARTICLE_DATE)
             .limit(GLANCE_SCAN)
         )
     ).all()
@@ -80,31 +80,31 @@ async def figure_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     names = spoken_as(fig, deps)
     async with deps.sessions() as s:
         total = int(
-            (await s.execute(select(func.count()).select_from(Statement).where(Statement.speaker.in_(names)))).scalar()
+            (await s.execute(select(func.count()).select_from(StatementRow).where(StatementRow.speaker.in_(names)))).scalar()
             or 0
         )
         recent = (
             await s.execute(
-                select(Statement, *SOURCE_COLUMNS)
-                .outerjoin(Article, Article.id == Statement.first_article_id)
-                .where(Statement.speaker.in_(names))
-                .order_by(ARTICLE_DATE.desc(), Statement.id.desc())
+                select(StatementRow, *SOURCE_COLUMNS)
+                .outerjoin(Article, Article.id == StatementRow.first_article_id)
+                .where(StatementRow.speaker.in_(names))
+                .order_by(ARTICLE_DATE.desc(), StatementRow.id.desc())
                 .limit(3)
             )
         ).all()
         cues = await cues_for(s, [r[0] for r in recent])
-        # Quotes per week: each statement counts the articles carrying it (Statement.sources), in the
+        # Quotes per week: each statement counts the articles carrying it (StatementRow.sources), in the
         # week it was first seen. Index-only on (speaker, first_seen_at); no join, fast at 1M articles.
         latest = (
-            await s.execute(select(func.max(Statement.first_seen_at)).where(Statement.speaker.in_(names)))
+            await s.execute(select(func.max(StatementRow.first_seen_at)).where(StatementRow.speaker.in_(names)))
         ).scalar()
         dates: list[datetime] = []
         if latest is not None:
             for seen, sources in (
                 await s.execute(
-                    select(Statement.first_seen_at, Statement.sources)
-                    .where(Statement.speaker.in_(names),
-                           Statement.first_seen_at >= latest - timedelta(weeks=TIMELINE_WEEKS))
+                    select(StatementRow.first_seen_at, StatementRow.sources)
+                    .where(StatementRow.speaker.in_(names),
+                           StatementRow.first_seen_at >= latest - timedelta(weeks=TIMELINE_WEEKS))
                     .limit(TIMELINE_SCAN)
                 )
             ).all():

@@ -20,7 +20,7 @@ from bot.commands.common import (
 )
 from bot.commands.deps import Deps
 from bot.commands.parser import Command, usage_for
-from bot.store.models import Article, Statement
+from bot.store.models import Article, StatementRow
 from bot.store.search.query import parse_time
 
 
@@ -33,8 +33,8 @@ async def _speaker_name(session: AsyncSession, written: str, deps: Deps) -> tupl
     stored = (
         await session.execute(
             # Exact forms only: the speaker index answers, no scan of every statement.
-            select(Statement.speaker)
-            .where(Statement.speaker.in_({written.strip(), written.strip().title()}))
+            select(StatementRow.speaker)
+            .where(StatementRow.speaker.in_({written.strip(), written.strip().title()}))
             .limit(1)
         )
     ).scalar_one_or_none()
@@ -58,18 +58,18 @@ async def quotes_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
             return not_tracked(cmd.text, suggestions, deps, "quotes")
         name = names[0]
         q = (
-            select(Statement, *SOURCE_COLUMNS)
-            .outerjoin(Article, Article.id == Statement.first_article_id)
-            .where(Statement.speaker.in_(names))
+            select(StatementRow, *SOURCE_COLUMNS)
+            .outerjoin(Article, Article.id == StatementRow.first_article_id)
+            .where(StatementRow.speaker.in_(names))
         )
         if since is not None:
             q = q.where(since <= ARTICLE_DATE)
         if topic:
             q = q.where(topic_clause(topic))
         if kind:
-            q = q.where(Statement.kind == kind)
+            q = q.where(StatementRow.kind == kind)
         rows = (
-            await s.execute(q.order_by(ARTICLE_DATE.desc(), Statement.id.desc()).limit(size + 1).offset(offset))
+            await s.execute(q.order_by(ARTICLE_DATE.desc(), StatementRow.id.desc()).limit(size + 1).offset(offset))
         ).all()
         cues = await cues_for(s, [row[0] for row in rows[:size]])
     filters = " ".join(p for p in (f"since:{cmd.options['since']}" if since else "", f"topic:{topic}" if topic else "",

@@ -19,7 +19,7 @@ from bot.commands.common import clip
 from bot.commands.deps import Deps
 from bot.commands.figures_store import refresh_figures
 from bot.commands.parser import Command, usage_for
-from bot.store.models import FigureRow, Statement
+from bot.store.models import FigureRow, StatementRow
 
 GENDERS = {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}
 SPEAKER_SCAN = 5000  # distinct speakers looked at for did-you-mean
@@ -40,7 +40,7 @@ async def speakers_like(session: AsyncSession, written: str, limit: int = 3) -> 
     """Stored speakers whose name looks like `written` (a typo, a missing first name), best first."""
     seen = list(
         (await session.execute(
-            select(Statement.speaker).where(Statement.speaker.is_not(None)).group_by(Statement.speaker)
+            select(StatementRow.speaker).where(StatementRow.speaker.is_not(None)).group_by(StatementRow.speaker)
             .order_by(func.count().desc()).limit(SPEAKER_SCAN)
         )).scalars()
     )
@@ -49,7 +49,7 @@ async def speakers_like(session: AsyncSession, written: str, limit: int = 3) -> 
 
 
 async def _count(session: AsyncSession, names: tuple[str, ...]) -> int:
-    return int((await session.execute(select(func.count()).where(Statement.speaker.in_(names)))).scalar() or 0)
+    return int((await session.execute(select(func.count()).where(StatementRow.speaker.in_(names)))).scalar() or 0)
 
 
 async def track_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
@@ -74,7 +74,7 @@ async def track_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
     async with deps.sessions.begin() as s:
         await s.execute(delete(FigureRow).where(FigureRow.name == name))  # re-tracking replaces the entry
         s.add(FigureRow(name=name, aliases=row_data(aliases, titles), gender=GENDERS.get(gender_opt)))
-        await s.execute(update(Statement).where(Statement.speaker.in_(names)).values(figure=True))
+        await s.execute(update(StatementRow).where(StatementRow.speaker.in_(names)).values(figure=True))
         past = await _count(s, names)
         hints = () if past else await speakers_like(s, name)
     await refresh_figures(deps)
@@ -110,7 +110,7 @@ async def untrack_cmd(cmd: Command, ctx: Context, deps: Deps) -> Result:
                           suggestions=res.suggestions)
         names = (row.name, *((row.aliases or {}).get("aliases") or ()))
         await s.delete(row)
-        await s.execute(update(Statement).where(Statement.speaker.in_(names)).values(figure=False))
+        await s.execute(update(StatementRow).where(StatementRow.speaker.in_(names)).values(figure=False))
     await refresh_figures(deps)
     return Result(kind="untrack", title=f"No longer tracking {name}", ephemeral=False,
                   text="Its statements stay in the archive, as any speaker's do.")

@@ -172,7 +172,7 @@ class FigureRow(Base):
     gender: Mapped[str | None] = mapped_column(String(1))
 
 
-class Statement(Base):
+class StatementRow(Base):
     """One statement by one speaker, however many articles carry it."""
 
     __tablename__ = "statements"

@@ -23,7 +23,7 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.store.db import make_engine
-from bot.store.models import Delivery, Feed, Statement
+from bot.store.models import Delivery, Feed, StatementRow
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.feedfarm import FarmFeed, FarmItem, FeedFarm, prose
 from tests.reliability.helpers import Bot, bot_env, free_port
@@ -74,7 +74,7 @@ async def db_counts(url: str) -> dict[str, Any]:
         async with engine.connect() as c:
             by_status = dict((await c.execute(select(Delivery.status, func.count()).group_by(Delivery.status))).all())
             keys = list((await c.execute(select(Delivery.idempotency_key, Delivery.status))).all())
-            statements = (await c.execute(select(func.count()).select_from(Statement))).scalar_one()
+            statements = (await c.execute(select(func.count()).select_from(StatementRow))).scalar_one()
             backfilled = (await c.execute(select(func.count()).where(Feed.last_success_at.is_not(None)))).scalar_one()
         return {"by_status": by_status, "keys": keys, "statements": statements, "backfilled": backfilled}
     finally:
