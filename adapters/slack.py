@@ -232,9 +232,8 @@ class SlackAdapter:
         messages = render(result, button_command=text if ephemeral else None, max_messages=RESPONSE_URL_REPLIES)
         await self._respond_all(respond, messages, "ephemeral" if ephemeral else "in_channel")
 
-    async def _on_post_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        """ "Post to channel": re-run the command as asked and post the answer for everyone."""
-        await ack()
+    async def _run_button(self, body: dict[str, Any]) -> tuple[str, Result | None]:
+        """A clicked button's /news command, run as the person who clicked, in the channel it was in."""
         self._track()
         text = str(body.get("actions", [{}])[0].get("value") or "")
         user = body.get("user") or {}
@@ -246,7 +245,12 @@ class SlackAdapter:
             is_admin=await self._is_admin(str(user.get("id", ""))),
             channel_name=channel.get("name"),
         )
-        result = await self._run(text, ctx)
+        return text, await self._run(text, ctx)
+
+    async def _on_post_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """ "Post to channel": re-run the command as asked and post the answer for everyone."""
+        await ack()
+        text, result = await self._run_button(body)
         if result is None:
             return
         messages = render(result, max_messages=RESPONSE_URL_REPLIES - 1)
@@ -257,18 +261,7 @@ class SlackAdapter:
         """A button on an alert or digest item ("Mute Rutte here", "All outlets"): its value is a /news
         command, run as the person who clicked (their admin flag, this channel), answered to them."""
         await ack()  # within Slack's 3 seconds, before any work
-        self._track()
-        text = str(body.get("actions", [{}])[0].get("value") or "")
-        user = body.get("user") or {}
-        channel = body.get("channel") or {}
-        ctx = Context(
-            platform="slack",
-            channel_id=str(channel.get("id", "")),
-            user_id=str(user.get("id", "")),
-            is_admin=await self._is_admin(str(user.get("id", ""))),
-            channel_name=channel.get("name"),
-        )
-        result = await self._run(text, ctx)
+        text, result = await self._run_button(body)
         if result is None:
             return
         button = text if result.ephemeral else None
