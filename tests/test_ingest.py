@@ -351,7 +351,7 @@ async def test_statements_extracted_while_parsing_match_the_archive_path(
     extracting each stored article's text afresh finds, speakers resolved, sources at the right offsets."""
     from bot.archive.statement_store import gazetteer_for
     from bot.statements import extract_with
-    from bot.store.models import Statement, StatementSource
+    from bot.store.models import StatementRow, StatementSource
 
     quote = "<p>\u201cWe will defend every inch of allied territory,\u201d Rutte told reporters. He said that allies would buy more air defence.</p>"
     items = [FarmItem(f"urn:q:{i}", f"Quote {i}", f"<p>{prose(i, 40)}</p>" + (quote if i % 2 else ""), f"https://q.example/{i}") for i in range(6)]
@@ -365,7 +365,7 @@ async def test_statements_extracted_while_parsing_match_the_archive_path(
     async with sessions() as s:
         stored = (await s.execute(select(Article))).scalars().all()
         sources = (await s.execute(select(StatementSource.article_id, StatementSource.start, StatementSource.text))).all()
-        speakers = set((await s.execute(select(Statement.speaker))).scalars())
+        speakers = set((await s.execute(select(StatementRow.speaker))).scalars())
     expected = {
         (a.id, f.start, f.text)
         for a in stored
@@ -385,7 +385,7 @@ async def test_an_ingest_writes_statements_as_storing_its_articles_one_by_one_wo
     from bot.archive.hooks import after_store
     from bot.store.db import make_engine, session_factory
     from bot.store.migrate import upgrade
-    from bot.store.models import Statement
+    from bot.store.models import StatementRow
 
     full = "We will defend every inch of allied territory and we will not be intimidated"
     variants = [
@@ -411,12 +411,12 @@ async def test_an_ingest_writes_statements_as_storing_its_articles_one_by_one_wo
         await svc.aclose()
     assert (stats.new, stats.failed) == (15, 0)
 
-    def shape(rows: list[Statement]) -> set[tuple[object, ...]]:
+    def shape(rows: list[StatementRow]) -> set[tuple[object, ...]]:
         return {(r.speaker, r.kind, r.text, r.outlets, r.sources) for r in rows}
 
     async with sessions() as s:
         stored = (await s.execute(select(Article).order_by(Article.id))).scalars().all()
-        ingested = shape(list((await s.execute(select(Statement))).scalars()))
+        ingested = shape(list((await s.execute(select(StatementRow))).scalars()))
     engine = make_engine(f"sqlite:///{tmp_path / 'one-by-one.db'}")
     try:
         await upgrade(engine)
@@ -426,7 +426,7 @@ async def test_an_ingest_writes_statements_as_storing_its_articles_one_by_one_wo
                 item = ArticleIn(text=a.text, title=a.title, url=a.url, guid=a.guid, outlet=a.outlet, published_at=a.published_at)
                 await after_store(s, await store_article(s, item), config, alerts=False)
         async with one() as s:
-            expected = shape(list((await s.execute(select(Statement))).scalars()))
+            expected = shape(list((await s.execute(select(StatementRow))).scalars()))
     finally:
         await engine.dispose()
     assert ingested == expected
