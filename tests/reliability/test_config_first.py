@@ -12,12 +12,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import yaml
-
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import FakeSlack
 from tests.feedfarm import FarmFeed, FeedFarm
-from tests.reliability.helpers import Bot, bot_env, cli, free_port
-from tests.reliability.test_crash_recovery import CHANNELS, db_counts, initial_items, posted, quote_item
+from tests.reliability.helpers import Bot, cli
+from tests.reliability.outlets import CHANNELS, db_counts, initial_items, posted, quote_item, slack_env, write_config
 
 
 async def test_ingest_before_run_ever_started_delivers_every_alert_once(tmp_path: Path) -> None:
@@ -27,16 +25,8 @@ async def test_ingest_before_run_ever_started_delivers_every_alert_once(tmp_path
         try:
             farm.put("f0", FarmFeed(title="Outlet", items=initial_items("f0")))
             config = tmp_path / "newsbot.yaml"
-            config.write_text(yaml.safe_dump({
-                "feeds": [{"url": farm.url("/feeds/f0"), "full_text": "never"}],
-                "ingest": {"min_interval_s": 10, "max_interval_s": 60, "timeout_s": 5},
-                "channels": [{"platform": "slack", "id": c, "alerts": {"figures": ["Mark Rutte"]}} for c in CHANNELS],
-            }))
-            env = bot_env(
-                db_url, config, free_port(),
-                SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET="0123456789abcdef0123456789abcdef",
-                NEWSBOT_SLACK_API_URL=slack.api_url,
-            )
+            write_config(config, farm, feeds=1)
+            env = slack_env(db_url, config, slack)
             await asyncio.to_thread(cli, env, "ingest", "--once")  # the first poll is a backfill
             markers = []
             for n in range(3):

@@ -17,13 +17,22 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import FakeSlack
 from tests.feedfarm import FarmFeed, FeedFarm
-from tests.reliability.helpers import Bot, bot_env, cli, free_port
-from tests.reliability.test_crash_recovery import CHANNELS, db_counts, initial_items, posted, quote_item, write_config
+from tests.reliability.helpers import Bot, cli
+from tests.reliability.outlets import (
+    CHANNELS,
+    N_FEEDS,
+    backfill,
+    db_counts,
+    initial_items,
+    posted,
+    quote_item,
+    slack_env,
+    write_config,
+)
 
 KILLS = 6
-FEEDS = 6  # write_config's feed count
 
 
 async def posted_not_recorded(db_url: str, slack: FakeSlack) -> int:
@@ -37,27 +46,18 @@ async def test_history_rate_limited_across_six_kills_posts_each_alert_once(tmp_p
     async with FeedFarm() as farm:
         slack = await FakeSlack(post_delay=0.5).start()
         try:
-            for i in range(FEEDS):
+            for i in range(N_FEEDS):
                 farm.put(f"f{i}", FarmFeed(title=f"Outlet {i}", items=initial_items(f"f{i}")))
             config = tmp_path / "newsbot.yaml"
             write_config(config, farm)
-            env = bot_env(
-                db_url, config, free_port(),
-                SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET="0123456789abcdef0123456789abcdef",
-                NEWSBOT_SLACK_API_URL=slack.api_url,
-            )
+            env = slack_env(db_url, config, slack)
             log = tmp_path / "bot.log"
-            bot = await Bot(env, log).start()  # the first poll of every feed is a backfill
-            await bot.wait_healthy()
-            deadline = time.monotonic() + 60
-            while (await db_counts(db_url))["backfilled"] < FEEDS:
-                assert time.monotonic() < deadline, bot.log_tail()
-                await asyncio.sleep(0.2)
+            bot = await backfill(env, log, db_url)  # the first poll of every feed is a backfill
             bot.kill9()
             await bot.wait()
 
             markers: list[str] = []
-            for i in range(FEEDS):
+            for i in range(N_FEEDS):
                 item, marker = quote_item(f"f{i}", 0)
                 farm.feeds[f"f{i}"].items.insert(0, item)
                 farm.changed(f"f{i}")

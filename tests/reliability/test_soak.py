@@ -19,16 +19,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import FakeSlack
 from tests.feedfarm import FarmFeed, FeedFarm
-from tests.reliability.helpers import Bot, bot_env, free_port
-from tests.reliability.test_crash_recovery import (
+from tests.reliability.helpers import Bot
+from tests.reliability.outlets import (
     CHANNELS,
     N_FEEDS,
+    backfill,
     db_counts,
     initial_items,
     posted,
     quote_item,
+    slack_env,
     write_config,
 )
 
@@ -50,18 +52,9 @@ async def test_soak_kill_9_during_ingest_and_delivery_loses_nothing_and_posts_no
                 farm.put(f"f{i}", FarmFeed(title=f"Outlet {i}", items=initial_items(f"f{i}")))
             config = tmp_path / "newsbot.yaml"
             write_config(config, farm)
-            env = bot_env(
-                db_url, config, free_port(),
-                SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET="0123456789abcdef0123456789abcdef",
-                NEWSBOT_SLACK_API_URL=slack.api_url, NEWSBOT_INGEST_EVERY_S="1",
-            )
+            env = slack_env(db_url, config, slack, NEWSBOT_INGEST_EVERY_S="1")
             log = tmp_path / "bot.log"
-            bot = await Bot(env, log).start()  # the first poll of every feed is a backfill (no alerts)
-            await bot.wait_healthy()
-            deadline = time.monotonic() + 60
-            while (await db_counts(db_url))["backfilled"] < N_FEEDS:
-                assert time.monotonic() < deadline, bot.log_tail()
-                await asyncio.sleep(0.2)
+            bot = await backfill(env, log, db_url)  # the first poll of every feed is a backfill (no alerts)
             bot.kill9()
             await bot.wait()
             seq = Counter[str]()

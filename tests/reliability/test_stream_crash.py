@@ -26,13 +26,12 @@ from bot.commands.handlers import Deps
 from bot.config import load_config
 from bot.store.db import make_engine, session_factory
 from bot.store.models import Delivery, Feed
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import FakeSlack
 from tests.feedfarm import FarmFeed, FarmItem, FeedFarm, prose
-from tests.reliability.helpers import Bot, bot_env, free_port
-from tests.reliability.test_crash_recovery import write_config
+from tests.reliability.helpers import Bot
+from tests.reliability.outlets import N_FEEDS, backfill, slack_env, write_config
 
 CHANNEL = "C0STREAM1"
-FEEDS = 6  # write_config's count
 
 
 def item(feed: str, n: int, *, excluded: bool = False) -> tuple[FarmItem, str]:
@@ -71,15 +70,6 @@ async def open_rows(db_url: str) -> int:
         await engine.dispose()
 
 
-async def backfilled(db_url: str) -> int:
-    engine = make_engine(db_url)
-    try:
-        async with engine.connect() as c:
-            return int((await c.execute(select(func.count()).where(Feed.last_success_at.is_not(None)))).scalar_one())
-    finally:
-        await engine.dispose()
-
-
 @pytest.mark.parametrize("kills", [pytest.param(15, id="15-kills"), pytest.param(50, id="50-kills", marks=pytest.mark.long)])
 async def test_kill_9_while_streaming_posts_each_article_once(tmp_path: Path, kills: int) -> None:
     rng = random.Random(20)
@@ -89,19 +79,13 @@ async def test_kill_9_while_streaming_posts_each_article_once(tmp_path: Path, ki
     async with FeedFarm() as farm:
         slack = await FakeSlack().start()
         try:
-            for i in range(FEEDS):
+            for i in range(N_FEEDS):
                 farm.put(f"f{i}", FarmFeed(title=f"Outlet {i}", items=background(f"f{i}")))
             config = tmp_path / "newsbot.yaml"
             write_config(config, farm)
-            env = bot_env(db_url, config, free_port(), SLACK_BOT_TOKEN=BOT_TOKEN,
-                          SLACK_SIGNING_SECRET="0123456789abcdef0123456789abcdef", NEWSBOT_SLACK_API_URL=slack.api_url)
+            env = slack_env(db_url, config, slack)
             log = tmp_path / "bot.log"
-            bot = await Bot(env, log).start()
-            await bot.wait_healthy()
-            deadline = time.monotonic() + 60
-            while await backfilled(db_url) < FEEDS:
-                assert time.monotonic() < deadline, bot.log_tail()
-                await asyncio.sleep(0.2)
+            bot = await backfill(env, log, db_url)
             bot.kill9()
             await bot.wait()
             await subscribe(db_url, config)
