@@ -8,7 +8,11 @@ between them is only the fault they inject.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,7 @@ from sqlalchemy import func, select
 from bot.store.db import make_engine
 from bot.store.models import Delivery, Feed, StatementRow
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
-from tests.feedfarm import FarmItem, FeedFarm, prose
+from tests.feedfarm import FarmFeed, FarmItem, FeedFarm, prose
 from tests.reliability.helpers import Bot, bot_env, free_port
 
 CHANNELS = ("C0ALERTS1", "C0ALERTS2")  # Slack paces ~1 post/s per channel: kept small for speed
@@ -107,3 +111,89 @@ def posted(slack: FakeSlack) -> dict[str, list[tuple[str, int]]]:
             keys.append((str(payload.get("key")), int(payload.get("part", 0))))
         out[channel] = keys
     return out
+
+
+@dataclass
+class Newsroom:
+    """The scene once set up: outlets on the farm, the fake Slack, the bot's environment and log."""
+
+    farm: FeedFarm
+    slack: FakeSlack
+    db_url: str
+    config: Path
+    env: dict[str, str]
+    log: Path
+
+    def publish(self, feed: str, item: FarmItem) -> None:
+        """A new article at the top of the outlet's feed, seen at its next poll."""
+        self.farm.feeds[feed].items.insert(0, item)
+        self.farm.changed(feed)
+
+    def quote(self, feed: str, n: int) -> str:
+        """Publish a new Rutte quote; returns its marker."""
+        item, marker = quote_item(feed, n)
+        self.publish(feed, item)
+        return marker
+
+    async def kill_after(
+        self, seconds: float, *, or_when: Callable[[], bool] = lambda: False, healthy_first: bool = False,
+    ) -> None:
+        """Start the bot and SIGKILL its process group after `seconds`, or as soon as `or_when()` holds."""
+        bot = await Bot(self.env, self.log).start()
+        if healthy_first:
+            await bot.wait_healthy()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not or_when():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        bot.kill9()
+        await bot.wait()
+
+    async def finish(
+        self, markers: Sequence[str], channels: Sequence[str] = CHANNELS, *, within: float = 150,
+        settle: float = 0.0, must: bool = True,
+    ) -> bool:
+        """The last run, left alone until the outbox is empty and every marker is in every channel.
+
+        Stops the bot cleanly after `settle` more seconds; returns whether all arrived in time
+        (raises with what is missing when `must`)."""
+        bot = await Bot(self.env, self.log).start()
+        await bot.wait_healthy()
+        deadline = time.monotonic() + within
+        while True:
+            counts = await db_counts(self.db_url)
+            texts = {c: json.dumps(self.slack.messages.get(c, [])) for c in channels}
+            missing = [m for m in markers if any(m not in texts[c] for c in channels)]
+            open_rows = {k: v for k, v in counts["by_status"].items() if k != "sent"}
+            done = not missing and not open_rows
+            if done or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+        if not done and must:
+            raise AssertionError(f"not delivered: {open_rows}, missing {missing[:5]}\n{bot.log_tail()}")
+        await asyncio.sleep(settle)
+        assert await bot.stop() == 0, bot.log_tail()
+        return done
+
+
+@asynccontextmanager
+async def newsroom(
+    tmp_path: Path, *, feeds: int = N_FEEDS, items: Callable[[str], list[FarmItem]] = initial_items,
+    post_delay: float = 0.0, backfilled: bool = True, **env: str,
+) -> AsyncIterator[Newsroom]:
+    """The outlets and channels set up, every feed backfilled by a first run (killed) unless told not."""
+    db_url = f"sqlite:///{tmp_path}/newsbot.db"
+    async with FeedFarm() as farm:
+        slack = await FakeSlack(post_delay=post_delay).start()
+        try:
+            for i in range(feeds):
+                farm.put(f"f{i}", FarmFeed(title=f"Outlet {i}", items=items(f"f{i}")))
+            config = tmp_path / "newsbot.yaml"
+            write_config(config, farm, feeds)
+            room = Newsroom(farm, slack, db_url, config, slack_env(db_url, config, slack, **env), tmp_path / "bot.log")
+            if backfilled:
+                bot = await backfill(room.env, room.log, db_url, feeds)  # the first poll of a feed alerts nobody
+                bot.kill9()
+                await bot.wait()
+            yield room
+        finally:
+            await slack.stop()

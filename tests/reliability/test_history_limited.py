@@ -11,26 +11,13 @@ message is in the channel but before the bot has recorded it.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import time
 from collections import Counter
 from pathlib import Path
 
 from tests.fakes.slack_api import FakeSlack
-from tests.feedfarm import FarmFeed, FeedFarm
-from tests.reliability.helpers import Bot, cli
-from tests.reliability.outlets import (
-    CHANNELS,
-    N_FEEDS,
-    backfill,
-    db_counts,
-    initial_items,
-    posted,
-    quote_item,
-    slack_env,
-    write_config,
-)
+from tests.reliability.helpers import cli
+from tests.reliability.outlets import N_FEEDS, db_counts, newsroom, posted
 
 KILLS = 6
 
@@ -42,58 +29,21 @@ async def posted_not_recorded(db_url: str, slack: FakeSlack) -> int:
 
 async def test_history_rate_limited_across_six_kills_posts_each_alert_once(tmp_path: Path) -> None:
     rng = random.Random(19)
-    db_url = f"sqlite:///{tmp_path}/newsbot.db"
-    async with FeedFarm() as farm:
-        slack = await FakeSlack(post_delay=0.5).start()
-        try:
-            for i in range(N_FEEDS):
-                farm.put(f"f{i}", FarmFeed(title=f"Outlet {i}", items=initial_items(f"f{i}")))
-            config = tmp_path / "newsbot.yaml"
-            write_config(config, farm)
-            env = slack_env(db_url, config, slack)
-            log = tmp_path / "bot.log"
-            bot = await backfill(env, log, db_url)  # the first poll of every feed is a backfill
-            bot.kill9()
-            await bot.wait()
-
-            markers: list[str] = []
-            for i in range(N_FEEDS):
-                item, marker = quote_item(f"f{i}", 0)
-                farm.feeds[f"f{i}"].items.insert(0, item)
-                farm.changed(f"f{i}")
-                markers.append(marker)
-            await asyncio.to_thread(cli, env, "ingest", "--once", "--all")  # the outbox fills up front
-            lives: list[int] = []  # index of the first request each bot life made
-            in_doubt = 0  # messages in Slack that the bot had not recorded as sent when it was killed
-            for life in range(KILLS):
-                # History answers 429 through the first half of the lives, then answers again.
-                slack.rate_limit_for("conversations.history", 3600 if life < KILLS // 2 else 0, retry_after=1)
-                lives.append(len(slack.requests))
-                bot = await Bot(env, log).start()
-                # Killed mid-post (stored by Slack, not yet answered) or at a random moment.
-                await bot.wait_healthy()
-                deadline = time.monotonic() + rng.uniform(4.0, 6.0)
-                while time.monotonic() < deadline and not slack.posts_in_flight:  # noqa: ASYNC110
-                    await asyncio.sleep(0.01)
-                bot.kill9()
-                await bot.wait()
-                in_doubt = max(in_doubt, await posted_not_recorded(db_url, slack))
-
+    async with newsroom(tmp_path, post_delay=0.5) as room:
+        slack, db_url = room.slack, room.db_url
+        markers = [room.quote(f"f{i}", 0) for i in range(N_FEEDS)]
+        await asyncio.to_thread(cli, room.env, "ingest", "--once", "--all")  # the outbox fills up front
+        lives: list[int] = []  # index of the first request each bot life made
+        in_doubt = 0  # messages in Slack that the bot had not recorded as sent when it was killed
+        for life in range(KILLS):
+            # History answers 429 through the first half of the lives, then answers again.
+            slack.rate_limit_for("conversations.history", 3600 if life < KILLS // 2 else 0, retry_after=1)
             lives.append(len(slack.requests))
-            bot = await Bot(env, log).start()
-            await bot.wait_healthy()
-            deadline = time.monotonic() + 90
-            while True:
-                counts = await db_counts(db_url)
-                texts = json.dumps(slack.messages)
-                open_rows = {k: v for k, v in counts["by_status"].items() if k != "sent"}
-                if not open_rows and all(texts.count(m) >= len(CHANNELS) for m in markers):
-                    break
-                assert time.monotonic() < deadline, f"not delivered: {open_rows}\n{bot.log_tail()}"
-                await asyncio.sleep(0.3)
-            assert await bot.stop() == 0, bot.log_tail()
-        finally:
-            await slack.stop()
+            # Killed mid-post (stored by Slack, not yet answered) or at a random moment.
+            await room.kill_after(rng.uniform(4.0, 6.0), or_when=lambda: slack.posts_in_flight > 0, healthy_first=True)
+            in_doubt = max(in_doubt, await posted_not_recorded(db_url, slack))
+        lives.append(len(slack.requests))
+        await room.finish(markers, within=90)
 
     assert in_doubt >= 1, "the kills should interrupt posts"
     by_channel = posted(slack)
