@@ -202,15 +202,20 @@ class Runs:
 
 
 class Sampler(threading.Thread):
-    """The largest summed RSS of a process tree, sampled every 20 ms until stopped."""
+    """The largest summed RSS of a process tree, sampled every 20 ms until stopped.
+
+    Also the tool's own process at that moment, so a peak reads as main process plus workers."""
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
-        self.root, self.peak, self.stopped = root, 0.0, threading.Event()
+        self.root, self.peak, self.root_at_peak, self.stopped = root, 0.0, 0.0, threading.Event()
 
     def run(self) -> None:
         while True:
-            self.peak = max(self.peak, tree_rss_mb(self.root))
+            total = tree_rss_mb(self.root)
+            if total > self.peak:
+                st = _stat(self.root)
+                self.peak, self.root_at_peak = total, int(st[21]) * PAGE_MB if st else 0.0
             if self.stopped.wait(0.02):
                 return
 
@@ -239,6 +244,7 @@ def run_tool(tool: str, args: argparse.Namespace, port: int, runs: Runs) -> None
                 raise RuntimeError(f"{tool}: cycle {n} did not finish")
             runs.add(tool, n, Cycle(cpu, wall, sampler.peak, int(done[1])))
             print(f"  {tool:<14} cycle {n}: CPU {cpu:7.2f} s  wall {wall:7.2f} s  peak RSS {sampler.peak:6.0f} MiB"
+                  f" (its main process {sampler.root_at_peak:.0f})"
                   f"  entries {done[1]}", flush=True)
         proc.stdin.close()
         proc.wait(60)
