@@ -157,3 +157,53 @@ def test_a_second_speaker_introducing_a_quote_in_the_same_sentence_is_its_speake
     second = found["We need more air defence systems right now."]
     assert second.speaker is not None
     assert second.speaker == "Volodymyr Zelensky", second
+
+
+def _proposed(text: str) -> dict[str, set[str]]:
+    from bot.config import load_config
+    from bot.statements.extract import reported_proposals
+    from bot.statements.speakers import Gazetteer
+
+    gazetteer = Gazetteer(load_config().figure_list())
+    out: dict[str, set[str]] = {}
+    for p in reported_proposals(text, gazetteer, DAY, shipped().vocab):
+        form = next(f.split("=", 1)[1] for f in p.feats if f.startswith("form="))
+        out.setdefault(form, set()).add(text[p.start : p.end])
+    return out
+
+
+def test_an_object_with_its_prepositional_phrases_is_proposed() -> None:
+    got = _proposed("Councillor Ada Brennan criticized the cost of the new tram line in the city centre, and left early.")
+    assert "the cost" in got["np"]
+    assert "the cost of the new tram line in the city centre" in got["np_pp"]
+
+
+def test_an_infinitive_complement_is_proposed() -> None:
+    got = _proposed("Mayor Tomas Verhoef declined to name a successor because the vote was close.")
+    assert got["inf"] == {"to name a successor"}
+
+
+def test_a_subordinate_clause_ends_the_object() -> None:
+    got = _proposed("Ada Brennan praised the volunteers at the shelter while the council debated the budget.")
+    assert "the volunteers at the shelter" in got["np_pp"]
+
+
+def test_reported_floor_loads_and_defaults_to_keeping_everything() -> None:
+    assert parse({}).reported_floor == 0.0
+    assert parse({"reported_floor": 0.25}).reported_floor == 0.25
+    assert 0.0 <= shipped().reported_floor < 1.0
+
+
+def test_reported_speech_below_the_floor_is_dropped(figures: list[Figure]) -> None:
+    from dataclasses import replace
+
+    from bot.statements import extract as ex
+    from bot.statements.speakers import Gazetteer
+
+    text = "Councillor Ada Brennan criticized the cost of the new tram line. She said the city could not afford it."
+    gazetteer = Gazetteer(figures)
+    kept = ex._rank(*ex._rule_statements(text, gazetteer, DAY, shipped()), shipped())
+    rep = [s for s in kept if s.kind == "reported"]
+    assert rep
+    strict = replace(shipped(), reported_floor=max(s.confidence or 0.0 for s in rep) + 0.001)
+    assert not [s for s in ex._rank(*ex._rule_statements(text, gazetteer, DAY, strict), strict) if s.kind == "reported"]

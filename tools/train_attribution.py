@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 from bot.archive.statement_store import gazetteer_for  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.statements.attribution import Candidate, Target, score  # noqa: E402
-from bot.statements.extract import attribution_targets, reported_proposals  # noqa: E402
+from bot.statements.extract import attribution_targets, reported_proposals, scored_reported  # noqa: E402
 from bot.statements.reported import Proposal, cue_probability  # noqa: E402
 from bot.statements.speakers import Gazetteer  # noqa: E402
-from bot.statements.weights import shipped  # noqa: E402
+from bot.statements.weights import Weights, shipped  # noqa: E402
 from bot.text.clean import clean_text  # noqa: E402
 
 OUT = ROOT / "bot" / "statements" / "attribution_weights.json"
@@ -198,6 +198,49 @@ def cue_figures(examples: list[CueExample], w: dict[str, float], t: float) -> di
     return {"precision": round(sum(kept) / len(kept), 4) if kept else 0.0, "recall_of_proposals": round(sum(kept) / pos, 4) if pos else 0.0}
 
 
+ReportedRecord = tuple[float, float, bool, bool, set[tuple[int, int]]]  # cue prob, confidence, learned, right, gold hit
+
+
+def reported_records(articles: list[Article], gazetteer: Gazetteer, weights: Weights) -> tuple[list[ReportedRecord], int]:
+    """Every reported statement the extractor makes under `weights` (cue threshold near 0, no
+    floor), judged as score.py judges reported speech: right when it overlaps a gold attribution
+    by the right source; and which gold reported spans it finds. Also the number of those spans."""
+    out: list[ReportedRecord] = []
+    n = 0
+    for a, (text, day, gold) in enumerate(articles):
+        rep = [i for i, g in enumerate(gold) if g["kind"] == "reported"]
+        n += len(rep)
+        for st, prior, learned in scored_reported(text, gazetteer, weights, day):  # type: ignore[arg-type]
+            said = set(toks(st.speaker or ""))
+            right = any((tf1(st.text, str(g["text"])) >= 0.5 or tf1(st.text, str(g["content"])) >= 0.5) and _by(g, said) for g in gold)
+            hits = {(a, i) for i in rep if tf1(st.text, str(gold[i]["text"])) >= 0.5 and _by(gold[i], said)}
+            out.append((prior, st.confidence or 0.0, learned, right, hits))
+    return out, n
+
+
+def _by(g: dict[str, object], said: set[str]) -> bool:
+    """True when the speaker's words name the gold source (any speaker will do for an unnamed one)."""
+    al = g["aliases"]
+    return not al or bool(said & {str(x) for x in al})  # type: ignore[attr-defined]
+
+
+def reported_cuts(records: list[ReportedRecord], n: int, precision: float) -> tuple[float, float, dict[str, float]]:
+    """The cue threshold and the confidence floor that find the most gold reported speech while
+    the statements kept stay at `precision` or above; with the figures they reach."""
+    best = (-1, 0.0, 0.5, 0.0)
+    for tc in [k / 20 for k in range(4, 20)]:
+        for fl in [k / 20 for k in range(0, 14)]:
+            kept = [r for r in records if (not r[2] or r[0] >= tc) and r[1] >= fl]
+            if not kept:
+                continue
+            p = sum(r[3] for r in kept) / len(kept)
+            hit = len(set().union(*(r[4] for r in kept)))
+            if p >= precision and hit > best[0]:
+                best = (hit, p, tc, fl)
+    hit, p, tc, fl = best
+    return tc, fl, {"precision": round(p, 4), "recall": round(max(hit, 0) / n, 4) if n else 0.0}
+
+
 def train(examples: list[Example], epochs: int, l2: float, rate: float, seed: int) -> dict[str, float]:
     """Softmax ranking with AdaGrad: maximise the log of the right candidates' total probability."""
     w: dict[str, float] = {}
@@ -250,6 +293,9 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--vocab-min-ratio", type=float, default=0.3)
     ap.add_argument("--cue-precision", type=float, default=0.9,
                     help="precision on held-out train the cue model's threshold is set for")
+    ap.add_argument("--reported-precision", type=float, default=0.85,
+                    help="end-to-end reported-speech precision (score.py's measure) on held-out train that the "
+                         "cue threshold and the confidence floor are set for")
     args = ap.parse_args(argv)
     corpus = Path(args.corpus)
     if not (corpus / "train.jsonl").is_file():
@@ -272,10 +318,16 @@ def main(argv: list[str]) -> None:
     shipped.cache_clear()
     train_ex = speaker_examples(train_docs, gazetteer)
     weights = train(train_ex, args.epochs, args.l2, args.rate, args.seed)
+    # 3. the cue threshold and the reported confidence floor, together, on the held-out fifth with
+    # the first cue model: the most gold reported speech found at the precision asked for
+    held_w = Weights(weights, first, 0.05, vocab, args.override, args.override_reported)
+    records, n_rep = reported_records(train_docs[cut:], gazetteer, held_w)
+    cue_t, floor, held_fig = reported_cuts(records, n_rep, args.reported_precision)
     dev_ex = speaker_examples(dev_docs, gazetteer)
     cue_dev = cue_examples(dev_docs, gazetteer, vocab)
     OUT.write_text(json.dumps({"speaker": weights, "cue": cue_w, "cue_threshold": cue_t, "vocab": vocab,
-                               "override": args.override, "override_reported": args.override_reported},
+                               "override": args.override, "override_reported": args.override_reported,
+                               "reported_floor": floor},
                               indent=0, sort_keys=True) + "\n", encoding="utf-8")
     shipped.cache_clear()
     provenance = {
@@ -291,6 +343,8 @@ def main(argv: list[str]) -> None:
         "cue_model": {"features": len(cue_w), "learned_cue_words": len(vocab), "threshold": cue_t, "train": cue_figures(cue_train, cue_w, cue_t),
                       "dev": cue_figures(cue_dev, cue_w, cue_t)},
         "override": {"direct": args.override, "reported": args.override_reported},
+        "reported_cuts": {"cue_threshold": cue_t, "confidence_floor": floor, "target_precision": args.reported_precision,
+                          "held_out_train": held_fig},
         "seconds": round(time.perf_counter() - t0, 1),
     }
     PROVENANCE.write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")

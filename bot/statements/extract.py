@@ -30,7 +30,7 @@ from bot.statements.rules import (
 from bot.statements.speakers import Gazetteer
 from bot.statements.weights import Weights, shipped
 
-__all__ = ["attribution_targets", "extract_with", "may_hold_statement", "reported_proposals"]
+__all__ = ["attribution_targets", "extract_with", "may_hold_statement", "reported_proposals", "scored_reported"]
 
 
 def extract_with(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Statement]:
@@ -46,18 +46,33 @@ def extract_with(text: str, gazetteer: Gazetteer, published: date | None = None)
 
 def _extract(text: str, gazetteer: Gazetteer, published: date | None) -> list[Statement]:
     """The full extractor, without the pre-filter (tests compare the two)."""
-    doc, found = _rule_statements(text, gazetteer, published)
-    return _rank(doc, found)
+    weights = shipped()
+    doc, found = _rule_statements(text, gazetteer, published, weights)
+    return _rank(doc, found, weights)
 
 
 def attribution_targets(text: str, gazetteer: Gazetteer, published: date | None = None) -> list[Target]:
     """The statements the rules find, each with its candidate speakers (what the ranker scores;
     the training script labels these)."""
-    doc, found = _rule_statements(text, gazetteer, published)
+    doc, found = _rule_statements(text, gazetteer, published, shipped())
     return candidates(doc, found)
 
 
-def _rule_statements(text: str, gazetteer: Gazetteer, published: date | None) -> tuple[_Doc, list[Statement]]:
+def scored_reported(text: str, gazetteer: Gazetteer, weights: Weights, published: date | None = None) -> list[tuple[Statement, float, bool]]:
+    """Every reported statement under `weights` before the confidence floor, with the cue model's
+    probability and whether only the cue model found it (training sets the cue threshold and the
+    floor from these)."""
+    doc, found = _rule_statements(text, gazetteer, published, weights)
+    targets = candidates(doc, found)
+    out = []
+    for t, st in zip(targets, rank(targets, weights), strict=True):
+        learned = (st.start, st.end) in doc.learned_spans
+        if st.kind == "reported" and (st.speaker is not None or not learned):
+            out.append((st, t.prior, learned))
+    return out
+
+
+def _rule_statements(text: str, gazetteer: Gazetteer, published: date | None, weights: Weights) -> tuple[_Doc, list[Statement]]:
     """Quotations and reported speech found by the rules, with the rules' guess at each speaker."""
     doc = _prepare(text, gazetteer, published or date.today())
     items: list[tuple[int, int, Quote | _Cue]] = [(q.open, 0, q) for q in doc.quotes]
@@ -73,7 +88,7 @@ def _rule_statements(text: str, gazetteer: Gazetteer, published: date | None) ->
             st = _reported(doc, item)
             if st is not None:
                 reported.append(st)
-    out = _inherit(doc, direct) + _learned_reported(doc, reported, shipped())
+    out = _inherit(doc, direct) + _learned_reported(doc, reported, weights)
     out.sort(key=lambda s: (s.start, s.kind))
     return doc, out
 
@@ -127,9 +142,12 @@ def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: Weight
     return out
 
 
-def _rank(doc: _Doc, found: list[Statement]) -> list[Statement]:
+def _rank(doc: _Doc, found: list[Statement], weights: Weights) -> list[Statement]:
     """Re-attribute every statement with the learned ranker (`attribution.py`)."""
-    ranked = rank(candidates(doc, found), shipped())
+    ranked = rank(candidates(doc, found), weights)
     # speech the learned cues found is kept only with a speaker: the rules vouch for their own
     # anonymous-source statements ("Sources said ..."), a corpus-learned cue alone does not
-    return [st for st in ranked if st.speaker is not None or (st.start, st.end) not in doc.learned_spans]
+    floor = weights.reported_floor
+    return [st for st in ranked
+            if (st.speaker is not None or (st.start, st.end) not in doc.learned_spans)
+            and (st.kind != "reported" or st.confidence is None or st.confidence >= floor)]

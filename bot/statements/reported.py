@@ -4,7 +4,8 @@ says the cue really attributes it.
 The rules in `extract.py` are strict about which cues open reported speech (they were written to
 be precise on wire copy). Real news reports speech in more shapes, so here each cue outside a
 quotation proposes the span its shape suggests: "X said (that) ...", "X told reporters ...",
-"according to X, ...", "..., X said.", "X urged Y to ...", "X said: ...". Each proposal is
+"according to X, ...", "..., X said.", "X urged Y to ...", "X said: ...", and for a verb's object
+"X criticized the plan", "... the cost of the plan in ...", "X declined to ...". Each proposal is
 described by features (the cue word, the shape, the subject before it, the span's length, whether
 the rules found it too) and a logistic model learned from PolNeAR train keeps or drops it.
 """
@@ -96,16 +97,17 @@ def proposals(doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...
         np = _object_np(text, cue, s_end)
         if np is not None:
             spans.append(np)
+        spans.extend(_object_clause(text, cue, s_end, np))
         for start, end, form in spans:
             while start < end and (text[start].isspace() or text[start] in ",;:—–-"):
                 start += 1
             while end > start and (text[end - 1].isspace() or text[end - 1] in ".,;:—–-"):
                 end -= 1
             n = len(text[start:end].split())
-            if n < (1 if form == "np" else 3) or _mostly_quoted(doc, start, end):
+            if n < _MIN_WORDS.get(form, 3) or _mostly_quoted(doc, start, end):
                 continue  # a quotation is a direct statement already
             feats = _feats(doc, cue, start, end, form, s_start, s_end, n)
-            if "nosubj" in feats and (form == "np" or (learned and form not in _SPEAKER_AFTER)):
+            if "nosubj" in feats and (form in _OBJECT_FORMS or (learned and form not in _SPEAKER_AFTER)):
                 continue  # nobody stands before the verb: likely a noun ("talks pledge"), not speech
             if learned and "subj=name" in feats and "subj_nonperson" in " ".join(feats):
                 continue  # a corpus-learned verb needs a person before it, not "Parliament talks ..."
@@ -143,6 +145,33 @@ def _object_np(text: str, cue: _Cue, s_end: int) -> tuple[int, int, str] | None:
     m = _NP_STOP.search(rest, 1)
     end = cue.end + (m.start() if m else len(rest))
     return cue.end, end, "np"
+
+
+_MIN_WORDS = {"np": 1, "np_pp": 2, "inf": 2}  # fewest words a shape's content may have
+_OBJECT_FORMS = frozenset({"np", "np_pp", "inf"})  # shapes whose content is the verb's object
+_CLAUSE_STOP = re.compile(r"[,.;:!?()“”\"—–]|\s(?:because|while|when|whereas|if|but|which|who|although|though|saying|"
+                          r"and\s+(?:he|she|they|it|we|I|said|says|added))\s")
+_INFINITIVE = re.compile(r"\s+(?:(?:not|also|only|never|again)\s+)?to\s+[a-z]")
+
+
+def _object_clause(text: str, cue: _Cue, s_end: int, np: tuple[int, int, str] | None) -> list[tuple[int, int, str]]:
+    """Two more object shapes the noun phrase alone misses: the object with its prepositional
+    phrases, up to the clause's end ("stressed the influence of big money in politics, ..."), and
+    an infinitive ("declined to name a running mate"): contents of stance attributions too."""
+    out: list[tuple[int, int, str]] = []
+    m = _INFINITIVE.match(text, cue.end, s_end)
+    if m is not None:
+        start = m.end() - len("to ") - 1
+        stop = _CLAUSE_STOP.search(text, start, s_end)
+        out.append((start, stop.start() if stop else s_end, "inf"))
+        return out
+    if np is None:
+        return out
+    stop = _CLAUSE_STOP.search(text, np[0] + 1, s_end)
+    end = stop.start() if stop else s_end
+    if end > np[1] + 1:
+        out.append((np[0], end, "np_pp"))
+    return out
 
 
 def _span(doc: _Doc, cue: _Cue, s_start: int, s_end: int) -> tuple[int, int, str] | None:

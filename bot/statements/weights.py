@@ -26,6 +26,7 @@ class Weights:
     vocab: tuple[str, ...] = ()  # cue words learned from the corpus, beyond the lexicon
     override: float = 0.0  # the ranker replaces the rules' speaker of a quotation only at this probability or above
     override_reported: float = 0.0  # the same for reported speech
+    reported_floor: float = 0.0  # reported speech whose confidence (speaker x cue probability) is below this is dropped
 
 
 def parse(raw: dict[str, object]) -> Weights:
@@ -41,6 +42,7 @@ def parse(raw: dict[str, object]) -> Weights:
         tuple(str(v) for v in raw.get("vocab") or ()),  # type: ignore[attr-defined]
         float(raw.get("override", 0.0)),  # type: ignore[arg-type]
         float(raw.get("override_reported", 0.0)),  # type: ignore[arg-type]
+        float(raw.get("reported_floor", 0.0)),  # type: ignore[arg-type]
     )
 
 
