@@ -216,6 +216,43 @@ async def test_two_writers_at_once_record_one_statement_for_two_wordings(
     assert len(joined) == 1 and joined[0].outlets == 2
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_two_writers_quoting_different_people_do_not_wait_for_each_other(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    """Statements only ever join their own speaker's, so the statement lock is per speaker: a writer
+    quoting Trump records and commits while one quoting Rutte still holds its transaction open."""
+    trump = (
+        "President Donald Trump spoke at the White House on Monday. "
+        "“We will have a deal on the tariffs very soon, maybe this week,” Trump told reporters."
+    )
+    first_recorded = asyncio.Event()
+    release = asyncio.Event()
+
+    async def writer_a() -> None:
+        async with sessions.begin() as s:
+            await after_store(s, await store_article(s, article("r1", "BBC")), app_config)
+            first_recorded.set()
+            await release.wait()  # still uncommitted while B records
+
+    async def writer_b() -> int:
+        await first_recorded.wait()
+        async with sessions.begin() as s:
+            return await after_store(s, await store_article(s, article("t1", "Reuters", text=trump, title="Trump on tariffs")), app_config)
+
+    a, b = asyncio.create_task(writer_a()), asyncio.create_task(writer_b())
+    try:
+        # B commits with A's transaction open; were it waiting for A, this would time out instead
+        assert await asyncio.wait_for(b, 60) >= 1
+    finally:
+        release.set()
+        await a
+    async with sessions() as s:
+        speakers = {r.speaker for r in (await s.execute(select(StatementRow))).scalars()}
+    assert {"Mark Rutte", "Donald Trump"} <= speakers
+
+
 def rutte_says(quote: str) -> str:
     return f"NATO Secretary General Mark Rutte spoke in Kyiv on Tuesday. “{quote},” Rutte told reporters."
 

@@ -8,6 +8,7 @@ unique key per (statement, channel), so re-ingesting or editing an article never
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,6 @@ from bot.store.models import Article, Channel, Delivery, StatementRow, Statement
 log = logging.getLogger(__name__)
 
 CANDIDATE_WINDOW = timedelta(days=45)
-STATEMENT_LOCK_KEY = 0x71756F74  # 'quot'
 MIN_WORDS = 2  # a one-word quote ("fiasco") is kept, but only as a source, never alone as an alert
 
 _gazetteers: dict[int, tuple[AppConfig, Gazetteer]] = {}
@@ -233,6 +233,36 @@ async def _known_statements(session: AsyncSession, found: Sequence[Found], finge
     return [_Known(*r) for r in rows]
 
 
+def speaker_lock_key(speaker: str) -> int:
+    """The advisory lock key of one speaker's statements: a stable signed 64-bit hash of the name
+    (the same in every process, unlike Python's `hash`)."""
+    who = normalise_quote(speaker)  # as the fingerprint reads it
+    return int.from_bytes(hashlib.blake2b(who.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+# Taken in key order (the subquery sorts; PostgreSQL evaluates a volatile function such as the
+# lock after it), so two writers locking overlapping speakers never wait on each other in a cycle.
+_LOCK_SPEAKERS = text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS s"
+)
+
+
+async def lock_speakers(session: AsyncSession, speakers: Sequence[str]) -> None:
+    """Hold each speaker's statement lock until the caller's transaction ends (PostgreSQL).
+
+    Writers record a speaker's statements one at a time, until each commits: the unique key is the
+    exact wording, so two transactions, each blind to the other's uncommitted quote (a partial one
+    in one outlet, the full one in another), would each start a statement, and alert twice. A
+    statement only ever joins one of its own speaker's (the fingerprint includes the speaker, the
+    fuzzy match compares a speaker's recent statements), so the lock is per speaker: writers
+    quoting different people never wait for each other. A statement without a speaker is matched
+    by its exact words only, which the unique key alone keeps to one row.
+    """
+    keys = sorted({speaker_lock_key(s) for s in speakers})
+    if keys:
+        await session.execute(_LOCK_SPEAKERS, {"keys": keys})
+
+
 async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Distinct outlets and articles per statement, in one grouped query."""
     outlet_key = func.coalesce(Article.outlet, literal("article:") + cast(Article.id, String))
@@ -302,10 +332,7 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
         for fs, ns in zip(found_of, normalised_of, strict=True)
     ]
     if dialect == "postgresql":
-        # Writers record statements one at a time, until each commits: the unique key is the exact
-        # wording, so two transactions, each blind to the other's uncommitted quote (a partial one
-        # in one outlet, the full one in another), would each start a statement, and alert twice.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STATEMENT_LOCK_KEY})
+        await lock_speakers(session, [f.speaker for f in everything if f.speaker])
     known = _Pool(await _known_statements(session, everything, {p for ps in prints_of for p in ps}))
     fresh_pool = _Pool()  # new in this batch, not yet inserted
     pending: list[_Known] = []
@@ -356,7 +383,8 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
 
     if longer:
         await session.execute(
-            update(StatementRow), [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in longer.items()]
+            update(StatementRow),
+            [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in sorted(longer.items())],
         )
         await statement_words.note_reworded(session)
     sources: dict[tuple[int, int, int], dict[str, Any]] = {}
@@ -372,7 +400,9 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     counts = await _recount(session, sorted({sid for sid, _, _ in sources}))
     await session.execute(
         update(StatementRow),
-        [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in counts.items()],
+        # in id order: writers counting into the same statements (one without a speaker, which no
+        # speaker lock covers) cannot deadlock
+        [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in sorted(counts.items())],
     )
     new_per_article = [0] * len(batch)
     for n in created.values():
