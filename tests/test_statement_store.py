@@ -287,6 +287,27 @@ async def test_a_rewording_by_another_process_reaches_the_words_this_one_kept(
     assert [(r.text, r.outlets) for r in same] == [(full, 3)]
 
 
+async def test_a_statement_another_process_stored_is_joined_by_a_wording_recorded_here(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, db_url: str
+) -> None:
+    """Writers keep each speaker's candidate index between writes (statement_store._KeptIndex):
+    a statement another process stored after this one built Rutte's index must still be found,
+    and a partial quote of it recorded here joins it instead of starting a second statement."""
+    from bot.store.db import make_engine, session_factory
+
+    full = "Ukraine’s path to NATO is irreversible and we will stand with Ukraine for as long as it takes"
+    partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
+    await store(sessions, app_config, article("u", "AP", text=rutte_says("Allies will send more air defence before the winter")))
+    other = make_engine(db_url)  # the other process
+    try:
+        await store(session_factory(other), app_config, article("f", "Reuters", text=rutte_says(full)))
+    finally:
+        await other.dispose()
+    await store(sessions, app_config, article("p", "BBC", text=partial))
+    same = [r for r in await rutte_statements(sessions) if r.kind == "direct" and "irreversible" in r.text]
+    assert [(r.text, r.outlets) for r in same] == [(full, 2)]
+
+
 async def test_words_read_in_a_rolled_back_transaction_are_not_kept(
     sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
 ) -> None:
