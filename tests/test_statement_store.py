@@ -253,6 +253,32 @@ async def test_two_writers_quoting_different_people_do_not_wait_for_each_other(
     assert {"Mark Rutte", "Donald Trump"} <= speakers
 
 
+async def test_statements_matched_before_the_write_join_one_committed_meanwhile(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    """The ingester matches a batch's statements before its write transaction (`match_ahead`); a
+    statement another writer commits in between (here a partial quote of the same words) must be
+    joined by the write, not started a second time."""
+    from bot.archive.hooks import after_store_many
+    from bot.archive.statement_store import gazetteer_for, match_ahead
+    from bot.statements import extract_with
+
+    full = article("f1", "Reuters")
+    found = [[f for f in extract_with(full.text, gazetteer_for(app_config), None) if f.text.strip()]]
+    ahead = await match_ahead(sessions, [full], found)
+    assert ahead is not None and ahead.pending  # nothing stored yet: every statement would start anew
+    partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
+    await store(sessions, app_config, article("p1", "BBC", text=partial))
+    async with sessions.begin() as s:
+        stored = await store_article(s, full)
+        await after_store_many(s, [(stored, True)], app_config, found, ahead)
+    async with sessions() as s:
+        rows = (await s.execute(select(StatementRow).where(StatementRow.speaker == "Mark Rutte", StatementRow.kind == "direct"))).scalars().all()
+    joined = [r for r in rows if "we will stand with Ukraine" in r.text]
+    assert len(joined) == 1 and joined[0].outlets == 2
+    assert joined[0].text.startswith("Ukraine’s path to NATO is irreversible")  # the longer wording wins
+
+
 def rutte_says(quote: str) -> str:
     return f"NATO Secretary General Mark Rutte spoke in Kyiv on Tuesday. “{quote},” Rutte told reporters."
 

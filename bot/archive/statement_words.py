@@ -13,12 +13,11 @@ Why the kept words stay right:
 - Only committed words are kept: what a transaction read waits in its session until the commit,
   and goes with a rollback, so words of a statement that was never committed (whose id SQLite may
   give to another) are never kept.
-- The version and the ids are read in the transaction that writes the new statements, where no
-  other writer can reword the statements read: SQLite has one writer, and a PostgreSQL writer
-  holds its speakers' statement locks (`statement_store.lock_speakers`) from before these reads to
-  its commit. Another speaker's statement reworded meanwhile is safe too: the version is read
-  before the words, so words are never older than the version they are kept at, and the
-  rewording's commit moves the version on.
+- The version is read before the words, and a rewording's words and version become visible
+  together at its commit: words are never older than the version they are kept at, so a
+  rewording committed while (or after) they were read moves the version on and they are dropped.
+  This holds without any lock, so the words may be read before the statement locks are taken
+  (`statement_store.match_ahead`, `lock_speakers`).
 """
 
 from __future__ import annotations
