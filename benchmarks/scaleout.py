@@ -16,12 +16,15 @@ Where the time goes: CPU seconds of the ingesters' main processes, of their pars
 PostgreSQL server (every backend, from /proc), and of this process (it serves the feed farm),
 from the import to the last feed polled; and what the database backends were doing, sampled from
 `pg_stat_activity` every 0.1 s (running, idle in a transaction while the ingester works, waiting
-for the story advisory lock, for a row lock, to extend a table's file, other waits), as the average number of backends;
-and how much of the time the story lock (`pg_advisory_xact_lock` in bot/stories.py, held until
-commit) was held at all, and whether its holder was running a statement or idle in its
-transaction while the ingester's Python code worked.
+for an advisory lock (the statement locks, one per speaker), for a row lock, to extend a table's
+file, other waits), as the average number of backends; and how much of the time any statement lock
+(`pg_advisory_xact_lock` in bot/archive/statement_store.py, held until commit) was held at all, and
+whether its holder was running a statement or idle in its transaction while the ingester's Python
+code worked. The farm's items quote nobody unless `--quote-every N`: then every Nth item quotes a
+tracked figure (as benchmarks/ingest.py's farm does), and the ingesters track the figures of
+config/newsbot.yaml, so the statement path and its locks are exercised.
 
-    .venv/bin/python benchmarks/scaleout.py [--feeds 1000] [--items 20] [--processes 1,2,3] [--modes unpinned,pinned]
+    .venv/bin/python benchmarks/scaleout.py [--feeds 1000] [--items 20] [--processes 1,2,3] [--modes unpinned,pinned] [--quote-every 3]
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from tests.reliability.helpers import (  # noqa: E402
     Bot,
@@ -53,7 +57,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 # "extend": waiting to extend a table's file (PostgreSQL's relation extension lock, taken by
 # concurrent INSERTs into one table), apart from waits on locks the code takes (advisory, rows)
 STATES = ("running", "idle in tx", "advisory lock", "row lock", "extend", "other wait")
-HELD = ("held, holder running", "held, holder idle in tx")  # the story lock (bot/stories.py)
+HELD = ("held, holder running", "held, holder idle in tx")  # any statement lock (bot/archive/statement_store.py)
 
 
 def _stat(pid: int) -> list[str]:
@@ -161,7 +165,7 @@ async def sample_backends(dsn: str, stop: asyncio.Event, into: Counter[str]) -> 
 
 
 async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_feeds: int, items: int,
-                  postmaster: int | None) -> Run:
+                  postmaster: int | None, quote_every: int = 0) -> Run:
     """`processes` ingesters share `n_feeds` loopback feeds through FOR UPDATE SKIP LOCKED leases.
 
     They start first (healthy, nothing to poll), then the feeds are imported at once. Feeds are
@@ -172,12 +176,16 @@ async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_fe
 
     from bot.store.db import make_engine
     from bot.store.models import Article, Feed, IngestCycle
-    from tests.feedfarm import FarmFeed, FeedFarm, farm_items
+    from tests.feedfarm import FarmFeed, FeedFarm
 
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - set-up
     db_url = await create_database(admin_url, f"bench_scale_{mode}_{processes}")
     config = workdir / "newsbot.yaml"
-    config.write_text(yaml.safe_dump({"feeds": [], "ingest": {"min_interval_s": 3600, "max_interval_s": 7200}}))
+    settings: dict[str, object] = {"feeds": [], "ingest": {"min_interval_s": 3600, "max_interval_s": 7200}}
+    if quote_every:  # the shipped figures, so the farm's quotes are attributed to tracked people
+        shipped = yaml.safe_load((ROOT / "config" / "newsbot.yaml").read_text())
+        settings["figures"] = shipped["figures"]
+    config.write_text(yaml.safe_dump(settings))
     base_env = bot_env(db_url, config, 0, NEWSBOT_INGEST_EVERY_S="1")
     await asyncio.to_thread(cli, base_env, "db", "upgrade")
     engine = make_engine(db_url)
@@ -185,7 +193,7 @@ async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_fe
     bots: list[Bot] = []
     async with FeedFarm() as farm:
         try:
-            urls = [farm.put(f"s{i}", FarmFeed(title=f"Scale {i}", items=farm_items(f"s{i}", items))) for i in range(n_feeds)]
+            urls = [farm.put(f"s{i}", FarmFeed(title=f"Scale {i}", items=feed_items(i, items, quote_every))) for i in range(n_feeds)]
             for i in range(processes):
                 env = {**base_env, "NEWSBOT_HTTP_PORT": str(free_port())}
                 prefix = ("taskset", "-c", str(cpus[i % len(cpus)])) if mode == "pinned" else ()
@@ -244,6 +252,17 @@ async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_fe
             await engine.dispose()
 
 
+def feed_items(i: int, items: int, quote_every: int):  # type: ignore[no-untyped-def]
+    """Feed i's items; with `quote_every`, every Nth item (across the farm) quotes a tracked figure."""
+    from benchmarks.ingest import quoted
+    from tests.feedfarm import farm_items
+
+    its = farm_items(f"s{i}", items)
+    if not quote_every:
+        return its
+    return [quoted(it, i + k) if (i * items + k) % quote_every == 0 else it for k, it in enumerate(its)]
+
+
 def postmaster_pid(pg: RestartablePg | None) -> int | None:
     if pg is None:
         return None
@@ -270,7 +289,7 @@ async def run(args: argparse.Namespace) -> None:
                       f" CPU s: {'main':>6} {'parse':>6} {'pg':>6} {'farm':>6}  busy")
                 runs = []
                 for n in [int(x) for x in args.processes.split(",")]:
-                    r = await one_run(admin, Path(tmp) / f"{mode}{n}", mode, n, args.feeds, args.items, postmaster)
+                    r = await one_run(admin, Path(tmp) / f"{mode}{n}", mode, n, args.feeds, args.items, postmaster, args.quote_every)
                     runs.append(r)
                     rate = r.feeds / r.seconds
                     base = base or rate
@@ -282,7 +301,7 @@ async def run(args: argparse.Namespace) -> None:
                 for r in runs:
                     avg = "   ".join(f"{s} {r.waits[s] / max(r.samples, 1):.2f}" for s in STATES)
                     held = "   ".join(f"{h} {r.waits[h] / max(r.samples, 1):4.0%}" for h in HELD)
-                    print(f"  {r.processes} process{'es' if r.processes > 1 else '  '}: {avg}   | story lock {held}")
+                    print(f"  {r.processes} process{'es' if r.processes > 1 else '  '}: {avg}   | statement locks {held}")
     finally:
         if pg is not None:
             await asyncio.to_thread(pg.destroy)
@@ -294,9 +313,11 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--processes", default="1,2,3")
     ap.add_argument("--modes", default="unpinned,pinned", help="unpinned, pinned (one core per ingester), or both")
+    ap.add_argument("--quote-every", type=int, default=0, help="every Nth item quotes a tracked figure (0: none)")
     ap.add_argument("--pg-url", default=None, help="an admin URL of an existing server (default: a throwaway one)")
     args = ap.parse_args()
-    print(f"cpus: {os.cpu_count()}   load average at start: {os.getloadavg()[0]:.2f}   (PostgreSQL and the feed farm run on the same cores)")
+    print(f"cpus: {os.cpu_count()}   load average at start: {os.getloadavg()[0]:.2f}   quote every: {args.quote_every or 'none'}"
+          "   (PostgreSQL and the feed farm run on the same cores)")
     asyncio.run(run(args))
 
 

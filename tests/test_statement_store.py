@@ -216,6 +216,69 @@ async def test_two_writers_at_once_record_one_statement_for_two_wordings(
     assert len(joined) == 1 and joined[0].outlets == 2
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_two_writers_quoting_different_people_do_not_wait_for_each_other(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    """Statements only ever join their own speaker's, so the statement lock is per speaker: a writer
+    quoting Trump records and commits while one quoting Rutte still holds its transaction open."""
+    trump = (
+        "President Donald Trump spoke at the White House on Monday. "
+        "“We will have a deal on the tariffs very soon, maybe this week,” Trump told reporters."
+    )
+    first_recorded = asyncio.Event()
+    release = asyncio.Event()
+
+    async def writer_a() -> None:
+        async with sessions.begin() as s:
+            await after_store(s, await store_article(s, article("r1", "BBC")), app_config)
+            first_recorded.set()
+            await release.wait()  # still uncommitted while B records
+
+    async def writer_b() -> int:
+        await first_recorded.wait()
+        async with sessions.begin() as s:
+            return await after_store(s, await store_article(s, article("t1", "Reuters", text=trump, title="Trump on tariffs")), app_config)
+
+    a, b = asyncio.create_task(writer_a()), asyncio.create_task(writer_b())
+    try:
+        # B commits with A's transaction open; were it waiting for A, this would time out instead
+        assert await asyncio.wait_for(b, 60) >= 1
+    finally:
+        release.set()
+        await a
+    async with sessions() as s:
+        speakers = {r.speaker for r in (await s.execute(select(StatementRow))).scalars()}
+    assert {"Mark Rutte", "Donald Trump"} <= speakers
+
+
+async def test_statements_matched_before_the_write_join_one_committed_meanwhile(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig
+) -> None:
+    """The ingester matches a batch's statements before its write transaction (`match_ahead`); a
+    statement another writer commits in between (here a partial quote of the same words) must be
+    joined by the write, not started a second time."""
+    from bot.archive.hooks import after_store_many
+    from bot.archive.statement_store import gazetteer_for, match_ahead
+    from bot.statements import extract_with
+
+    full = article("f1", "Reuters")
+    found = [[f for f in extract_with(full.text, gazetteer_for(app_config), None) if f.text.strip()]]
+    ahead = await match_ahead(sessions, [full], found)
+    assert ahead is not None and ahead.pending  # nothing stored yet: every statement would start anew
+    partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
+    await store(sessions, app_config, article("p1", "BBC", text=partial))
+    async with sessions.begin() as s:
+        stored = await store_article(s, full)
+        await after_store_many(s, [(stored, True)], app_config, found, ahead)
+    async with sessions() as s:
+        rows = (await s.execute(select(StatementRow).where(StatementRow.speaker == "Mark Rutte", StatementRow.kind == "direct"))).scalars().all()
+    joined = [r for r in rows if "we will stand with Ukraine" in r.text]
+    assert len(joined) == 1 and joined[0].outlets == 2
+    assert joined[0].text.startswith("Ukraine’s path to NATO is irreversible")  # the longer wording wins
+
+
 def rutte_says(quote: str) -> str:
     return f"NATO Secretary General Mark Rutte spoke in Kyiv on Tuesday. “{quote},” Rutte told reporters."
 
@@ -248,6 +311,27 @@ async def test_a_rewording_by_another_process_reaches_the_words_this_one_kept(
     await store(sessions, app_config, article("e", "DW", text=rutte_says(edited)))
     same = [r for r in await rutte_statements(sessions) if "irreversible" in r.text]
     assert [(r.text, r.outlets) for r in same] == [(full, 3)]
+
+
+async def test_a_statement_another_process_stored_is_joined_by_a_wording_recorded_here(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, db_url: str
+) -> None:
+    """Writers keep each speaker's candidate index between writes (statement_store._KeptIndex):
+    a statement another process stored after this one built Rutte's index must still be found,
+    and a partial quote of it recorded here joins it instead of starting a second statement."""
+    from bot.store.db import make_engine, session_factory
+
+    full = "Ukraine’s path to NATO is irreversible and we will stand with Ukraine for as long as it takes"
+    partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
+    await store(sessions, app_config, article("u", "AP", text=rutte_says("Allies will send more air defence before the winter")))
+    other = make_engine(db_url)  # the other process
+    try:
+        await store(session_factory(other), app_config, article("f", "Reuters", text=rutte_says(full)))
+    finally:
+        await other.dispose()
+    await store(sessions, app_config, article("p", "BBC", text=partial))
+    same = [r for r in await rutte_statements(sessions) if r.kind == "direct" and "irreversible" in r.text]
+    assert [(r.text, r.outlets) for r in same] == [(full, 2)]
 
 
 async def test_words_read_in_a_rolled_back_transaction_are_not_kept(

@@ -25,7 +25,7 @@ from bot.store.db import insert_returning_ids, one_of
 from bot.store.models import Article, ArticleRevision, utcnow
 from bot.text.content_hash import content_hash
 
-__all__ = ["ArticleIn", "ArticleRow", "Outcome", "Stored", "content_hash", "store_article", "store_articles"]
+__all__ = ["ArticleIn", "ArticleRow", "Outcome", "Stored", "content_hash", "store_article", "store_articles", "will_change"]
 
 Outcome = Literal["new", "updated", "unchanged"]
 _ARTICLES: Table = Article.__table__  # type: ignore[assignment]
@@ -162,6 +162,28 @@ async def store_articles(session: AsyncSession, items: Sequence[ArticleIn], *, s
             out.append(stored)
     if new:
         await _insert(session, new, stories)
+    return out
+
+
+async def will_change(session: AsyncSession, items: Sequence[ArticleIn]) -> list[bool]:
+    """Which items `store_articles` would store with new text (new, or edited), as the archive
+    reads now; writes nothing. For work that can be done before the write transaction (matching
+    the items' statements); the write itself decides again."""
+    digests = [i.digest or content_hash(i.title, i.text) for i in items]
+    index = _Index()
+    for a in await _existing_for(session, items, digests):
+        index.add(a)
+    out: list[bool] = []
+    for item, digest in zip(items, digests, strict=True):
+        existing = index.find(item, digest)
+        if existing is None:
+            index.add(_new_row(item, digest))
+            out.append(True)
+        elif existing.id == 0 or existing.content_hash == digest or (item.summary_only and not existing.summary_only):
+            out.append(False)
+        else:
+            out.append(existing.text != item.text)
+            index.add(ArticleRow(**{**existing.__dict__, "text": item.text, "content_hash": digest}), replace=True)
     return out
 
 

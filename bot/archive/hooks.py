@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.archive.articles import Stored
-from bot.archive.statement_store import ToRecord, record_many
+from bot.archive.statement_store import Matched, ToRecord, record_many
 from bot.archive.streams import queue_streams
 from bot.config import AppConfig
 from bot.statements import Statement as Found
@@ -32,11 +32,13 @@ async def after_store_many(
     batch: Sequence[tuple[Stored, bool]],
     config: AppConfig,
     found: Sequence[list[Found] | None] | None = None,
+    ahead: Matched | None = None,
 ) -> list[int]:
     """`after_store` for a whole ingest write, (stored, alerts) pairs in order: one batched pass.
 
     `found`: statements already extracted from each item's text (by the parse workers), or None
-    per item to extract here; used only where the item's text is what was stored.
+    per item to extract here; used only where the item's text is what was stored. `ahead`: those
+    statements matched before the transaction (`statement_store.match_ahead`).
     """
     found = found if found is not None else [None] * len(batch)
     todo = [
@@ -46,7 +48,7 @@ async def after_store_many(
     ]
     out = [0] * len(batch)
     if todo:
-        for (n, _), new in zip(todo, await record_many(session, [t for _, t in todo], config), strict=True):
+        for (n, _), new in zip(todo, await record_many(session, [t for _, t in todo], config, ahead), strict=True):
             out[n] = new
     await queue_streams(session, [s.article for s, alerts in batch if alerts and s.outcome == "new"])
     return out

@@ -8,7 +8,9 @@ unique key per (statement, channel), so re-ingesting or editing an article never
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,10 +19,11 @@ from typing import Any
 from sqlalchemy import String, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.archive import statement_words
-from bot.archive.articles import ArticleRow
+from bot.archive.articles import ArticleIn, ArticleRow, will_change
 from bot.archive.figures import tracked_figures
 from bot.config import AppConfig
 from bot.statements import Gazetteer, extract_with
@@ -33,7 +36,6 @@ from bot.store.models import Article, Channel, Delivery, StatementRow, Statement
 log = logging.getLogger(__name__)
 
 CANDIDATE_WINDOW = timedelta(days=45)
-STATEMENT_LOCK_KEY = 0x71756F74  # 'quot'
 MIN_WORDS = 2  # a one-word quote ("fiasco") is kept, but only as a source, never alone as an alert
 
 _gazetteers: dict[int, tuple[AppConfig, Gazetteer]] = {}
@@ -180,18 +182,24 @@ class _Known:
     fingerprint: str
 
 
+_Group = tuple[list[_Known], Candidates]  # one speaker's statements of one kind, and their index
+_GONE = _Known(None, None, "", "", "", "")  # a position whose statement is no longer a candidate
+
+
 class _Pool:
     """Statements a new one may be: by fingerprint, or by speaker and kind for the fuzzy match."""
 
-    def __init__(self, known: Sequence[_Known] = ()) -> None:
+    def __init__(self, known: Sequence[_Known] = (), groups: Mapping[tuple[str | None, str], _Group] | None = None) -> None:
         self.by_print: dict[str, _Known] = {}
-        groups: dict[tuple[str | None, str], list[_Known]] = {}
-        for k in known:  # as `add` one by one would, each speaker's candidates built in one go
+        for k in known:
             self.by_print.setdefault(k.fingerprint, k)
-            groups.setdefault((k.speaker, k.kind), []).append(k)
-        self.by_speaker: dict[tuple[str | None, str], tuple[list[_Known], Candidates]] = {
-            key: (same, Candidates([k.normalised for k in same])) for key, same in groups.items()
-        }
+        if groups is not None:
+            self.by_speaker: dict[tuple[str | None, str], _Group] = dict(groups)
+            return
+        same_of: dict[tuple[str | None, str], list[_Known]] = {}
+        for k in known:  # as `add` one by one would, each speaker's candidates built in one go
+            same_of.setdefault((k.speaker, k.kind), []).append(k)
+        self.by_speaker = {key: (same, Candidates([k.normalised for k in same])) for key, same in same_of.items()}
 
     def add(self, k: _Known) -> None:
         self.by_print.setdefault(k.fingerprint, k)
@@ -221,6 +229,85 @@ class _Pool:
                 cands.replace(i, k.normalised)
 
 
+@dataclass
+class _KeptGroup:
+    same: list[_Known]  # by position in `cands`; `_GONE` where a statement left the candidates
+    cands: Candidates
+    at: dict[int, int]  # statement id -> position
+    gone: int = 0
+
+
+class _KeptIndex:
+    """Each speaker's candidate index, kept by the process from one ingest write to the next.
+
+    Building it (every candidate's words split and indexed) cost a first cycle of 1,000 feeds
+    174 builds and 245,184 candidate insertions, for candidates nearly all in the batch before.
+    The index is not trusted, only reused: every write reconciles the groups it matches against
+    with the candidates it has just read (`statement_words.candidates`), so it matches exactly
+    those, whatever happened meanwhile. A statement read for the first time (another process's,
+    or this one's) is appended; one no longer among them (aged out, deleted, or never committed)
+    is blanked, which no lookup matches; one whose words changed (reworded, here or elsewhere, or
+    an id SQLite gave to another statement after a rollback) is re-indexed. Reconciling and
+    matching run with no await between them, so concurrent writes of one process cannot see each
+    other's half-done changes. Only the order of candidates differs from a fresh build: where two
+    stored statements both match, the one indexed first is joined.
+    """
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str | None, str], _KeptGroup] = {}
+        self.size = 0
+
+    def pool(self, known: Sequence[_Known]) -> _Pool:
+        wanted: dict[tuple[str | None, str], list[_Known]] = {}
+        for k in known:
+            if k.speaker is not None:  # a statement without a speaker is matched by its exact words only
+                wanted.setdefault((k.speaker, k.kind), []).append(k)
+        if self.size > statement_words.MAX_KEPT:
+            self.groups.clear()
+            self.size = 0
+        view: dict[tuple[str | None, str], _Group] = {}
+        for key, rows in wanted.items():
+            group = self.groups.get(key)
+            if group is None or group.gone > max(64, len(group.same) // 2):
+                self.size -= len(group.same) if group is not None else 0
+                group = self.groups[key] = _KeptGroup(list(rows), Candidates([k.normalised for k in rows]),
+                                                      {k.id: i for i, k in enumerate(rows) if k.id is not None})
+                self.size += len(rows)
+            else:
+                self._reconcile(group, rows)
+            view[key] = (group.same, group.cands)
+        return _Pool(known, view)
+
+    def _reconcile(self, group: _KeptGroup, rows: Sequence[_Known]) -> None:
+        live: set[int] = set()
+        for k in rows:
+            assert k.id is not None
+            live.add(k.id)
+            i = group.at.get(k.id)
+            if i is None:
+                group.at[k.id] = len(group.same)
+                group.same.append(k)
+                group.cands.append(k.normalised)
+                self.size += 1
+                continue
+            if group.same[i].normalised != k.normalised:
+                group.cands.replace(i, k.normalised)
+            group.same[i] = k
+        for sid in [sid for sid in group.at if sid not in live]:
+            i = group.at.pop(sid)
+            group.same[i] = _GONE
+            group.cands.replace(i, "")
+            group.gone += 1
+
+
+_kept_index: weakref.WeakKeyDictionary[Engine, _KeptIndex] = weakref.WeakKeyDictionary()
+
+
+def _index_for(session: AsyncSession) -> _KeptIndex:
+    bind = session.get_bind()
+    return _kept_index.setdefault(bind if isinstance(bind, Engine) else bind.engine, _KeptIndex())
+
+
 async def _known_statements(session: AsyncSession, found: Sequence[Found], fingerprints: set[str]) -> list[_Known]:
     """Candidates for every statement of a batch: same words, or same speaker lately (per speaker,
     so one prolific speaker cannot crowd another's recent statements out).
@@ -231,6 +318,66 @@ async def _known_statements(session: AsyncSession, found: Sequence[Found], finge
     speakers = [f.speaker for f in found if f.speaker]
     rows = await statement_words.candidates(session, speakers, sorted(fingerprints), utcnow() - CANDIDATE_WINDOW)
     return [_Known(*r) for r in rows]
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory lock key (the same in every process, unlike Python's `hash`)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def speaker_lock_key(speaker: str) -> int:
+    """The lock key of one speaker's statements, from the name as the fingerprint reads it."""
+    return _lock_key("speaker:" + normalise_quote(speaker))
+
+
+# Taken in key order (the subquery sorts; PostgreSQL evaluates a volatile function such as the
+# lock after it), so two writers locking overlapping speakers never wait on each other in a cycle.
+_LOCK_SPEAKERS = text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS s"
+)
+
+
+def _rejoin(pending: list[_Known], longer: dict[int, str], since: Sequence[_Known]) -> list[_Known]:
+    """The statements still to start, once compared with those committed (or reworded) since the
+    batch was matched: a writer that started one of them meanwhile holds the same locks, so this
+    runs after its commit. One the same as a statement of `since` joins it instead (its links
+    follow, as they hold the same object), the longer wording winning; `longer` is updated."""
+    later = _Pool(since)
+    for k in since:  # reworded meanwhile: keep the longer of theirs and ours
+        if k.id is not None and k.id in longer and len(k.text) >= len(longer[k.id]):
+            del longer[k.id]
+    still: list[_Known] = []
+    for p in pending:
+        hit = later.by_print.get(p.fingerprint)
+        if hit is None and p.speaker is not None:
+            pool = later.by_speaker.get((p.speaker, p.kind))
+            i = None if pool is None else find_same(p.text, pool[1], normalised=p.normalised)
+            hit = None if i is None or pool is None else pool[0][i]
+        if hit is None:
+            still.append(p)
+            continue
+        assert hit.id is not None
+        p.id = hit.id
+        if len(p.text) > len(longer.get(hit.id, hit.text)):
+            longer[hit.id] = p.text
+    return still
+
+
+async def lock_speakers(session: AsyncSession, speakers: Sequence[str], prints: Sequence[str] = ()) -> None:
+    """Hold each speaker's statement lock until the caller's transaction ends (PostgreSQL).
+
+    Writers record a speaker's statements one at a time, until each commits: the unique key is the
+    exact wording, so two transactions, each blind to the other's uncommitted quote (a partial one
+    in one outlet, the full one in another), would each start a statement, and alert twice. A
+    statement only ever joins one of its own speaker's (the fingerprint includes the speaker, the
+    fuzzy match compares a speaker's recent statements), so the lock is per speaker: writers
+    quoting different people never wait for each other. A statement without a speaker is matched
+    by its exact words only: its lock is that of its fingerprint (`prints`), so that two writers
+    counting its outlets at once do not each miss the other's.
+    """
+    keys = sorted({speaker_lock_key(s) for s in speakers} | {_lock_key("words:" + p) for p in prints})
+    if keys:
+        await session.execute(_LOCK_SPEAKERS, {"keys": keys})
 
 
 async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -266,50 +413,28 @@ def _extract(article: ArticleRow, gazetteer: Gazetteer) -> list[Found]:
     return [f for f in extract_with(article.text, gazetteer, published) if f.text.strip()]
 
 
-async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: AppConfig) -> list[int]:
-    """Store the statements of many articles at once; per article, how many statements are new.
+@dataclass
+class Matched:
+    """A batch's statements matched against the stored ones: which start a statement, which join
+    which (`links`, in order), which stored statements get a longer wording."""
 
-    Batched over a whole ingest write (hundreds of articles): a fixed handful of queries however
-    many articles and statements, because this runs inside the ingest transaction. Articles are
-    taken in order, so a statement first printed by an earlier article of the batch is joined by
-    later ones exactly as if they had been stored one after another.
-    """
-    found_of: list[list[Found]] = []
-    gazetteer: Gazetteer | None = None
-    for t in batch:
-        if t.found is not None:
-            found_of.append(list(t.found))
-            continue
-        if gazetteer is None:
-            # Read at each write, not cached: a figure tracked from chat counts for the next article.
-            gazetteer = Gazetteer.build(await tracked_figures(session, config))
-        found_of.append(_extract(t.article, gazetteer))
-    dialect = session.get_bind().dialect.name
-    stale = [t.article.id for t in batch if not t.fresh]
-    if stale:
-        # An edited article is re-read whole: its old sources go, the statements they joined stay.
-        await session.execute(
-            delete(StatementSource).where(one_of(StatementSource.article_id, stale, dialect)),
-            execution_options={"synchronize_session": False},
-        )
-    everything = [f for fs in found_of for f in fs]
-    if not everything:
-        return [0] * len(batch)
-    # Pure work first, before the lock below (held until commit)
-    normalised_of = [[normalise_quote(f.text) for f in fs] for fs in found_of]  # once: matching needs it thrice
-    prints_of = [
-        [statement_fingerprint(f.speaker, f.text, normalised=n) for f, n in zip(fs, ns, strict=True)]
-        for fs, ns in zip(found_of, normalised_of, strict=True)
-    ]
-    if dialect == "postgresql":
-        # Writers record statements one at a time, until each commits: the unique key is the exact
-        # wording, so two transactions, each blind to the other's uncommitted quote (a partial one
-        # in one outlet, the full one in another), would each start a statement, and alert twice.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STATEMENT_LOCK_KEY})
-    known = _Pool(await _known_statements(session, everything, {p for ps in prints_of for p in ps}))
+    of: list[list[Found]]  # the statements matched, per article
+    fingerprints: set[str]
+    words_read: dict[int | None, str]  # the stored statements matched against, as they read then
+    pending: list[_Known]
+    first_of: dict[int, tuple[Found, int]]  # id(pending) -> (first occurrence, index into the batch)
+    links: list[tuple[_Known, Found, int]]
+    longer: dict[int, str]
+
+
+def _match(found_of: list[list[Found]], read: Sequence[_Known], fingerprints: set[str], index: _KeptIndex,
+           normalised_of: list[list[str]], prints_of: list[list[str]]) -> Matched:
+    """Match every statement of the batch, in order, against `read` and the batch's earlier ones (pure)."""
+    words_read = {k.id: k.text for k in read}
+    known = index.pool(read)
     fresh_pool = _Pool()  # new in this batch, not yet inserted
     pending: list[_Known] = []
-    first_of: dict[int, tuple[Found, int]] = {}  # id(pending) -> (first occurrence, index into batch)
+    first_of: dict[int, tuple[Found, int]] = {}
     links: list[tuple[_Known, Found, int]] = []
     longer: dict[int, str] = {}
     for n, (found, prints, norms) in enumerate(zip(found_of, prints_of, normalised_of, strict=True)):
@@ -326,6 +451,95 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
                     longer[match.id] = item.text
                 (known if match.id is not None else fresh_pool).reword(match, item.text)
             links.append((match, item, n))
+    return Matched(found_of, fingerprints, words_read, pending, first_of, links, longer)
+
+
+def _keys(found_of: list[list[Found]]) -> tuple[list[list[str]], list[list[str]]]:
+    normalised_of = [[normalise_quote(f.text) for f in fs] for fs in found_of]  # once: matching needs it thrice
+    prints_of = [
+        [statement_fingerprint(f.speaker, f.text, normalised=n) for f, n in zip(fs, ns, strict=True)]
+        for fs, ns in zip(found_of, normalised_of, strict=True)
+    ]
+    return normalised_of, prints_of
+
+
+async def match_ahead(
+    sessions: async_sessionmaker[AsyncSession], items: Sequence[ArticleIn], found: Sequence[list[Found] | None]
+) -> Matched | None:
+    """Match the statements of articles about to be stored, extracted already (by the parse
+    workers), before the write transaction begins: matching is the costly part of recording them,
+    and would otherwise hold that transaction open while Python works.
+
+    Which articles will be stored with new text, and the stored statements theirs may be, are read
+    in a short transaction of their own, ended before matching. `record_many` uses the result if
+    it records exactly these statement lists, after checking it under the statement locks against
+    the statements committed meanwhile."""
+    if not items or any(f is None for f in found):
+        return None
+    async with sessions.begin() as session:
+        changed = await will_change(session, items)
+        of = [f for f, c in zip(found, changed, strict=True) if c and f is not None]
+        everything = [f for fs in of for f in fs]
+        if not everything:
+            return None
+        normalised_of, prints_of = _keys(of)
+        fingerprints = {p for ps in prints_of for p in ps}
+        read = await _known_statements(session, everything, fingerprints)
+        index = _index_for(session)
+    return _match(of, read, fingerprints, index, normalised_of, prints_of)
+
+
+async def record_many(
+    session: AsyncSession, batch: Sequence[ToRecord], config: AppConfig, ahead: Matched | None = None
+) -> list[int]:
+    """Store the statements of many articles at once; per article, how many statements are new.
+
+    Batched over a whole ingest write (hundreds of articles): a fixed handful of queries however
+    many articles and statements, because this runs inside the ingest transaction. Articles are
+    taken in order, so a statement first printed by an earlier article of the batch is joined by
+    later ones exactly as if they had been stored one after another. `ahead`: the batch's
+    statements matched before the transaction (`match_ahead`), used if they are the same lists.
+    """
+    found_of: list[list[Found]] = []
+    gazetteer: Gazetteer | None = None
+    for t in batch:
+        if t.found is not None:
+            found_of.append(t.found)
+            continue
+        if gazetteer is None:
+            # Read at each write, not cached: a figure tracked from chat counts for the next article.
+            gazetteer = Gazetteer.build(await tracked_figures(session, config))
+        found_of.append(_extract(t.article, gazetteer))
+    dialect = session.get_bind().dialect.name
+    stale = [t.article.id for t in batch if not t.fresh]
+    if stale:
+        # An edited article is re-read whole: its old sources go, the statements they joined stay.
+        await session.execute(
+            delete(StatementSource).where(one_of(StatementSource.article_id, stale, dialect)),
+            execution_options={"synchronize_session": False},
+        )
+    everything = [f for fs in found_of for f in fs]
+    if not everything:
+        return [0] * len(batch)
+    same = ahead is not None and len(ahead.of) == len(found_of) and all(a is b for a, b in zip(ahead.of, found_of, strict=True))
+    if ahead is not None and same:
+        m = ahead
+    else:
+        # Matched before the statement locks are taken (they are held until commit, and matching
+        # is the costly part), against the statements committed by then; checked again below.
+        normalised_of, prints_of = _keys(found_of)
+        fingerprints = {p for ps in prints_of for p in ps}
+        read = await _known_statements(session, everything, fingerprints)
+        m = _match(found_of, read, fingerprints, _index_for(session), normalised_of, prints_of)
+    pending, first_of, links, longer = m.pending, m.first_of, m.links, m.longer
+    if dialect == "postgresql":
+        unnamed = [p.fingerprint for p, _f, _n in links if p.speaker is None]
+        await lock_speakers(session, [f.speaker for f in everything if f.speaker], unnamed)
+    if (dialect == "postgresql" or m is ahead) and (pending or longer):
+        # Under the locks (SQLite: its one writer's lock), what was committed since the match
+        since = [k for k in await _known_statements(session, everything, m.fingerprints) if m.words_read.get(k.id) != k.text]
+        if since:
+            pending = _rejoin(pending, longer, since)
 
     created: dict[int, int] = {}  # statement id -> index into batch of the article that first carried it
     if pending:
@@ -356,7 +570,8 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
 
     if longer:
         await session.execute(
-            update(StatementRow), [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in longer.items()]
+            update(StatementRow),
+            [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in sorted(longer.items())],
         )
         await statement_words.note_reworded(session)
     sources: dict[tuple[int, int, int], dict[str, Any]] = {}
@@ -372,7 +587,9 @@ async def record_many(session: AsyncSession, batch: Sequence[ToRecord], config: 
     counts = await _recount(session, sorted({sid for sid, _, _ in sources}))
     await session.execute(
         update(StatementRow),
-        [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in counts.items()],
+        # in id order: writers counting into the same statements (one without a speaker, which no
+        # speaker lock covers) cannot deadlock
+        [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in sorted(counts.items())],
     )
     new_per_article = [0] * len(batch)
     for n in created.values():

@@ -13,9 +13,11 @@ Why the kept words stay right:
 - Only committed words are kept: what a transaction read waits in its session until the commit,
   and goes with a rollback, so words of a statement that was never committed (whose id SQLite may
   give to another) are never kept.
-- The version and the ids are read in the transaction that writes the new statements, where no
-  other writer can reword meanwhile: SQLite has one writer, and PostgreSQL writers hold the
-  statement lock (`STATEMENT_LOCK_KEY`) from before these reads to their commit.
+- The version is read before the words, and a rewording's words and version become visible
+  together at its commit: words are never older than the version they are kept at, so a
+  rewording committed while (or after) they were read moves the version on and they are dropped.
+  This holds without any lock, so the words may be read before the statement locks are taken
+  (`statement_store.match_ahead`, `lock_speakers`).
 """
 
 from __future__ import annotations
@@ -120,8 +122,28 @@ async def candidates(
     return list(out.values())
 
 
+_REWORDED = "statement_reworded"  # session.info key: the open transaction reworded statements
+_BUMP = update(StatementWordings).where(StatementWordings.id == 1).values(version=StatementWordings.version + 1)
+
+
+def _bump_before_commit(session: Session) -> None:
+    if session.info.pop(_REWORDED, False):
+        session.execute(_BUMP)
+
+
+def _forget_bump(session: Session, _previous: Any) -> None:
+    session.info.pop(_REWORDED, None)
+
+
 async def note_reworded(session: AsyncSession) -> None:
-    """Tell every process's kept words that statements' words changed (in the caller's transaction)."""
-    await session.execute(
-        update(StatementWordings).where(StatementWordings.id == 1).values(version=StatementWordings.version + 1)
-    )
+    """Tell every process's kept words that statements' words changed (in the caller's transaction).
+
+    Written as the transaction's last statement: the counter is one row, which the UPDATE locks
+    until commit, and every writer that rewords a statement writes it; written at the rewording it
+    would hold the row through the rest of the ingest transaction while other writers queue on it.
+    """
+    sync = session.sync_session
+    if not event.contains(sync, "before_commit", _bump_before_commit):
+        event.listen(sync, "before_commit", _bump_before_commit)
+        event.listen(sync, "after_soft_rollback", _forget_bump)
+    sync.info[_REWORDED] = True

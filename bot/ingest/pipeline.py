@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.archive.articles import ArticleIn, Stored, store_articles
 from bot.archive.hooks import after_store_many
+from bot.archive.statement_store import Matched, match_ahead
 from bot.config import AppConfig
 from bot.fulltext.queue import for_full_text
 from bot.ingest.parse import ParsedFeed
@@ -204,7 +205,7 @@ def _failure_values(p: Polled, config: AppConfig) -> dict[str, object]:
     }
 
 
-async def _write(session: AsyncSession, batch: Sequence[Polled], config: AppConfig) -> list[FeedOutcome]:
+async def _write(session: AsyncSession, batch: Sequence[Polled], config: AppConfig, ahead: Matched | None = None) -> list[FeedOutcome]:
     """Everything a batch of polls learnt, in the caller's transaction."""
     limits = config.ingest
     outcomes: list[FeedOutcome] = []
@@ -225,11 +226,11 @@ async def _write(session: AsyncSession, batch: Sequence[Polled], config: AppConf
         await session.execute(_FAILED, [_failure_values(p, config) for p in failed])
     parsed = [p for p in batch if p.status == "parsed"]
     if parsed:
-        outcomes += await _store_parsed(session, parsed, config)
+        outcomes += await _store_parsed(session, parsed, config, ahead)
     return outcomes
 
 
-async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: AppConfig) -> list[FeedOutcome]:
+async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: AppConfig, ahead: Matched | None) -> list[FeedOutcome]:
     limits = config.ingest
     ids = [p.job.id for p in batch]
     feeds = {
@@ -255,7 +256,7 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
         extracted += [e.statements for e in p.parsed.entries]  # by the parse workers, or None
     stored: list[Stored] = await store_articles(session, items, stories=True)
     alerts = [feed.backfilled for _p, feed, _out, part in live for _ in range(part.start, part.stop)]
-    found = await after_store_many(session, list(zip(stored, alerts, strict=True)), config, extracted)
+    found = await after_store_many(session, list(zip(stored, alerts, strict=True)), config, extracted, ahead)
     for _p, _feed, out, part in live:
         for s, n in zip(stored[part], found[part], strict=True):
             out.statements += n
@@ -290,6 +291,19 @@ def _succeeded(feed: Feed, fetched: FetchResult, now: datetime, max_s: int) -> N
     feed.lease_until = None
 
 
+async def _match_ahead(sessions: async_sessionmaker[AsyncSession], batch: Sequence[Polled]) -> Matched | None:
+    """The batch's statements matched before its write transaction (see `match_ahead`): the
+    articles and extracted statements as `_store_parsed` will hand them over if every feed is
+    still there."""
+    items: list[ArticleIn] = []
+    found: list[list[Found] | None] = []
+    for p in batch:
+        if p.status == "parsed" and p.parsed is not None:
+            items += articles_of(p.job, p.parsed, p.seen_at)
+            found += [e.statements for e in p.parsed.entries]
+    return await match_ahead(sessions, items, found) if items else None
+
+
 def _retryable(exc: Exception) -> bool:
     # IntegrityError: another worker stored one of these articles between our lookup and insert;
     # the retry finds it and links to it. A lock error: SQLite's writer lock was busy too long.
@@ -301,8 +315,10 @@ async def _write_once(
 ) -> list[FeedOutcome]:
     for attempt in range(attempts):
         try:
+            # Afresh at each attempt: a failed one may have used the matches up.
+            ahead = await _match_ahead(sessions, batch)
             async with sessions.begin() as session:
-                return await _write(session, batch, config)
+                return await _write(session, batch, config, ahead)
         except Exception as exc:
             if attempt == attempts - 1 or not _retryable(exc):
                 raise
