@@ -43,6 +43,17 @@ async def store(sessions: async_sessionmaker[AsyncSession], config: AppConfig, i
         return await after_store(s, stored, config, alerts=alerts)
 
 
+async def store_elsewhere(db_url: str, config: AppConfig, item: ArticleIn) -> int:
+    """Store as another process would: its own engine, so none of this process's kept state."""
+    from bot.store.db import make_engine, session_factory
+
+    other = make_engine(db_url)
+    try:
+        return await store(session_factory(other), config, item)
+    finally:
+        await other.dispose()
+
+
 def article(guid: str, outlet: str, text: str = RUTTE_TEXT, title: str = "Rutte in Kyiv") -> ArticleIn:
     return ArticleIn(
         text=text, title=title, guid=guid, url=f"https://{outlet.lower()}.example/{guid}", outlet=outlet,
@@ -295,19 +306,13 @@ async def test_a_rewording_by_another_process_reaches_the_words_this_one_kept(
     """Writers keep statements' words between transactions (bot/statement_words.py). When another
     process rewords a statement (a longer wording replaces a partial quote), this one must match
     against the new words: here a third wording is near the long one only."""
-    from bot.store.db import make_engine, session_factory
-
     partial = "Ukraine’s “path to NATO is irreversible,” Rutte told reporters in Kyiv on Tuesday."
     full = "Ukraine’s path to NATO is irreversible and we will stand with Ukraine for as long as it takes"
     edited = "Ukraine’s road to NATO is irreversible and we will stand with Ukraine for as long as it takes"
     await store(sessions, app_config, article("p", "BBC", text=partial))
     # another statement of his: this process reads (and keeps) his recent statements' words
     await store(sessions, app_config, article("u", "AP", text=rutte_says("Allies will send more air defence before the winter")))
-    other = make_engine(db_url)  # the other process
-    try:
-        await store(session_factory(other), app_config, article("f", "Reuters", text=rutte_says(full)))
-    finally:
-        await other.dispose()
+    await store_elsewhere(db_url, app_config, article("f", "Reuters", text=rutte_says(full)))
     await store(sessions, app_config, article("e", "DW", text=rutte_says(edited)))
     same = [r for r in await rutte_statements(sessions) if "irreversible" in r.text]
     assert [(r.text, r.outlets) for r in same] == [(full, 3)]
@@ -319,16 +324,10 @@ async def test_a_statement_another_process_stored_is_joined_by_a_wording_recorde
     """Writers keep each speaker's candidate index between writes (statement_store._KeptIndex):
     a statement another process stored after this one built Rutte's index must still be found,
     and a partial quote of it recorded here joins it instead of starting a second statement."""
-    from bot.store.db import make_engine, session_factory
-
     full = "Ukraine’s path to NATO is irreversible and we will stand with Ukraine for as long as it takes"
     partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
     await store(sessions, app_config, article("u", "AP", text=rutte_says("Allies will send more air defence before the winter")))
-    other = make_engine(db_url)  # the other process
-    try:
-        await store(session_factory(other), app_config, article("f", "Reuters", text=rutte_says(full)))
-    finally:
-        await other.dispose()
+    await store_elsewhere(db_url, app_config, article("f", "Reuters", text=rutte_says(full)))
     await store(sessions, app_config, article("p", "BBC", text=partial))
     same = [r for r in await rutte_statements(sessions) if r.kind == "direct" and "irreversible" in r.text]
     assert [(r.text, r.outlets) for r in same] == [(full, 2)]
