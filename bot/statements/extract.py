@@ -66,9 +66,8 @@ def scored_reported(text: str, gazetteer: Gazetteer, weights: Weights, published
     targets = candidates(doc, found)
     out = []
     for t, st in zip(targets, rank(targets, weights), strict=True):
-        learned = (st.start, st.end) in doc.learned_spans
-        if st.kind == "reported" and (st.speaker is not None or not learned):
-            out.append((st, t.prior, learned))
+        if st.kind == "reported" and _vouched(doc, st):
+            out.append((st, t.prior, (st.start, st.end) in doc.learned_spans))
     return out
 
 
@@ -145,9 +144,12 @@ def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: Weight
 def _rank(doc: _Doc, found: list[Statement], weights: Weights) -> list[Statement]:
     """Re-attribute every statement with the learned ranker (`attribution.py`)."""
     ranked = rank(candidates(doc, found), weights)
-    # speech the learned cues found is kept only with a speaker: the rules vouch for their own
-    # anonymous-source statements ("Sources said ..."), a corpus-learned cue alone does not
     floor = weights.reported_floor
     return [st for st in ranked
-            if (st.speaker is not None or (st.start, st.end) not in doc.learned_spans)
-            and (st.kind != "reported" or st.confidence is None or st.confidence >= floor)]
+            if _vouched(doc, st) and (st.kind != "reported" or st.confidence is None or st.confidence >= floor)]
+
+
+def _vouched(doc: _Doc, st: Statement) -> bool:
+    """Speech the learned cues found is kept only with a speaker: the rules vouch for their own
+    anonymous-source statements ("Sources said ..."), a corpus-learned cue alone does not."""
+    return st.speaker is not None or (st.start, st.end) not in doc.learned_spans
