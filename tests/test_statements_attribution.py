@@ -207,3 +207,85 @@ def test_reported_speech_below_the_floor_is_dropped(figures: list[Figure]) -> No
     assert rep
     strict = replace(shipped(), reported_floor=max(s.confidence or 0.0 for s in rep) + 0.001)
     assert not [s for s in ex._rank(*ex._rule_statements(text, gazetteer, DAY, strict), strict) if s.kind == "reported"]
+
+
+# --------------------------------------------------------------------------- name parsing
+
+
+def _names(text: str, figures: list[Figure]) -> list[str]:
+    from bot.statements.speakers import Gazetteer
+
+    return [m.name or "" for m in Gazetteer.build(figures).names(text, 0, len(text))]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Envoy Choi Min-seo arrived late.", "Choi Min-seo"),
+        ("Yoon Dae-jung spoke first.", "Yoon Dae-jung"),
+        ("Commander Abu Karim al-Masri left the city.", "Abu Karim al-Masri"),
+        ("Judge Pieter van den Berg ruled on Monday.", "Pieter van den Berg"),
+    ],
+)
+def test_hyphenated_and_particle_names_stay_whole(text: str, name: str, figures: list[Figure]) -> None:
+    assert name in _names(text, figures)
+
+
+def test_a_hyphenated_modifier_is_not_part_of_a_name(figures: list[Figure]) -> None:
+    got = _names("The Grant-era rules and the Hale-backed bill both failed.", figures)
+    assert "Grant-era" not in got and "Hale-backed" not in got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rep. Dana Whitlock (D-Ore.) voted no.",
+        "Sen. Omar Castellanos (R) voted no.",
+        "Rep. Ellen Hartig, R-N.M., voted no.",
+        "Del. Ruth Ambler (D-Newport News) voted no.",
+    ],
+)
+def test_party_state_tags_are_skipped_by_the_name_scanner(text: str, figures: list[Figure]) -> None:
+    got = _names(text, figures)
+    assert len(got) == 1 and not any(t in got[0] for t in ("D-", "R-", "(", "Ore", "N.M"))
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Rev. Tomas Ekberg led the march.", "Tomas Ekberg"),
+        ("House Rep. Lila Brandt objected.", "Lila Brandt"),
+        ("State Sen. Marco Feld objected.", "Marco Feld"),
+    ],
+)
+def test_a_title_abbreviation_is_not_part_of_the_name(text: str, name: str, figures: list[Figure]) -> None:
+    assert _names(text, figures) == [name]
+
+
+def test_titles_adverbs_and_shouted_headlines_are_not_names() -> None:
+    from bot.statements.speakers import not_a_name
+
+    for word in ("Rev.", "Sens.", "D-Ore", "R", "Regrettably", "Unfortunately", "MARKETS TUMBLE AFTER VOTE"):
+        assert not_a_name(word), word
+    for name in ("Kelly", "Reilly", "Donnelly", "Dana Whitlock", "ASSOCIATED PRESS", "Ban Ki-moon"):
+        assert not not_a_name(name), name
+
+
+def test_an_inverted_speaker_with_a_hyphenated_name_and_a_party_tag(figures: list[Figure]) -> None:
+    text = (
+        "“Nobody in this chamber wants a shutdown,” said Sen. Park Ji-won (D-Haw.) on Tuesday.\n\n"
+        "“Unfortunately, the votes are not there,” said Rep. Tessa Morrow (R-Kan.)."
+    )
+    quotes = [s for s in extract_statements(text, figures, DAY) if s.kind == "direct"]
+    assert [q.speaker for q in quotes] == ["Park Ji-won", "Tessa Morrow"]
+
+
+def test_a_speaker_named_with_a_party_tag_before_the_cue(figures: list[Figure]) -> None:
+    text = "At the hearing, Rep. Ivo Kessler (R-Ind.) said “the agency has ignored every subpoena we sent.”"
+    quote = next(s for s in extract_statements(text, figures, DAY) if s.kind == "direct")
+    assert quote.speaker == "Ivo Kessler"
+
+
+def test_null_bar_loads_and_defaults_to_off() -> None:
+    assert parse({}).null_bar == 0.0
+    assert parse({"null_bar": 0.6}).null_bar == 0.6

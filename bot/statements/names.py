@@ -27,7 +27,7 @@ def looks_lowercase_elsewhere(text: str, word: str) -> bool:
 
 
 _TITLE_ABBREVIATIONS = frozenset(
-    {"del", "rev", "sen", "rep", "gov", "gen", "dr", "mr", "mrs", "ms", "lt", "col", "sgt", "prof", "st", "hon", "amb", "adm", "capt", "cpl", "maj", "pres", "supt", "insp", "fr"}
+    {"del", "rev", "sen", "sens", "rep", "reps", "gov", "gen", "dr", "mr", "mrs", "ms", "lt", "col", "sgt", "prof", "st", "hon", "amb", "adm", "capt", "cpl", "maj", "pres", "supt", "insp", "fr"}
 )
 
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from bot.statements.figures import Figure, Title
 from bot.statements.lexicon import ANON_BODY, CAP_STOP, CUE_BODY, NATIONALITIES, ORG_WORDS, ROLE_WORDS
+from bot.statements.names import is_bare_title, is_party_tag
 from bot.statements.trie import trie_pattern
 
 
@@ -44,8 +45,15 @@ def _title_key(title: str) -> str:
 
 
 _POSSESSIVE = re.compile(r"['’]s?(?!\w)")
-# A capitalised word: "Rutte", "O'Brien", "Al-Sisi", "J.D.", "U.S.", "Zelenskyy".
-_CAP = r"(?:(?:Mr|Mrs|Ms|Dr|St|Gen|Sen|Rep|Gov|Lt|Col|Sgt|Prof)\.|[A-Z]\.(?:[A-Z]\.)*|[A-ZÀ-Ý][\w]*(?:['’\-][A-Z][\w]*)?)"
+# A capitalised word: "Rutte", "O'Brien", "Al-Sisi", "J.D.", "U.S.", "Zelenskyy"; a Korean given
+# name keeps its lower-case second syllable ("Ban Ki-moon", "Park Geun-hye") but "Obama-era" and
+# "Trump-backed" stop at the hyphen; inside a name an Arabic particle is joined ("Abu Bakr al-Baghdadi").
+_HYPHEN_TAIL = r"-(?!(?:era|led|run|like|type|born|made|wide|style|based|backed|linked|allied|free|only)(?![a-z]))[a-z]{1,6}(?![\w\-])"
+_CAP = (
+    r"(?:(?:Mr|Mrs|Ms|Dr|St|Gen|Sen|Rep|Gov|Lt|Col|Sgt|Prof|Rev|Del|Hon|Amb|Adm|Capt|Maj|Fr|Sens|Reps)\."
+    r"|[A-Z]\.(?:[A-Z]\.)*"
+    rf"|(?:(?:al|el|ad|ash|as|bin|ibn|ben)-)?[A-ZÀ-Ý][\w]*(?:['’\-][A-Z][\w]*|{_HYPHEN_TAIL})?)"
+)
 _PARTICLE = r"(?:von|van|der|den|de|da|del|di|du|la|le|al|bin|ibn|el|ter)"
 _CAPS_BODY = rf"{_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)*{_CAP})*"
 _HONORIFIC_GENDER = {
@@ -226,15 +234,26 @@ class Gazetteer:
         while (m := _CAPS_RE.search(text, pos, end)) is not None:
             s, e = m.start(), m.end()
             pos = e
+            if text[s - 1 : s] == "(" or text[s - 2 : s] == ", ":
+                tag = _PARTY_TAG_AT.match(text, s, end)
+                if tag is not None:
+                    pos = tag.end()  # "(D-Wis.)", "(R)", ", R-N.Y.,": a legislator's party and state
+                    continue
             first = m.group(0).split(None, 1)
             low = first[0].casefold()
-            if low in _NOT_A_NAME or low.endswith("ing"):
+            if low in _NOT_A_NAME or low.endswith("ing") or is_bare_title(low):
                 if len(first) > 1:
                     # "The NATO chief", "Chancellor Olaf Scholz": scan again after the first word
                     pos = text.index(first[1], s + len(first[0]))
                     honorific = _HONORIFIC_GENDER.get(low)
                     if honorific:
                         gender_at, gender_of = pos, honorific
+                continue
+            inner = _INNER_TITLE.search(m.group(0))
+            if inner is not None:
+                # "House Rep. Paul Ryan", "state Del. Ann Price": the name starts after the title
+                gender_at, gender_of = s + inner.end(), _HONORIFIC_GENDER.get(inner.group(1).casefold() + ".", "")
+                pos = s + inner.end()
                 continue
             um = untracked_mention(text, s, e, self, gender_of if gender_at == s else None)
             if um is not None:
@@ -258,6 +277,28 @@ def owned_body(text: str, pos: int) -> int:
     """End of "'s defence ministry" at `pos` (after a name), or 0: the body speaks, as written."""
     m = _OWNED_BODY.match(text, pos)
     return m.end() if m else 0
+
+
+# a title abbreviation inside a capitalised run, with a name after it
+_INNER_TITLE = re.compile(r"(?<=\s)(Mr|Mrs|Ms|Dr|Gen|Sen|Rep|Gov|Rev|Del|Sens|Reps|Lt|Col|Sgt|Prof|Capt|Maj|Adm)\.[ \t]+(?=[A-ZÀ-Ý])")
+# a party and state tag after a legislator's name, at its start: "D-Wis.)", "R)", "R-N.Y.,", "D-Newport News)"
+_PARTY_TAG_AT = re.compile(r"[DRI](?:-[A-Z][\w.]*(?:[ \t][A-Z][\w.]*)?)?(?=[)\],])")
+# a sentence adverb at a sentence's start is no surname ("Unfortunately, ..."): "Kelly" and "Reilly" are
+_ADVERB = re.compile(r"[A-Z][a-z]+(?:ally|ately|ously|ively|fully|ently|antly|ingly|edly|arly|ually|ably|ibly)")
+# a shouted headline is no name ("CONGRESS HAS INVESTIGATED HIM"); "ASSOCIATED PRESS" may be a source
+_CAPS_TOKEN = re.compile(r"[A-Z][A-Z’'.\-]+")
+
+def not_a_name(name: str) -> bool:
+    """True for a capitalised run the press writes where no person is named: a party-state tag
+    ("D-Wis."), a title standing alone ("Rev."), a sentence adverb ("Unfortunately"), a headline
+    in capitals ("CONGRESS HAS INVESTIGATED HIM")."""
+    toks = name.split()
+    if len(toks) == 1:
+        word = toks[0]
+        if is_party_tag(word) or is_bare_title(word):
+            return True
+        return bool(_ADVERB.fullmatch(word))
+    return sum(1 for t in toks if _CAPS_TOKEN.fullmatch(t)) >= 3
 
 
 # the lookahead first: a capital letter is rarer than a word boundary, so fewer lookbehind checks
@@ -307,6 +348,8 @@ def untracked_mention(
         low = toks[0].casefold()
         if low in CAP_STOP or low in ROLE_WORDS or low in NATIONALITIES:
             return None
+    if not_a_name(name):
+        return None
     poss = bool(_POSSESSIVE.match(text, end))
     if poss and (body := owned_body(text, end)):
         return Mention(start, body, "name", text[start:body], person=False)  # "Ukraine's defence ministry"

@@ -27,6 +27,7 @@ class Weights:
     override: float = 0.0  # the ranker replaces the rules' speaker of a quotation only at this probability or above
     override_reported: float = 0.0  # the same for reported speech
     reported_floor: float = 0.0  # reported speech whose confidence (speaker x cue probability) is below this is dropped
+    null_bar: float = 0.0  # a quotation is left without a speaker only when "nobody" has at least this probability
 
 
 def parse(raw: dict[str, object]) -> Weights:
@@ -43,6 +44,7 @@ def parse(raw: dict[str, object]) -> Weights:
         float(raw.get("override", 0.0)),  # type: ignore[arg-type]
         float(raw.get("override_reported", 0.0)),  # type: ignore[arg-type]
         float(raw.get("reported_floor", 0.0)),  # type: ignore[arg-type]
+        float(raw.get("null_bar", 0.0)),  # type: ignore[arg-type]
     )
 
 
