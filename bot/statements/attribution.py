@@ -158,7 +158,8 @@ _ATTRS = ("k=name", "k=figure", "k=pronoun", "k=anon", "poss", "nonperson", "org
 def _context(doc: _Doc, st: Statement, a0: int, a1: int, si: int, ei: int, pi: int, kind: str) -> list[str]:
     """What the statement's own setting says about who speaks: a quotation that fills its
     paragraph continues a speaker named before; one after a colon is introduced; a fragment
-    inside a sentence with no speech cue is a scare quote; the opening paragraph is a headline."""
+    inside a sentence with no speech cue is a scare quote. (Not whether it opens the article: the
+    corpus opens with the headline, an article here with its lede.)"""
     text = doc.text
     out: list[str] = []
     ps, pe = doc.paragraphs[pi] if doc.paragraphs else (0, len(text))
@@ -183,8 +184,6 @@ def _context(doc: _Doc, st: Statement, a0: int, a1: int, si: int, ei: int, pi: i
         out.append("endp")
     if st.text.lstrip("“\"‘' ")[:1].isupper():
         out.append("cap")
-    if pi == 0:
-        out.append("p0")
     return [f"{kind}:{c}" for c in out]
 
 
