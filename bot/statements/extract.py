@@ -12,7 +12,7 @@ from datetime import date
 from bot.statements.attribution import Target, candidates, rank
 from bot.statements.model import Statement
 from bot.statements.quotes import Quote
-from bot.statements.reported import Gate, Proposal, as_statement, cue_probability, gate, keep, proposals
+from bot.statements.reported import Proposal, as_statement, cue_probability, keep, proposals
 from bot.statements.rules import (
     _WS,
     _attribute_quote,
@@ -101,12 +101,10 @@ def reported_proposals(
     return _all_proposals(doc, reported, vocab)
 
 
-def _all_proposals(
-    doc: _Doc, rule_reported: list[Statement], vocab: tuple[str, ...], pre: Gate | None = None
-) -> list[Proposal]:
+def _all_proposals(doc: _Doc, rule_reported: list[Statement], vocab: tuple[str, ...]) -> list[Proposal]:
     """Proposals at every cue, plus the rules' own reported statements where their span differs."""
     spans = {(st.start, st.end) for st in rule_reported}
-    props = proposals(doc, spans, vocab, pre)
+    props = proposals(doc, spans, vocab)
     have = {(p.start, p.end) for p in props}
     for st in rule_reported:
         if (st.start, st.end) not in have:
@@ -124,7 +122,7 @@ def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: Weight
     rule_spans = [(st.start, st.end) for st in rule_reported]
     if not may_hold_statement(doc.text):
         return out  # the learned cues only extend articles the pre-filter lets through
-    every = _all_proposals(doc, rule_reported, weights.vocab, _gate(weights))
+    every = _all_proposals(doc, rule_reported, weights.vocab)
     for p in every:
         if (p.start, p.end) in doc.reported_cues and ("rule_only" in p.feats or "rule_span" in p.feats):
             doc.reported_prob[(p.start, p.end)] = cue_probability(p, weights.cue)  # the rules' span, judged too
@@ -141,19 +139,6 @@ def _learned_reported(doc: _Doc, rule_reported: list[Statement], weights: Weight
         doc.learned_spans.add((st.start, st.end))
         out.append(st)
     return out
-
-
-_GATES: list[tuple[Weights, Gate | None]] = []
-
-
-def _gate(weights: Weights) -> Gate | None:
-    """The cue model's pre-filter for these weights, built once per weights object."""
-    for w, g in _GATES:
-        if w is weights:
-            return g
-    g = gate(weights.cue, weights.cue_threshold)
-    _GATES[:] = [*_GATES[-3:], (weights, g)]
-    return g
 
 
 def _rank(doc: _Doc, found: list[Statement], weights: Weights) -> list[Statement]:

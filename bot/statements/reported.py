@@ -83,14 +83,9 @@ def learned_cues(doc: _Doc, vocab: tuple[str, ...]) -> list[_Cue]:
     return out
 
 
-def proposals(
-    doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...] = (), gate: Gate | None = None
-) -> list[Proposal]:
+def proposals(doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...] = ()) -> list[Proposal]:
     """Proposals at each cue whose shape gives a content span (cues inside quotations are ignored):
-    the span its shape suggests and, for a verb with an object, the object's noun phrase alone.
-
-    With a `gate`, a proposal that the cue model is proven to reject is dropped before its
-    context features are computed (training passes none: it must see every proposal)."""
+    the span its shape suggests and, for a verb with an object, the object's noun phrase alone."""
 
     out: list[Proposal] = []
     text = doc.text
@@ -124,11 +119,8 @@ def proposals(
                 feats.append(f"learned|form={form}")
             if ctx is None:
                 ctx = _cue_context(doc, cue, s_start, s_end)
-            rule = (start, end) in rule_spans
-            if rule:
-                feats.append("rule_span")  # the rules' own span: always scored (its probability is a prior)
-            elif gate is not None and not gate.may_pass(feats, ctx, form):
-                continue
+            if (start, end) in rule_spans:
+                feats.append("rule_span")
             feats.extend(_feats(doc, ctx, start, end, form))
             if "nosubj" in feats and (form in _OBJECT_FORMS or (learned and form not in _SPEAKER_AFTER)):
                 continue  # nobody stands before the verb: likely a noun ("talks pledge"), not speech
@@ -136,48 +128,6 @@ def proposals(
                 continue  # a corpus-learned verb needs a person before it, not "Parliament talks ..."
             out.append(Proposal(start, end, cue.start, cue.end, cue.word, feats))
     return out
-
-
-def _template(feat: str) -> str:
-    """The template a feature comes from ("first=the" -> "first", "q_most" -> "q")."""
-    key = feat.split("=", 1)[0]
-    return "q" if key in ("q0", "q_some", "q_most") else key
-
-
-_SPAN_TEMPLATES = frozenset({"q", "first", "opens_np", "finite"})  # one feature each, computed per span
-
-
-@dataclass(frozen=True)
-class Gate:
-    """A proof, from the weights, that a proposal cannot be kept: its cue word, shape, length and
-    cue context score exactly, and the features still to compute for its span add at most the
-    largest weight of each of their templates; if that stays under the threshold, the span's own
-    features are not computed and the proposal is dropped."""
-
-    weights: dict[str, float]
-    cut: float  # the threshold as a score (logit)
-    rest: float  # the most the span's own features can add
-
-    def may_pass(self, head: list[str], ctx: _CueContext, form: str) -> bool:
-        w = self.weights
-        if ctx.score is None:
-            ctx.score = sum(w.get(f, 0.0) for f in ctx.feats)
-        z = sum(w.get(f, 0.0) for f in head) + ctx.score
-        z += w.get(f"subj={ctx.subj}|form={form}" if ctx.subj is not None else f"nosubj|form={form}", 0.0)
-        z += w.get(f"form={form}|pos={ctx.pos}", 0.0)
-        return z + self.rest >= self.cut - 1e-9  # rounding: never reject a keeper
-
-
-def gate(weights: dict[str, float], threshold: float) -> Gate | None:
-    """The pre-filter for these weights and cue threshold (none for a threshold of 0 or 1)."""
-    if not 0.0 < threshold < 1.0:
-        return None
-    best: dict[str, float] = {}
-    for feat, v in weights.items():
-        t = _template(feat)
-        if t in _SPAN_TEMPLATES and "|" not in feat:
-            best[t] = max(best.get(t, 0.0), v)
-    return Gate(weights, math.log(threshold / (1.0 - threshold)), sum(best.values()))
 
 
 def _mostly_quoted(doc: _Doc, start: int, end: int) -> bool:
@@ -266,7 +216,7 @@ def _span(doc: _Doc, cue: _Cue, s_start: int, s_end: int) -> tuple[int, int, str
 
 
 def _head_feats(cue: _Cue, form: str, n: int) -> list[str]:
-    """The features of a proposal's cue word, shape and length: cheap, and enough for the gate."""
+    """The features of a proposal's cue word, shape and length."""
     w = cue.word
     head = w.split(" ")[0]
     return ["bias", f"w={w}", f"form={form}", f"w={head}|form={form}", f"len{_bucket(n)}", f"form={form}|len{_bucket(n)}"]
@@ -279,7 +229,6 @@ class _CueContext:
     feats: list[str]
     subj: str | None  # the subject's kind, or None when nobody stands before the verb
     pos: str  # where the cue stands in its sentence
-    score: float | None = None  # the cue model's sum over `feats` (the gate's, once per cue)
 
 
 def _cue_context(doc: _Doc, cue: _Cue, s_start: int, s_end: int) -> _CueContext:
