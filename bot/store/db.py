@@ -150,11 +150,23 @@ async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequen
     if session.get_bind().dialect.name != "sqlite":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list((await session.execute(stmt, list(rows))).scalars().all())
-    first = int((await session.execute(insert(table).values(rows[0]).returning(table.c.id))).scalar_one())
+    one, many = _inserts(table)
+    first = int((await session.execute(one, rows[0])).scalar_one())
     rest = [{**row, "id": first + i} for i, row in enumerate(rows[1:], start=1)]
     if rest:
-        await session.execute(insert(table), rest)
+        await session.execute(many, rest)
     return [first + i for i in range(len(rows))]
+
+
+_INSERTS: dict[Table, tuple[Any, Any]] = {}
+
+
+def _inserts(table: Table) -> tuple[Any, Any]:
+    """The table's `INSERT … RETURNING id` (one row) and plain `INSERT` (many), built once: a
+    statement object reused keeps its cache key, which SQLAlchemy otherwise derives per call."""
+    if table not in _INSERTS:
+        _INSERTS[table] = (insert(table).returning(table.c.id), insert(table))
+    return _INSERTS[table]
 
 
 def one_of(column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any], dialect: str) -> ColumnElement[bool]:
