@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.archive.stories import assign_stories, signature
@@ -100,10 +100,15 @@ async def _existing_for(session: AsyncSession, items: Sequence[ArticleIn], diges
     hashes = sorted({d for i, d in zip(items, digests, strict=True) if i.outlet})
     found: dict[int, ArticleRow] = {}
     dialect = session.get_bind().dialect.name
-    for col, values in ((_ARTICLES.c.guid, guids), (_ARTICLES.c.url, urls), (_ARTICLES.c.content_hash, hashes)):
-        if values:
-            for r in await session.execute(select(*_ROW_COLUMNS).where(one_of(col, values, dialect))):
-                found.setdefault(r.id, ArticleRow.of(r))
+    conditions = [one_of(col, values, dialect) for col, values in (
+        (_ARTICLES.c.guid, guids), (_ARTICLES.c.url, urls), (_ARTICLES.c.content_hash, hashes)) if values]
+    if dialect == "postgresql" and conditions:
+        # One round trip (each column through its index, the results OR-ed): it runs in the
+        # ingest write transaction, where each round trip is a wait for the process's next statement.
+        conditions = [or_(*conditions)]
+    for where in conditions:
+        for r in await session.execute(select(*_ROW_COLUMNS).where(where)):
+            found.setdefault(r.id, ArticleRow.of(r))
     return list(found.values())
 
 

@@ -18,7 +18,9 @@ story can only ever be matched through a shared key. Writers starting unrelated 
 wait (one lock for every writer starting any story would queue them all: measured with 8
 ingesters, 10 backends waiting on it on average). The caller's transaction then inserts the articles and
 counts them into their stories. If it fails, the new stories stay empty (count 0, shown nowhere)
-and the retry's match finds and fills them.
+and the retry's match finds and fills them. The ingester does all of it before its write
+transaction opens (`assign_ahead`); the write only inserts the articles with their story ids and
+counts them in.
 """
 
 from __future__ import annotations

@@ -3,7 +3,12 @@
 `fetch_and_parse` never touches the database. `write_batch` stores what several polls learnt in
 ONE transaction: their articles (one `store_articles` call, stories included), the 304s and
 failures (one executemany each), and every feed row's validators, next check time (adaptive, or
-backed off after an error) and health columns, committed together with the feed's articles. Why
+backed off after an error) and health columns, committed together with the feed's articles.
+
+The write transaction only writes (`_prepare` decides first, with none open): on PostgreSQL every
+ingester's backends would otherwise sit "idle in transaction", holding locks others wait for,
+while Python works. Which articles are new, their stories and their statements' matches are
+settled before it; in it, a handful of statements, the statements' locks taken last. Why
 batches: on SQLite there is one writer, and per-feed transactions spend the cycle on round trips
 to the database thread rather than on work. An error is a value: logged, counted, written to the
 feed, and the cycle goes on; a batch that cannot be written is retried feed by feed, so one bad
@@ -23,7 +28,7 @@ from datetime import datetime, timedelta
 from prometheus_client import Counter
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.archive.articles import ArticleIn, Stored, plan, store_articles
 from bot.archive.hooks import after_store_many
@@ -260,8 +265,9 @@ async def _reading(sessions: async_sessionmaker[AsyncSession], postgres: bool) -
 
 
 def _postgres(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Sessions on a PostgreSQL engine (not one connection): reads and writes on connections of their own."""
     bind = sessions.kw.get("bind")
-    return bind is not None and bind.dialect.name == "postgresql"
+    return isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql"
 
 
 async def _prepare(session: AsyncSession, batch: Sequence[Polled], postgres: bool) -> _Prepared:
@@ -409,6 +415,9 @@ def _retryable(exc: Exception) -> bool:
 async def _write_once(
     sessions: async_sessionmaker[AsyncSession], batch: Sequence[Polled], config: AppConfig, attempts: int = 3
 ) -> list[FeedOutcome]:
+    """Prepare, then write; on PostgreSQL the preparing reads stay open (autocommit, no
+    transaction) to catch the statements up once more, under the process's write turn, just
+    before the write transaction begins."""
     for attempt in range(attempts):
         try:
             # Afresh at each attempt: a failed one may have used the matches up.
