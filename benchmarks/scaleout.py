@@ -121,9 +121,10 @@ class Run:
     cpu: Cpu
     waits: Counter[str] = field(default_factory=Counter)
     samples: int = 0
+    holding: Counter[str] = field(default_factory=Counter)  # what a statement lock's holder was doing
 
 
-async def sample_backends(dsn: str, stop: asyncio.Event, into: Counter[str]) -> int:
+async def sample_backends(dsn: str, stop: asyncio.Event, into: Counter[str], queries: Counter[str] | None = None) -> int:
     """What the database's client backends are doing, every 0.1 s, until told to stop."""
     import asyncpg
 
@@ -132,21 +133,27 @@ async def sample_backends(dsn: str, stop: asyncio.Event, into: Counter[str]) -> 
     try:
         while not stop.is_set():
             rows = await conn.fetch(
-                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
+                "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
             )
-            holder = await conn.fetchval(
-                "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            held = await conn.fetchrow(
+                "SELECT a.state, a.query FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
                 " WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database() LIMIT 1"
             )
-            if holder is not None:
-                into[HELD[1] if holder.startswith("idle in transaction") else HELD[0]] += 1
+            if held is not None:
+                holder, query = held
+                idle = holder.startswith("idle in transaction")
+                into[HELD[1] if idle else HELD[0]] += 1
+                if queries is not None:  # what the holder runs, or ran last before going idle
+                    queries[("lock held, idle after " if idle else "lock held, running ") + " ".join((query or "").split())[:60]] += 1
             n += 1
-            for state, wtype, wevent in rows:
+            for state, wtype, wevent, query in rows:
                 if state == "idle":
                     continue
                 if state and state.startswith("idle in transaction"):
                     into["idle in tx"] += 1
+                    if queries is not None:
+                        queries["idle in tx after " + " ".join((query or "").split())[:62]] += 1
                 elif wtype is None or (wtype == "Client" and state == "active"):
                     into["running"] += 1
                 elif wtype == "Lock" and wevent == "advisory":
@@ -206,11 +213,14 @@ async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_fe
             t0 = time.monotonic()
             cpu0 = Cpu.sample(pids, postmaster)
             waits: Counter[str] = Counter()
+            holding: Counter[str] = Counter()
             stop = asyncio.Event()
-            sampler = asyncio.create_task(sample_backends(db_url.replace("postgresql+asyncpg", "postgresql"), stop, waits))
+            sampler = asyncio.create_task(sample_backends(db_url.replace("postgresql+asyncpg", "postgresql"), stop, waits, holding))
             deadline = t0 + 900
             while True:
+                # autocommit: no transaction of this poll's is counted as idle in one
                 async with engine.connect() as c:
+                    c = await c.execution_options(isolation_level="AUTOCOMMIT")
                     done = (await c.execute(select(func.count()).where(Feed.last_checked_at.is_not(None)))).scalar_one()
                 if done >= n_feeds:
                     break
@@ -243,7 +253,7 @@ async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_fe
             hits = [farm.hits.get(f"/feeds/s{i}", 0) for i in range(n_feeds)]
             once = all(h == 1 for h in hits) and n_articles == distinct == n_feeds * items
             split = "/".join(str(v) for v in sorted(by_worker.values(), reverse=True))
-            return Run(mode, processes, n_feeds, seconds, once, split, cpu, waits, samples)
+            return Run(mode, processes, n_feeds, seconds, once, split, cpu, waits, samples, holding)
         finally:
             for b in bots:
                 if b.proc is not None and b.proc.returncode is None:
@@ -302,6 +312,12 @@ async def run(args: argparse.Namespace) -> None:
                     avg = "   ".join(f"{s} {r.waits[s] / max(r.samples, 1):.2f}" for s in STATES)
                     held = "   ".join(f"{h} {r.waits[h] / max(r.samples, 1):4.0%}" for h in HELD)
                     print(f"  {r.processes} process{'es' if r.processes > 1 else '  '}: {avg}   | statement locks {held}")
+                if args.holders:
+                    for r in runs:
+                        print(f"  {r.processes} process{'es' if r.processes > 1 else ''}: what a statement lock's holder ran, and"
+                              " what backends idle in a transaction ran last (average number):")
+                        for q, n in r.holding.most_common(args.holders):
+                            print(f"    {n / max(r.samples, 1):5.2f}  {q}")
     finally:
         if pg is not None:
             await asyncio.to_thread(pg.destroy)
@@ -314,6 +330,7 @@ def main() -> None:
     ap.add_argument("--processes", default="1,2,3")
     ap.add_argument("--modes", default="unpinned,pinned", help="unpinned, pinned (one core per ingester), or both")
     ap.add_argument("--quote-every", type=int, default=0, help="every Nth item quotes a tracked figure (0: none)")
+    ap.add_argument("--holders", type=int, default=0, help="also print the N commonest statements a statement lock's holder ran")
     ap.add_argument("--pg-url", default=None, help="an admin URL of an existing server (default: a throwaway one)")
     args = ap.parse_args()
     print(f"cpus: {os.cpu_count()}   load average at start: {os.getloadavg()[0]:.2f}   quote every: {args.quote_every or 'none'}"

@@ -140,3 +140,29 @@ async def test_writers_starting_unrelated_stories_do_not_wait_for_each_other(
         await holder.close()
     first = await asyncio.wait_for(waiting, timeout=10)
     assert await write(held, 3) == first
+
+
+async def test_stories_assigned_ahead_at_once_start_one_story(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Ingesters assign stories before their write transactions (`assign_ahead`, PostgreSQL): two
+    that both read no story for the same wire copy start one, and their writes count both copies
+    into it."""
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        return  # SQLite assigns in its one writer's transaction (test_concurrent_writers_start_one_story)
+    from bot.archive.stories import assign_ahead
+
+    wire = prose("assigned ahead", 170)
+    items = [ArticleIn(text=f"{wire} ({n})", title="Summit", url=f"https://a{n}.example/w", outlet=f"A{n}") for n in range(2)]
+
+    async def ahead(item: ArticleIn) -> int:
+        async with sessions() as s:
+            (sid,) = await assign_ahead(s, [item.title], [signature(item.title, item.text)])
+            return sid
+
+    ids = await asyncio.gather(*(ahead(i) for i in items))
+    assert ids[0] == ids[1]
+    for item, sid in zip(items, ids, strict=True):
+        async with sessions.begin() as s:
+            (stored,) = await store_articles(s, [item], stories=True, chosen={item: sid})
+            assert stored.article.story_id == sid
+    async with sessions() as s:
+        assert (await s.execute(select(Story.id, Story.article_count))).all() == [(ids[0], 2)]

@@ -12,12 +12,27 @@ rare edit goes through an ORM object (it needs the old version for the revision 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.archive.stories import assign_stories, signature
@@ -25,7 +40,7 @@ from bot.store.db import insert_returning_ids, one_of
 from bot.store.models import Article, ArticleRevision, utcnow
 from bot.text.content_hash import content_hash
 
-__all__ = ["ArticleIn", "ArticleRow", "Outcome", "Stored", "content_hash", "store_article", "store_articles", "will_change"]
+__all__ = ["ArticleIn", "ArticleRow", "Outcome", "Stored", "content_hash", "plan", "store_article", "store_articles", "will_change"]
 
 Outcome = Literal["new", "updated", "unchanged"]
 _ARTICLES: Table = Article.__table__  # type: ignore[assignment]
@@ -94,17 +109,48 @@ async def store_article(session: AsyncSession, item: ArticleIn, *, stories: bool
 
 
 async def _existing_for(session: AsyncSession, items: Sequence[ArticleIn], digests: list[str]) -> list[ArticleRow]:
-    """Every stored article any item could be (by GUID, URL, or content hash + outlet), in few queries."""
+    """Every stored article any item could be (by GUID, URL, or content hash + outlet), in one query."""
     guids = sorted({i.guid for i in items if i.guid})
     urls = sorted({i.url for i in items if i.url})
     hashes = sorted({d for i, d in zip(items, digests, strict=True) if i.outlet})
     found: dict[int, ArticleRow] = {}
     dialect = session.get_bind().dialect.name
-    for col, values in ((_ARTICLES.c.guid, guids), (_ARTICLES.c.url, urls), (_ARTICLES.c.content_hash, hashes)):
-        if values:
-            for r in await session.execute(select(*_ROW_COLUMNS).where(one_of(col, values, dialect))):
-                found.setdefault(r.id, ArticleRow.of(r))
+    stmt = _lookup(dialect)
+    if stmt is None:  # a backend without a one-parameter list form: the plain IN lists
+        queries = [(c, v) for c, v in ((_ARTICLES.c.guid, guids), (_ARTICLES.c.url, urls), (_ARTICLES.c.content_hash, hashes)) if v]
+        rows = [r for c, v in queries for r in await session.execute(select(*_ROW_COLUMNS).where(one_of(c, v, dialect)))]
+    else:
+        wrap = json.dumps if dialect == "sqlite" else list
+        rows = list(await session.execute(stmt, {"guids": wrap(guids), "urls": wrap(urls), "hashes": wrap(hashes)}))
+    for r in rows:
+        if r.id not in found:
+            found[r.id] = ArticleRow.of(r)
     return list(found.values())
+
+
+_LOOKUPS: dict[str, CompoundSelect[Any]] = {}
+
+
+def _lookup(dialect: str) -> CompoundSelect[Any] | None:
+    """The articles with one of the given GUIDs, URLs or content hashes: one statement, built once.
+
+    Three index lookups under UNION ALL (an article found twice is kept once by the caller), each
+    list one bound parameter (see `one_of`). Built once per dialect, so SQLAlchemy neither builds
+    nor keys a fresh statement per batch: two of these run for every batch a cycle writes.
+    """
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+    if dialect not in _LOOKUPS:
+        parts = []
+        for col, name in ((_ARTICLES.c.guid, "guids"), (_ARTICLES.c.url, "urls"), (_ARTICLES.c.content_hash, "hashes")):
+            if dialect == "sqlite":
+                listed: Select[Any] = select(literal_column("value")).select_from(func.json_each(bindparam(name, type_=String)))
+                cond: ColumnElement[bool] = col.in_(listed.scalar_subquery())
+            else:
+                cond = col == any_(bindparam(name, type_=ARRAY(col.type)))
+            parts.append(select(*_ROW_COLUMNS).where(cond))
+        _LOOKUPS[dialect] = union_all(*parts)
+    return _LOOKUPS[dialect]
 
 
 class _Index:
@@ -133,12 +179,15 @@ class _Index:
         )
 
 
-async def store_articles(session: AsyncSession, items: Sequence[ArticleIn], *, stories: bool = False) -> list[Stored]:
+async def store_articles(
+    session: AsyncSession, items: Sequence[ArticleIn], *, stories: bool = False, chosen: Mapping[ArticleIn, int] | None = None
+) -> list[Stored]:
     """`store_article` for a batch (a feed's entries, or several feeds'): the same rules, a handful of queries.
 
     Items in the batch are matched against each other too, so a feed listing one story twice (or
     two feeds' copies in one batch) still stores it once. `stories=True` groups the new articles
-    into stories (near-identical wire copy) as they are inserted.
+    into stories (near-identical wire copy) as they are inserted; `chosen`: stories assigned
+    before the transaction (`stories.assign_ahead`), by item, used for the items inserted.
     """
     digests = [i.digest or content_hash(i.title, i.text) for i in items]
     index = _Index()
@@ -161,7 +210,7 @@ async def store_articles(session: AsyncSession, items: Sequence[ArticleIn], *, s
             index.add(stored.article, replace=True)
             out.append(stored)
     if new:
-        await _insert(session, new, stories)
+        await _insert(session, new, stories, chosen or {})
     return out
 
 
@@ -169,20 +218,27 @@ async def will_change(session: AsyncSession, items: Sequence[ArticleIn]) -> list
     """Which items `store_articles` would store with new text (new, or edited), as the archive
     reads now; writes nothing. For work that can be done before the write transaction (matching
     the items' statements); the write itself decides again."""
+    return [changed for _outcome, changed in await plan(session, items)]
+
+
+async def plan(session: AsyncSession, items: Sequence[ArticleIn]) -> list[tuple[Outcome, bool]]:
+    """What `store_articles` would do with each item as the archive reads now, (outcome, text
+    changed); writes nothing. The ingester assigns the new ones' stories and matches the changed
+    ones' statements from it before its write transaction; the write itself decides again."""
     digests = [i.digest or content_hash(i.title, i.text) for i in items]
     index = _Index()
     for a in await _existing_for(session, items, digests):
         index.add(a)
-    out: list[bool] = []
+    out: list[tuple[Outcome, bool]] = []
     for item, digest in zip(items, digests, strict=True):
         existing = index.find(item, digest)
         if existing is None:
             index.add(_new_row(item, digest))
-            out.append(True)
+            out.append(("new", True))
         elif existing.id == 0 or existing.content_hash == digest or (item.summary_only and not existing.summary_only):
-            out.append(False)
+            out.append(("unchanged", False))
         else:
-            out.append(existing.text != item.text)
+            out.append(("updated", existing.text != item.text))
             index.add(ArticleRow(**{**existing.__dict__, "text": item.text, "content_hash": digest}), replace=True)
     return out
 
@@ -204,11 +260,15 @@ def _new_row(item: ArticleIn, digest: str) -> ArticleRow:
     )
 
 
-async def _insert(session: AsyncSession, new: list[tuple[ArticleIn, ArticleRow]], stories: bool) -> None:
+async def _insert(
+    session: AsyncSession, new: list[tuple[ArticleIn, ArticleRow]], stories: bool, chosen: Mapping[ArticleIn, int]
+) -> None:
     if stories:
-        sigs = [i.signature if i.signature is not None else signature(i.title, i.text) for i, _ in new]
+        picked = [chosen.get(i) for i, _ in new]
+        sigs = [None if p is not None else i.signature if i.signature is not None else signature(i.title, i.text)
+                for (i, _), p in zip(new, picked, strict=True)]
         keys = [i.bands if i.signature is not None else None for i, _ in new]
-        assigned = await assign_stories(session, [r.title for _, r in new], sigs, keys)
+        assigned = await assign_stories(session, [r.title for _, r in new], sigs, keys, chosen=picked)
         for (_, row), story_id in zip(new, assigned, strict=True):
             row.story_id = story_id
     now = utcnow()

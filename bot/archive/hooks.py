@@ -47,8 +47,9 @@ async def after_store_many(
         if s.changed_text
     ]
     out = [0] * len(batch)
+    # Streams first: the statements come last, as the statement locks they take are held until commit.
+    await queue_streams(session, [s.article for s, alerts in batch if alerts and s.outcome == "new"])
     if todo:
         for (n, _), new in zip(todo, await record_many(session, [t for _, t in todo], config, ahead), strict=True):
             out[n] = new
-    await queue_streams(session, [s.article for s, alerts in batch if alerts and s.outcome == "new"])
     return out

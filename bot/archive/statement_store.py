@@ -463,6 +463,36 @@ def _keys(found_of: list[list[Found]]) -> tuple[list[list[str]], list[list[str]]
     return normalised_of, prints_of
 
 
+@dataclass
+class Read:
+    """What matching a batch's statements ahead needs from the database (`read_ahead`)."""
+
+    of: list[list[Found]]
+    normalised_of: list[list[str]]
+    prints_of: list[list[str]]
+    fingerprints: set[str]
+    known: list[_Known]
+    index: _KeptIndex
+
+
+async def read_ahead(session: AsyncSession, of: list[list[Found]]) -> Read | None:
+    """The stored statements the statements of articles about to be stored with new text may
+    be (`of`, extracted already), read through `session`; `match_read` matches them later, with
+    no transaction open."""
+    everything = [f for fs in of for f in fs]
+    if not everything:
+        return None
+    normalised_of, prints_of = _keys(of)
+    fingerprints = {p for ps in prints_of for p in ps}
+    known = await _known_statements(session, everything, fingerprints)
+    return Read(of, normalised_of, prints_of, fingerprints, known, _index_for(session))
+
+
+def match_read(r: Read | None) -> Matched | None:
+    """`read_ahead`'s statements matched (pure but for the process's kept index)."""
+    return None if r is None else _match(r.of, r.known, r.fingerprints, r.index, r.normalised_of, r.prints_of)
+
+
 async def match_ahead(
     sessions: async_sessionmaker[AsyncSession], items: Sequence[ArticleIn], found: Sequence[list[Found] | None]
 ) -> Matched | None:
@@ -478,15 +508,193 @@ async def match_ahead(
         return None
     async with sessions.begin() as session:
         changed = await will_change(session, items)
-        of = [f for f, c in zip(found, changed, strict=True) if c and f is not None]
-        everything = [f for fs in of for f in fs]
-        if not everything:
-            return None
-        normalised_of, prints_of = _keys(of)
-        fingerprints = {p for ps in prints_of for p in ps}
-        read = await _known_statements(session, everything, fingerprints)
-        index = _index_for(session)
-    return _match(of, read, fingerprints, index, normalised_of, prints_of)
+        read = await read_ahead(session, [f for f, c in zip(found, changed, strict=True) if c and f is not None])
+    return match_read(read)
+
+
+async def _committed_since(session: AsyncSession, m: Matched, everything: Sequence[Found]) -> list[_Known]:
+    """The candidates committed or reworded since `m` was matched, in one round trip (PostgreSQL,
+    under the statement locks)."""
+    speakers = sorted({f.speaker for f in everything if f.speaker})
+    rows = await statement_words.changed(session, speakers, sorted(m.fingerprints), utcnow() - CANDIDATE_WINDOW, m.words_read)
+    return [_Known(*r) for r in rows]
+
+
+async def catch_up(session: AsyncSession, m: Matched) -> None:
+    """Bring statements matched ahead up to date with those committed or reworded since, as
+    `record_many` does under the statement locks (PostgreSQL): done once more just before the
+    write transaction, it leaves to the locks only what was committed in between, so the fuzzy
+    matching rarely runs while they are held."""
+    if not (m.pending or m.longer):
+        return
+    since = await _committed_since(session, m, [f for fs in m.of for f in fs])
+    if since:
+        m.pending = _rejoin(m.pending, m.longer, since)
+        m.words_read.update({k.id: k.text for k in since})
+
+
+
+
+def _source_rows(batch: Sequence[ToRecord], links: Sequence[tuple[_Known, Found, int]]) -> list[dict[str, Any]]:
+    sources: dict[tuple[int, int, int], dict[str, Any]] = {}
+    seen = utcnow()
+    for k, item, n in links:
+        assert k.id is not None
+        art = batch[n].article.id
+        sources.setdefault((k.id, art, item.start), {
+            "statement_id": k.id, "article_id": art, "kind": item.kind, "text": item.text,
+            "start": item.start, "end": item.end, "cue": item.cue, "seen_at": seen,
+        })
+    return list(sources.values())
+
+
+async def _write_sqlite(session: AsyncSession, batch: Sequence[ToRecord], pending: list[_Known],
+                        first_of: dict[int, tuple[Found, int]], links: Sequence[tuple[_Known, Found, int]],
+                        longer: dict[int, str]) -> dict[int, int]:
+    """The new statements, rewordings, sources and counts (SQLite, one writer at a time); the new
+    statements' ids, to the index of the article that first carried each."""
+    created: dict[int, int] = {}
+    if pending:
+        now = utcnow()
+        values = [
+            {
+                "fingerprint": p.fingerprint, "speaker": p.speaker, "figure": first_of[id(p)][0].figure, "kind": p.kind,
+                "text": p.text, "normalised": p.normalised, "first_article_id": batch[first_of[id(p)][1]].article.id,
+                "first_seen_at": now, "said_at": batch[first_of[id(p)][1]].article.published_at or now,
+                "outlets": 1, "sources": 1,
+            }
+            for p in pending
+        ]
+        # executemany (batched by the driver layer), not one giant VALUES list compiled afresh each time
+        table = StatementRow.__table__
+        stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["fingerprint"])
+        inserted = await session.execute(stmt.returning(table.c.id, table.c.fingerprint), values)
+        ids: dict[str, int] = {fp: sid for sid, fp in inserted}
+        created = {ids[p.fingerprint]: first_of[id(p)][1] for p in pending if p.fingerprint in ids}
+        missing = [p.fingerprint for p in pending if p.fingerprint not in ids]
+        if missing:  # another worker stored the same words a moment ago: join it
+            ids.update(
+                {fp: sid for sid, fp in await session.execute(
+                    select(StatementRow.id, StatementRow.fingerprint).where(one_of(StatementRow.fingerprint, missing, "sqlite")))}
+            )
+        for p in pending:
+            p.id = ids[p.fingerprint]
+
+    if longer:
+        await session.execute(
+            update(StatementRow),
+            [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in sorted(longer.items())],
+        )
+        await statement_words.note_reworded(session)
+    sources = _source_rows(batch, links)
+    await session.execute(insert(StatementSource), sources)
+    counts = await _recount(session, sorted({r["statement_id"] for r in sources}))
+    await session.execute(
+        update(StatementRow),
+        # in id order: writers counting into the same statements cannot deadlock
+        [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in sorted(counts.items())],
+    )
+    return created
+
+
+async def _write_pg(session: AsyncSession, batch: Sequence[ToRecord], pending: list[_Known],
+                    first_of: dict[int, tuple[Found, int]], links: Sequence[tuple[_Known, Found, int]],
+                    longer: dict[int, str]) -> dict[int, int]:
+    """`_write_sqlite` on PostgreSQL in one statement (`_PG_RECORD`; the rare rewordings apart), as
+    the statement locks are held until commit: each round trip under them is one more wait for
+    this process to send the next statement while every writer quoting these people waits.
+
+    A new statement's sources are all in this batch, so its counts are known here; a stored one's
+    are counted over its stored sources and the new ones. Every statement counted is covered by a
+    statement lock this transaction holds (its speaker's, or its words' for one without a
+    speaker), so no two writers update the same rows at once, whatever order the UPDATE takes."""
+    if longer:
+        await session.execute(
+            update(StatementRow),
+            [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in sorted(longer.items())],
+        )
+        await statement_words.note_reworded(session)
+    now = utcnow()
+    outlets: dict[int, set[str]] = {}
+    articles: dict[int, set[int]] = {}
+    for k, _item, n in links:
+        if k.id is None:
+            art = batch[n].article
+            outlets.setdefault(id(k), set()).add(art.outlet or f"article:{art.id}")
+            articles.setdefault(id(k), set()).add(art.id)
+    firsts = [first_of[id(p)] for p in pending]
+    params: dict[str, Any] = {
+        "fp": [p.fingerprint for p in pending], "speaker": [p.speaker for p in pending],
+        "figure": [f.figure for f, _n in firsts], "kind": [p.kind for p in pending], "text": [p.text for p in pending],
+        "norm": [p.normalised for p in pending], "first_article": [batch[n].article.id for _f, n in firsts],
+        "now": now, "said": [batch[n].article.published_at or now for _f, n in firsts],
+        "outlets": [len(outlets.get(id(p), ())) or 1 for p in pending],
+        "sources": [len(articles.get(id(p), ())) or 1 for p in pending],
+    }
+    rows: dict[tuple[int | str, int, int], tuple[Found, int]] = {}
+    for k, item, n in links:
+        rows.setdefault((k.id if k.id is not None else k.fingerprint, batch[n].article.id, item.start), (item, n))
+    keys = list(rows)
+    params |= {
+        "s_id": [k[0] if isinstance(k[0], int) else None for k in keys],
+        "s_fp": [k[0] if isinstance(k[0], str) else None for k in keys],
+        "s_article": [k[1] for k in keys], "s_kind": [rows[k][0].kind for k in keys], "s_text": [rows[k][0].text for k in keys],
+        "s_start": [k[2] for k in keys], "s_end": [rows[k][0].end for k in keys], "s_cue": [rows[k][0].cue for k in keys],
+        "known": sorted({k[0] for k in keys if isinstance(k[0], int)}),
+    }
+    ids = {fp: int(sid) for sid, fp in (await session.execute(_PG_RECORD, params)).all()}
+    created: dict[int, int] = {}
+    for p, (_f, n) in zip(pending, firsts, strict=True):
+        # Absent: a statement with these words was committed by a writer not holding our locks;
+        # its sources were refused (statement_id NOT NULL) and the whole write is retried.
+        p.id = ids[p.fingerprint]
+        created[p.id] = n
+    return created
+
+
+# The new statements, every source and the stored statements' counts in one round trip. Sources of
+# a new statement name it by fingerprint (its id is drawn here); the UPDATE cannot see the rows
+# this statement inserts, so the stored statements' new sources are counted from the parameters.
+_PG_RECORD = text(
+    """
+    WITH new AS (
+        INSERT INTO statements (fingerprint, speaker, figure, kind, text, normalised, first_article_id,
+                                first_seen_at, said_at, outlets, sources)
+        SELECT t.fp, t.speaker, t.figure, t.kind, t.text, t.norm, t.first_article, CAST(:now AS timestamptz),
+               t.said, t.outlets, t.sources
+        FROM unnest(CAST(:fp AS text[]), CAST(:speaker AS text[]), CAST(:figure AS boolean[]), CAST(:kind AS text[]),
+                    CAST(:text AS text[]), CAST(:norm AS text[]), CAST(:first_article AS bigint[]),
+                    CAST(:said AS timestamptz[]), CAST(:outlets AS integer[]), CAST(:sources AS integer[]))
+             AS t(fp, speaker, figure, kind, text, norm, first_article, said, outlets, sources)
+        ON CONFLICT (fingerprint) DO NOTHING
+        RETURNING id, fingerprint
+    ), src AS (
+        SELECT s.* FROM unnest(CAST(:s_id AS bigint[]), CAST(:s_fp AS text[]), CAST(:s_article AS bigint[]),
+                               CAST(:s_kind AS text[]), CAST(:s_text AS text[]), CAST(:s_start AS integer[]),
+                               CAST(:s_end AS integer[]), CAST(:s_cue AS text[]))
+             AS s(sid, fp, article_id, kind, text, start, "end", cue)
+    ), ins_src AS (
+        INSERT INTO statement_sources (statement_id, article_id, kind, text, start, "end", cue, seen_at)
+        SELECT coalesce(src.sid, new.id), src.article_id, src.kind, src.text, src.start, src."end", src.cue,
+               CAST(:now AS timestamptz)
+        FROM src LEFT JOIN new ON new.fingerprint = src.fp
+    ), counted AS (
+        SELECT x.statement_id AS id,
+               count(DISTINCT coalesce(a.outlet, 'article:' || CAST(a.id AS text))) AS o,
+               count(DISTINCT x.article_id) AS n
+        FROM (
+            SELECT statement_id, article_id FROM statement_sources WHERE statement_id = ANY(CAST(:known AS bigint[]))
+            UNION ALL
+            SELECT sid, article_id FROM src WHERE sid IS NOT NULL
+        ) AS x JOIN articles AS a ON a.id = x.article_id
+        GROUP BY x.statement_id
+    ), upd AS (
+        UPDATE statements AS s SET outlets = GREATEST(c.o, 1), sources = GREATEST(c.n, 1)
+        FROM counted AS c WHERE s.id = c.id
+    )
+    SELECT id, fingerprint FROM new
+    """
+)
 
 
 async def record_many(
@@ -532,80 +740,39 @@ async def record_many(
         read = await _known_statements(session, everything, fingerprints)
         m = _match(found_of, read, fingerprints, _index_for(session), normalised_of, prints_of)
     pending, first_of, links, longer = m.pending, m.first_of, m.links, m.longer
+    # Read before the statement locks, which are held until commit: only their own work under them.
+    rules = await _alert_rules(session) if pending and any(t.alerts for t in batch) else []
     if dialect == "postgresql":
         unnamed = [p.fingerprint for p, _f, _n in links if p.speaker is None]
         await lock_speakers(session, [f.speaker for f in everything if f.speaker], unnamed)
-    if (dialect == "postgresql" or m is ahead) and (pending or longer):
-        # Under the locks (SQLite: its one writer's lock), what was committed since the match
+        if pending or longer:  # under the locks, what was committed since the match
+            since = await _committed_since(session, m, everything)
+            if since:
+                pending = _rejoin(pending, longer, since)
+    elif m is ahead and (pending or longer):
+        # SQLite: under its one writer's lock, what was committed since the match
         since = [k for k in await _known_statements(session, everything, m.fingerprints) if m.words_read.get(k.id) != k.text]
         if since:
             pending = _rejoin(pending, longer, since)
 
     created: dict[int, int] = {}  # statement id -> index into batch of the article that first carried it
-    if pending:
-        now = utcnow()
-        values = [
-            {
-                "fingerprint": p.fingerprint, "speaker": p.speaker, "figure": first_of[id(p)][0].figure, "kind": p.kind,
-                "text": p.text, "normalised": p.normalised, "first_article_id": batch[first_of[id(p)][1]].article.id,
-                "first_seen_at": now, "said_at": batch[first_of[id(p)][1]].article.published_at or now,
-                "outlets": 1, "sources": 1,
-            }
-            for p in pending
-        ]
-        # executemany (batched by the driver layer), not one giant VALUES list compiled afresh each time
-        table = StatementRow.__table__
-        stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["fingerprint"])
-        inserted = await session.execute(stmt.returning(table.c.id, table.c.fingerprint), values)
-        ids: dict[str, int] = {fp: sid for sid, fp in inserted}
-        created = {ids[p.fingerprint]: first_of[id(p)][1] for p in pending if p.fingerprint in ids}
-        missing = [p.fingerprint for p in pending if p.fingerprint not in ids]
-        if missing:  # another worker stored the same words a moment ago: join it
-            ids.update(
-                {fp: sid for sid, fp in await session.execute(
-                    select(StatementRow.id, StatementRow.fingerprint).where(one_of(StatementRow.fingerprint, missing, dialect)))}
-            )
-        for p in pending:
-            p.id = ids[p.fingerprint]
-
-    if longer:
-        await session.execute(
-            update(StatementRow),
-            [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in sorted(longer.items())],
-        )
-        await statement_words.note_reworded(session)
-    sources: dict[tuple[int, int, int], dict[str, Any]] = {}
-    seen = utcnow()
-    for k, item, n in links:
-        assert k.id is not None
-        art = batch[n].article.id
-        sources.setdefault((k.id, art, item.start), {
-            "statement_id": k.id, "article_id": art, "kind": item.kind, "text": item.text,
-            "start": item.start, "end": item.end, "cue": item.cue, "seen_at": seen,
-        })
-    await session.execute(insert(StatementSource), list(sources.values()))
-    counts = await _recount(session, sorted({sid for sid, _, _ in sources}))
-    await session.execute(
-        update(StatementRow),
-        # in id order: writers counting into the same statements (one without a speaker, which no
-        # speaker lock covers) cannot deadlock
-        [{"id": sid, "outlets": o, "sources": n} for sid, (o, n) in sorted(counts.items())],
-    )
+    if dialect == "postgresql":
+        created = await _write_pg(session, batch, pending, first_of, links, longer)
+    else:
+        created = await _write_sqlite(session, batch, pending, first_of, links, longer)
     new_per_article = [0] * len(batch)
     for n in created.values():
         new_per_article[n] += 1
     how_found = {p.id: first_of[id(p)][0] for p in pending if p.id is not None}
     confident = {sid for sid, f in how_found.items() if alertable(f)}  # the first wording's attribution decides
     alerting = {sid: n for sid, n in created.items() if batch[n].alerts and sid in confident}
-    if alerting:
-        rules = await _alert_rules(session)
-        if rules:
-            query = select(StatementRow).where(one_of(StatementRow.id, sorted(alerting), dialect))
-            rows = list((await session.execute(query)).scalars().all())
-            by_article: dict[int, list[StatementRow]] = {}
-            for r in rows:
-                if r.figure and len(r.text.split()) >= MIN_WORDS:
-                    by_article.setdefault(alerting[r.id], []).append(r)
-            for n, statements in by_article.items():
-                await queue_alerts(session, statements, batch[n].article, rules, found=how_found)
+    if alerting and rules:
+        query = select(StatementRow).where(one_of(StatementRow.id, sorted(alerting), dialect))
+        rows = list((await session.execute(query)).scalars().all())
+        by_article: dict[int, list[StatementRow]] = {}
+        for r in rows:
+            if r.figure and len(r.text.split()) >= MIN_WORDS:
+                by_article.setdefault(alerting[r.id], []).append(r)
+        for n, statements in by_article.items():
+            await queue_alerts(session, statements, batch[n].article, rules, found=how_found)
     return new_per_article

@@ -23,12 +23,12 @@ Why the kept words stay right:
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select, union_all, update
+from sqlalchemy import ARRAY, Select, String, bindparam, cast, event, func, select, union, union_all, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -94,15 +94,7 @@ async def candidates(
         exact = {r[0]: _words(r) for r in (await session.execute(same_words)).all()}
     if not speakers:
         return list(exact.values())
-    recent = [
-        select(StatementRow.id)
-        .where(StatementRow.speaker == speaker, StatementRow.first_seen_at >= since)
-        .order_by(StatementRow.first_seen_at.desc())
-        .limit(MAX_CANDIDATES)
-        .subquery()
-        .select()
-        for speaker in sorted(set(speakers))
-    ]
+    recent = _recent(speakers, since)
     ids = list((await session.execute(union_all(*recent) if len(recent) > 1 else recent[0])).scalars())
     version = (await session.execute(select(StatementWordings.version).where(StatementWordings.id == 1))).scalar()
     kept = _kept.setdefault(_engine(session), _Kept())
@@ -120,6 +112,44 @@ async def candidates(
         if words is not None:  # None: deleted between the two reads (PostgreSQL's read committed)
             out[i] = words
     return list(out.values())
+
+
+def _recent(speakers: Sequence[str], since: datetime) -> list[Select[Any]]:
+    return [
+        select(StatementRow.id)
+        .where(StatementRow.speaker == speaker, StatementRow.first_seen_at >= since)
+        .order_by(StatementRow.first_seen_at.desc())
+        .limit(MAX_CANDIDATES)
+        .subquery()
+        .select()
+        for speaker in sorted(set(speakers))
+    ]
+
+
+async def changed(
+    session: AsyncSession, speakers: Sequence[str], fingerprints: Sequence[str], since: datetime, seen: Mapping[int | None, str]
+) -> list[Words]:
+    """The statements `candidates` would return that are not among `seen` (id -> words) as they
+    read: added since, or reworded (a rewording only ever makes a statement longer, so its id and
+    length tell). One query, returning nothing in the usual case (PostgreSQL only)."""
+    parts = _recent(speakers, since)
+    if fingerprints:
+        parts.append(select(StatementRow.id).where(one_of(StatementRow.fingerprint, sorted(fingerprints), "postgresql")))
+    if not parts:
+        return []
+    ids = union(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    shape = cast(StatementRow.id, String) + ":" + cast(func.length(StatementRow.text), String)
+    known = [f"{i}:{len(t)}" for i, t in seen.items() if i is not None]
+    # NOT IN a subquery: PostgreSQL hashes it once (`<> ALL (array)` compared every row with every element)
+    listed = select(func.unnest(bindparam(None, known, type_=ARRAY(String)))).scalar_subquery()
+    query = select(*_COLUMNS).where(StatementRow.id.in_(select(ids.c.id)), shape.not_in(listed))
+    return [_words(r) for r in (await session.execute(query)).all()]
+
+
+async def words_of(session: AsyncSession, ids: Sequence[int]) -> list[Words]:
+    """These statements as `candidates` returns them (read now, not kept)."""
+    query = select(*_COLUMNS).where(one_of(StatementRow.id, sorted(ids), session.get_bind().dialect.name))
+    return [_words(r) for r in (await session.execute(query)).all()]
 
 
 _REWORDED = "statement_reworded"  # session.info key: the open transaction reworded statements

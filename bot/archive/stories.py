@@ -18,13 +18,17 @@ story can only ever be matched through a shared key. Writers starting unrelated 
 wait (one lock for every writer starting any story would queue them all: measured with 8
 ingesters, 10 backends waiting on it on average). The caller's transaction then inserts the articles and
 counts them into their stories. If it fails, the new stories stay empty (count 0, shown nowhere)
-and the retry's match finds and fills them.
+and the retry's match finds and fills them. The ingester does all of it before its write
+transaction opens (`assign_ahead`); the write only inserts the articles with their story ids and
+counts them in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -37,7 +41,7 @@ from bot.store.db import insert_returning_ids, one_of
 from bot.store.models import Story, StoryBand, utcnow
 from bot.text.minhash import band_keys, signature, similarity
 
-__all__ = ["assign_stories", "band_keys", "signature", "similarity"]
+__all__ = ["assign_ahead", "assign_stories", "band_keys", "signature", "similarity", "write_counts"]
 
 THRESHOLD = 0.5
 WINDOW = timedelta(days=3)
@@ -239,22 +243,61 @@ def _distinct_new(picks: Sequence[int | _NewStory]) -> list[_NewStory]:
     return list({id(p): p for p in picks if isinstance(p, _NewStory)}.values())
 
 
+def _keys_of(signatures: Sequence[bytes | None], bands: Sequence[Sequence[int] | None] | None) -> list[list[int]]:
+    # Band keys computed in the parse workers beside the signature save the event loop their hashing.
+    given = bands if bands is not None else [None] * len(signatures)
+    return [list(b) if b is not None else band_keys(s) if s else [] for s, b in zip(signatures, given, strict=True)]
+
+
+async def assign_ahead(
+    session: AsyncSession,
+    titles: Sequence[str | None],
+    signatures: Sequence[bytes | None],
+    bands: Sequence[Sequence[int] | None] | None = None,
+    quiet: AbstractAsyncContextManager[Any] | None = None,
+) -> list[int]:
+    """The story id for each article about to be inserted, chosen BEFORE the write transaction
+    (PostgreSQL, `session` bound to the engine): the candidates are read through `session` (a
+    read that need not be a transaction), matched with no transaction open, and the new stories
+    created in their own short one under their band keys' locks (`_create_locked`), as in
+    `assign_stories`. The write then only inserts the articles with these ids and counts them in
+    (`assign_stories(..., chosen=...)`); if it fails, the stories created here stay empty and
+    the retry's match finds them. `quiet`: held while matching and creating (see `pipeline._quiet`)."""
+    quiet = quiet or contextlib.nullcontext()
+    assert isinstance(session.bind, AsyncEngine) and session.get_bind().dialect.name == "postgresql"
+    keys_of = _keys_of(signatures, bands)
+    known = await _candidates(session, {k for ks in keys_of for k in ks})
+    async with quiet:
+        picks = _match(titles, signatures, keys_of, known)
+        if _distinct_new(picks):
+            await _create_locked(session.bind, picks, titles, signatures, keys_of, set(known.signatures))
+    return [p if isinstance(p, int) else p.id for p in picks]
+
+
 async def assign_stories(
     session: AsyncSession,
     titles: Sequence[str | None],
     signatures: Sequence[bytes | None],
     bands: Sequence[Sequence[int] | None] | None = None,
+    *,
+    chosen: Sequence[int | None] | None = None,
 ) -> list[int]:
     """The story id for each article about to be stored: a matching recent story, or a new one.
 
     Batched for many feeds' worth of articles: one candidate query, one insert of new stories, one
     of their band keys, one update of the stories that grew. Articles in the same batch group with
-    each other too. Articles too short to compare each get a story of their own.
+    each other too. Articles too short to compare each get a story of their own. `chosen`: per
+    article, a story assigned before the transaction (`assign_ahead`), or None to assign here.
     """
     assert len(titles) == len(signatures)
-    given = bands if bands is not None else [None] * len(signatures)
-    # Band keys computed in the parse workers beside the signature save the event loop their hashing.
-    keys_of = [list(b) if b is not None else band_keys(s) if s else [] for s, b in zip(signatures, given, strict=True)]
+    if chosen is not None and any(c is not None for c in chosen):
+        rest = [i for i, c in enumerate(chosen) if c is None]
+        given = bands if bands is not None else [None] * len(signatures)
+        found = iter(await assign_stories(
+            session, [titles[i] for i in rest], [signatures[i] for i in rest], [given[i] for i in rest]) if rest else [])
+        _count_in(session, {}, [c for c in chosen if c is not None])
+        return [c if c is not None else next(found) for c in chosen]
+    keys_of = _keys_of(signatures, bands)
     dialect = session.get_bind().dialect.name
     shared = dialect == "postgresql" and isinstance(session.bind, AsyncEngine)
     if dialect == "sqlite":
@@ -270,18 +313,30 @@ async def assign_stories(
     elif new:
         # One writer at a time already (SQLite's lock, or a session bound to one connection).
         await _insert_new(session, new)
-    grown: dict[int, int] = {}
-    for p in picks:
-        if isinstance(p, int):
-            grown[p] = grown.get(p, 0) + 1
-        elif shared:
-            grown[p.id] = grown.get(p.id, 0) + 1
-    if grown and shared:
-        _bump_before_commit(session, grown)
-    elif grown:
-        now = utcnow()
-        await session.execute(_BUMP, [{"b_id": sid, "b_n": n, "b_now": now} for sid, n in sorted(grown.items())])
+    if shared:
+        _count_in(session, {}, [p if isinstance(p, int) else p.id for p in picks])
+    else:
+        grown: dict[int, int] = {}
+        for p in picks:
+            if isinstance(p, int):
+                grown[p] = grown.get(p, 0) + 1
+        if grown:
+            now = utcnow()
+            await session.execute(_BUMP, [{"b_id": sid, "b_n": n, "b_now": now} for sid, n in sorted(grown.items())])
     return [p if isinstance(p, int) else p.id for p in picks]
+
+
+def _count_in(session: AsyncSession, grown: dict[int, int], ids: Sequence[int]) -> None:
+    for sid in ids:
+        grown[sid] = grown.get(sid, 0) + 1
+    if grown:
+        _bump_before_commit(session, grown)
+
+
+async def write_counts(session: AsyncSession) -> None:
+    """Count the articles assigned so far into their stories now rather than at commit: the
+    ingester does it before taking the statement locks, so that they are not held through it."""
+    await session.run_sync(_write_bumps)
 
 
 _BUMPS = "story_bumps"  # session.info key: articles counted into stories, not yet written

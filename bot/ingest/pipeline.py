@@ -3,7 +3,12 @@
 `fetch_and_parse` never touches the database. `write_batch` stores what several polls learnt in
 ONE transaction: their articles (one `store_articles` call, stories included), the 304s and
 failures (one executemany each), and every feed row's validators, next check time (adaptive, or
-backed off after an error) and health columns, committed together with the feed's articles. Why
+backed off after an error) and health columns, committed together with the feed's articles.
+
+The write transaction only writes (`_prepare` decides first, with none open): on PostgreSQL every
+ingester's backends would otherwise sit "idle in transaction", holding locks others wait for,
+while Python works. Which articles are new, their stories and their statements' matches are
+settled before it; in it, a handful of statements, the statements' locks taken last. Why
 batches: on SQLite there is one writer, and per-feed transactions spend the cycle on round trips
 to the database thread rather than on work. An error is a value: logged, counted, written to the
 feed, and the cycle goes on; a batch that cannot be written is retried feed by feed, so one bad
@@ -13,19 +18,22 @@ feed never costs the others their articles.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.archive.articles import ArticleIn, Stored, store_articles
+from bot.archive.articles import ArticleIn, Stored, plan, store_articles
 from bot.archive.hooks import after_store_many
-from bot.archive.statement_store import Matched, match_ahead
+from bot.archive.statement_store import Matched, catch_up, match_read, read_ahead
+from bot.archive.stories import assign_ahead, signature, write_counts
 from bot.config import AppConfig
 from bot.fulltext.queue import for_full_text
 from bot.ingest.parse import ParsedFeed
@@ -205,8 +213,107 @@ def _failure_values(p: Polled, config: AppConfig) -> dict[str, object]:
     }
 
 
-async def _write(session: AsyncSession, batch: Sequence[Polled], config: AppConfig, ahead: Matched | None = None) -> list[FeedOutcome]:
-    """Everything a batch of polls learnt, in the caller's transaction."""
+@dataclass
+class _FeedNow:
+    """A leased feed's columns the write needs, read as it is prepared."""
+
+    id: int
+    full_text: str
+    backfilled: bool
+    interval_s: int
+
+
+@dataclass
+class _Prepared:
+    """A batch's articles, ready to write: made, planned and matched before the write transaction."""
+
+    live: list[tuple[Polled, _FeedNow, slice]] = field(default_factory=list)
+    items: list[ArticleIn] = field(default_factory=list)
+    found: list[list[Found] | None] = field(default_factory=list)  # by the parse workers, or None
+    statements: Matched | None = None
+    stories: dict[ArticleIn, int] = field(default_factory=dict)
+
+
+_quiet_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _quiet() -> asyncio.Lock:
+    """The process's write transactions and the heavy Python work of preparing writes take turns.
+
+    Why: a backend waits for its process to send the next statement, and one process's event
+    loop serves all its writers. While one writer holds statement locks (until its commit), a
+    second writer matching a batch's statements (tens of milliseconds of Python, no await) would
+    keep the first from sending its next statement, and every other ingester waiting on those
+    locks would wait for it too. Reads and fetching still overlap with a write."""
+    loop = asyncio.get_running_loop()
+    lock = _quiet_locks.get(loop)
+    if lock is None:
+        lock = _quiet_locks[loop] = asyncio.Lock()
+    return lock
+
+
+@contextlib.asynccontextmanager
+async def _reading(sessions: async_sessionmaker[AsyncSession], postgres: bool) -> AsyncIterator[AsyncSession]:
+    """A session for reads that need no transaction: on PostgreSQL each runs on its own (autocommit),
+    so no backend sits idle in a transaction while Python works between them; each still reads
+    only committed rows, as it would in a read-committed transaction."""
+    async with sessions() as session:
+        if postgres:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+        await session.commit()  # words read are kept at commit (statement_words)
+
+
+def _postgres(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Sessions on a PostgreSQL engine (not one connection): reads and writes on connections of their own."""
+    bind = sessions.kw.get("bind")
+    return isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql"
+
+
+async def _prepare(session: AsyncSession, batch: Sequence[Polled], postgres: bool) -> _Prepared:
+    """Everything the write can decide before its transaction, read through `session` (see
+    `_reading`): the feeds' articles, which are new or changed as the archive reads now, the new
+    ones' stories (PostgreSQL; new stories created in short transactions of their own), their
+    statements matched. The write decides again and only re-checks what may have changed
+    meanwhile, so its transaction is a few round trips of writes."""
+    prep = _Prepared()
+    parsed = [p for p in batch if p.status == "parsed" and p.parsed is not None]
+    if not parsed:
+        return prep
+    read = None
+    query = select(_FEEDS.c.id, _FEEDS.c.full_text, _FEEDS.c.backfilled, _FEEDS.c.interval_s).where(
+        _FEEDS.c.id.in_([p.job.id for p in parsed]))
+    feeds = {r.id: _FeedNow(r.id, r.full_text, bool(r.backfilled), r.interval_s or 900) for r in await session.execute(query)}
+    for p in parsed:
+        assert p.parsed is not None
+        feed = feeds.get(p.job.id)
+        if feed is None:  # removed while we fetched
+            continue
+        arts = articles_of(p.job, p.parsed, p.seen_at, full_text=feed.full_text, alerts=feed.backfilled)
+        prep.live.append((p, feed, slice(len(prep.items), len(prep.items) + len(arts))))
+        prep.items += arts
+        prep.found += [e.statements for e in p.parsed.entries]
+    if not prep.items:
+        return prep
+    planned = await plan(session, prep.items)
+    if all(f is not None for f in prep.found):
+        of = [f for f, (_o, changed) in zip(prep.found, planned, strict=True) if changed and f is not None]
+        read = await read_ahead(session, of)
+    new = [i for i, (outcome, _c) in zip(prep.items, planned, strict=True) if outcome == "new"]
+    if postgres and new:
+        sigs = [i.signature if i.signature is not None else signature(i.title, i.text) for i in new]
+        keys = [i.bands if i.signature is not None else None for i in new]
+        ids = await assign_ahead(session, [i.title for i in new], sigs, keys, _quiet())
+        prep.stories = dict(zip(new, ids, strict=True))
+    if read is not None:
+        async with _quiet():
+            prep.statements = match_read(read)
+    return prep
+
+
+async def _write(session: AsyncSession, batch: Sequence[Polled], config: AppConfig, prep: _Prepared) -> list[FeedOutcome]:
+    """Everything a batch of polls learnt, in the caller's transaction: writes, the statement
+    locks taken last (see `_store_parsed`)."""
     limits = config.ingest
     outcomes: list[FeedOutcome] = []
     quiet = [p for p in batch if p.status == "not_modified"]
@@ -226,82 +333,77 @@ async def _write(session: AsyncSession, batch: Sequence[Polled], config: AppConf
         await session.execute(_FAILED, [_failure_values(p, config) for p in failed])
     parsed = [p for p in batch if p.status == "parsed"]
     if parsed:
-        outcomes += await _store_parsed(session, parsed, config, ahead)
+        outcomes += await _store_parsed(session, parsed, config, prep)
     return outcomes
 
 
-async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: AppConfig, ahead: Matched | None) -> list[FeedOutcome]:
-    limits = config.ingest
-    ids = [p.job.id for p in batch]
-    feeds = {
-        f.id: f
-        for f in (
-            await session.execute(select(Feed).where(Feed.id.in_(ids)).execution_options(populate_existing=True))
-        ).scalars()
+# The feed rows of a batch's fetched feeds, one executemany. The title is kept if the feed has one.
+_PARSED = (
+    update(_FEEDS)
+    .where(_FEEDS.c.id == bindparam("b_id"))
+    .values(
+        etag=bindparam("b_etag"),
+        last_modified=bindparam("b_last_modified"),
+        interval_s=bindparam("b_interval"),
+        next_check_at=bindparam("b_next"),
+        last_checked_at=bindparam("b_now"),
+        last_success_at=bindparam("b_now"),
+        consecutive_failures=0,
+        last_error=None,
+        lease_owner=None,
+        lease_until=None,
+        title=func.coalesce(func.nullif(_FEEDS.c.title, ""), bindparam("b_title", type_=_FEEDS.c.title.type)),
+        backfilled=True,
+        last_new_at=func.coalesce(bindparam("b_new_at", type_=_FEEDS.c.last_new_at.type), _FEEDS.c.last_new_at),
+    )
+)
+
+
+def _parsed_values(p: Polled, feed: _FeedNow, new: int, max_s: int, min_s: int) -> dict[str, object]:
+    assert p.parsed is not None and p.fetched is not None
+    now = p.seen_at
+    dates = [e.published_at for e in p.parsed.entries if e.published_at and not e.published_inferred]
+    interval = adaptive_interval(feed.interval_s, dates, new, min_s, max_s)
+    headers = p.fetched.headers
+    return {
+        "b_id": feed.id,
+        "b_etag": (headers.get("etag") or "")[:500] or None,
+        "b_last_modified": (headers.get("last-modified") or "")[:100] or None,
+        "b_interval": interval,
+        "b_next": now + timedelta(seconds=next_check_after_success(interval, p.fetched.max_age_s, max_s)),
+        "b_now": now,
+        "b_title": (p.parsed.title or "")[:500] or None,
+        "b_new_at": now if new else None,
     }
-    outcomes: list[FeedOutcome] = []
-    live: list[tuple[Polled, Feed, FeedOutcome, slice]] = []
-    items: list[ArticleIn] = []
-    extracted: list[list[Found] | None] = []
+
+
+async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: AppConfig, prep: _Prepared) -> list[FeedOutcome]:
+    """The articles (stories chosen already), the feed rows, the streams and story counts, then
+    the statements last: their locks are held until commit, so only their own few statements run
+    under them."""
+    limits = config.ingest
+    outcomes: dict[int, FeedOutcome] = {}
     for p in batch:
         assert p.parsed is not None
-        out = FeedOutcome(p.job.url, "fetched", entries=len(p.parsed.entries))
-        outcomes.append(out)
-        feed = feeds.get(p.job.id)
-        if feed is None:  # removed while we fetched
-            continue
-        arts = articles_of(p.job, p.parsed, p.seen_at, full_text=feed.full_text, alerts=feed.backfilled)
-        live.append((p, feed, out, slice(len(items), len(items) + len(arts))))
-        items += arts
-        extracted += [e.statements for e in p.parsed.entries]  # by the parse workers, or None
-    stored: list[Stored] = await store_articles(session, items, stories=True)
-    alerts = [feed.backfilled for _p, feed, _out, part in live for _ in range(part.start, part.stop)]
-    found = await after_store_many(session, list(zip(stored, alerts, strict=True)), config, extracted, ahead)
-    for _p, _feed, out, part in live:
-        for s, n in zip(stored[part], found[part], strict=True):
-            out.statements += n
-            if s.outcome == "new":
-                out.new += 1
-            elif s.outcome == "updated":
-                out.updated += 1
-    for p, feed, out, _part in live:
-        assert p.parsed is not None and p.fetched is not None
-        now = p.seen_at
-        dates = [e.published_at for e in p.parsed.entries if e.published_at and not e.published_inferred]
-        feed.interval_s = adaptive_interval(feed.interval_s or 900, dates, out.new, limits.min_interval_s, limits.max_interval_s)
-        _succeeded(feed, p.fetched, now, limits.max_interval_s)
-        feed.title = feed.title or (p.parsed.title or "")[:500] or None
-        feed.backfilled = True
-        if out.new:
-            feed.last_new_at = now
-    return outcomes
-
-
-def _succeeded(feed: Feed, fetched: FetchResult, now: datetime, max_s: int) -> None:
-    if not fetched.not_modified:
-        feed.etag = (fetched.headers.get("etag") or "")[:500] or None
-        feed.last_modified = (fetched.headers.get("last-modified") or "")[:100] or None
-    feed.last_checked_at = now
-    feed.last_success_at = now
-    feed.consecutive_failures = 0
-    feed.last_error = None
-    wait = next_check_after_success(feed.interval_s, fetched.max_age_s, max_s)
-    feed.next_check_at = now + timedelta(seconds=wait)
-    feed.lease_owner = None
-    feed.lease_until = None
-
-
-async def _match_ahead(sessions: async_sessionmaker[AsyncSession], batch: Sequence[Polled]) -> Matched | None:
-    """The batch's statements matched before its write transaction (see `match_ahead`): the
-    articles and extracted statements as `_store_parsed` will hand them over if every feed is
-    still there."""
-    items: list[ArticleIn] = []
-    found: list[list[Found] | None] = []
-    for p in batch:
-        if p.status == "parsed" and p.parsed is not None:
-            items += articles_of(p.job, p.parsed, p.seen_at)
-            found += [e.statements for e in p.parsed.entries]
-    return await match_ahead(sessions, items, found) if items else None
+        outcomes[id(p)] = FeedOutcome(p.job.url, "fetched", entries=len(p.parsed.entries))
+    if prep.items:
+        stored: list[Stored] = await store_articles(session, prep.items, stories=True, chosen=prep.stories)
+        rows = []
+        for p, feed, part in prep.live:
+            out = outcomes[id(p)]
+            for s in stored[part]:
+                if s.outcome == "new":
+                    out.new += 1
+                elif s.outcome == "updated":
+                    out.updated += 1
+            rows.append(_parsed_values(p, feed, out.new, limits.max_interval_s, limits.min_interval_s))
+        await session.execute(_PARSED, rows)
+        await write_counts(session)
+        alerts = [feed.backfilled for _p, feed, part in prep.live for _ in range(part.start, part.stop)]
+        found = await after_store_many(session, list(zip(stored, alerts, strict=True)), config, prep.found, prep.statements)
+        for p, _feed, part in prep.live:
+            outcomes[id(p)].statements += sum(found[part])
+    return [outcomes[id(p)] for p in batch]
 
 
 def _retryable(exc: Exception) -> bool:
@@ -313,12 +415,23 @@ def _retryable(exc: Exception) -> bool:
 async def _write_once(
     sessions: async_sessionmaker[AsyncSession], batch: Sequence[Polled], config: AppConfig, attempts: int = 3
 ) -> list[FeedOutcome]:
+    """Prepare, then write; on PostgreSQL the preparing reads stay open (autocommit, no
+    transaction) to catch the statements up once more, under the process's write turn, just
+    before the write transaction begins."""
     for attempt in range(attempts):
         try:
             # Afresh at each attempt: a failed one may have used the matches up.
-            ahead = await _match_ahead(sessions, batch)
-            async with sessions.begin() as session:
-                return await _write(session, batch, config, ahead)
+            postgres = _postgres(sessions)
+            async with contextlib.AsyncExitStack() as reading:
+                reader = await reading.enter_async_context(_reading(sessions, postgres))
+                prep = await _prepare(reader, batch, postgres)
+                if not postgres:  # SQLite: its one connection is the writer's
+                    await reading.aclose()
+                async with _quiet():
+                    if prep.statements is not None and postgres:
+                        await catch_up(reader, prep.statements)
+                    async with sessions.begin() as session:
+                        return await _write(session, batch, config, prep)
         except Exception as exc:
             if attempt == attempts - 1 or not _retryable(exc):
                 raise

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from bot.statements import rules as ex
 from bot.statements.lexicon import DIRECTIVE, QUOTE_ONLY
 from bot.statements.model import Statement
 from bot.statements.names import looks_lowercase_elsewhere
+from bot.statements.trie import trie_pattern
 
 if TYPE_CHECKING:
     from bot.statements.rules import _Cue, _Doc
@@ -56,10 +58,12 @@ def _bucket(n: int) -> str:
 
 @lru_cache(maxsize=4)
 def _vocab_re(vocab: tuple[str, ...]) -> re.Pattern[str] | None:
-    """Stance and speech verbs learned from the corpus that the lexicon's cues do not cover."""
+    """Stance and speech verbs learned from the corpus that the lexicon's cues do not cover, as
+    one prefix tree (a flat alternation of hundreds of words is tried branch by branch at every
+    position of the article)."""
     if not vocab:
         return None
-    return re.compile(r"(?<![\w\-’'])(?:" + "|".join(re.escape(v) for v in sorted(vocab, key=len, reverse=True)) + r")(?![\w\-])")
+    return re.compile(r"(?<![\w\-’'])(?=\w)(?:" + trie_pattern(vocab, flex=False) + r")(?![\w\-])")
 
 
 def learned_cues(doc: _Doc, vocab: tuple[str, ...]) -> list[_Cue]:
@@ -68,11 +72,12 @@ def learned_cues(doc: _Doc, vocab: tuple[str, ...]) -> list[_Cue]:
     rx = _vocab_re(vocab)
     if rx is None:
         return []
-    taken = [(c.start, c.end) for c in doc.cues]
     out: list[ex._Cue] = []
+    cues, starts = doc.cues, doc.cue_starts
     for m in rx.finditer(doc.text):
         s, e = m.start(), m.end()
-        if any(a < e and s < b for a, b in taken) or ex._in_quote(doc, s):
+        i = bisect_left(starts, e) - 1  # the lexicon's cues do not overlap: only the last one before e can
+        if (i >= 0 and cues[i].end > s) or ex._in_quote(doc, s):
             continue
         out.append(ex._Cue(s, e, m.group(0).lower()))
     return out
@@ -86,8 +91,9 @@ def proposals(doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...
     text = doc.text
     if not doc.sentences:
         return out
-    for cue in list(doc.cues) + learned_cues(doc, vocab):
-        learned = not any(c is cue for c in doc.cues)
+    n_lexicon = len(doc.cues)
+    for k, cue in enumerate(list(doc.cues) + learned_cues(doc, vocab)):
+        learned = k >= n_lexicon
         si = ex._sentence(doc, cue.start)
         s_start, s_end = doc.sentences[si]
         spans = []
@@ -98,6 +104,7 @@ def proposals(doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...
         if np is not None:
             spans.append(np)
         spans.extend(_object_clause(text, cue, s_end, np))
+        ctx: _CueContext | None = None
         for start, end, form in spans:
             while start < end and (text[start].isspace() or text[start] in ",;:—–-"):
                 start += 1
@@ -106,16 +113,19 @@ def proposals(doc: _Doc, rule_spans: set[tuple[int, int]], vocab: tuple[str, ...
             n = len(text[start:end].split())
             if n < _MIN_WORDS.get(form, 3) or _mostly_quoted(doc, start, end):
                 continue  # a quotation is a direct statement already
-            feats = _feats(doc, cue, start, end, form, s_start, s_end, n)
+            feats = _head_feats(cue, form, n)
+            if learned:
+                feats.append("learned")
+                feats.append(f"learned|form={form}")
+            if ctx is None:
+                ctx = _cue_context(doc, cue, s_start, s_end)
+            if (start, end) in rule_spans:
+                feats.append("rule_span")
+            feats.extend(_feats(doc, ctx, start, end, form))
             if "nosubj" in feats and (form in _OBJECT_FORMS or (learned and form not in _SPEAKER_AFTER)):
                 continue  # nobody stands before the verb: likely a noun ("talks pledge"), not speech
             if learned and "subj=name" in feats and "subj_nonperson" in " ".join(feats):
                 continue  # a corpus-learned verb needs a person before it, not "Parliament talks ..."
-            if learned:
-                feats.append("learned")
-                feats.append(f"learned|form={form}")
-            if (start, end) in rule_spans:
-                feats.append("rule_span")
             out.append(Proposal(start, end, cue.start, cue.end, cue.word, feats))
     return out
 
@@ -205,15 +215,27 @@ def _span(doc: _Doc, cue: _Cue, s_start: int, s_end: int) -> tuple[int, int, str
     return None
 
 
-def _feats(
-    doc: _Doc, cue: _Cue, start: int, end: int, form: str, s_start: int, s_end: int, n: int
-) -> list[str]:
-    """Features of one proposal for the cue model."""
-
-    text = doc.text
+def _head_feats(cue: _Cue, form: str, n: int) -> list[str]:
+    """The features of a proposal's cue word, shape and length."""
     w = cue.word
     head = w.split(" ")[0]
-    feats = ["bias", f"w={w}", f"form={form}", f"w={head}|form={form}", f"len{_bucket(n)}", f"form={form}|len{_bucket(n)}"]
+    return ["bias", f"w={w}", f"form={form}", f"w={head}|form={form}", f"len{_bucket(n)}", f"form={form}|len{_bucket(n)}"]
+
+
+@dataclass
+class _CueContext:
+    """What a cue's proposals share: the features of the words around the cue and of its subject."""
+
+    feats: list[str]
+    subj: str | None  # the subject's kind, or None when nobody stands before the verb
+    pos: str  # where the cue stands in its sentence
+
+
+def _cue_context(doc: _Doc, cue: _Cue, s_start: int, s_end: int) -> _CueContext:
+    """Features of a cue's surroundings, computed once for all the spans it proposes."""
+    text = doc.text
+    head = cue.word.split(" ")[0]
+    feats: list[str] = []
     pm = _PREV.search(text, max(0, cue.start - 25), cue.start)
     prev = pm.group(1).lower() if pm else ""
     nm = _NEXT.match(text, cue.end)
@@ -235,7 +257,6 @@ def _feats(
         break
     if subj is not None:
         feats.append(f"subj={subj.kind}")
-        feats.append(f"subj={subj.kind}|form={form}")
         feats.append(f"subj={subj.kind}|w={head}")
         if not subj.person:
             feats.append(f"subj_nonperson|w={head}")
@@ -244,19 +265,27 @@ def _feats(
         feats.append(f"sw={sw[-1].lower() if sw else ''}")
     else:
         feats.append("nosubj")
-        feats.append(f"nosubj|form={form}")
+    pos = "start" if not text[s_start : cue.start].strip() else "end" if len(text[cue.end : s_end].split()) <= 3 else "mid"
+    feats.append(f"pos={pos}")
+    feats.append(f"w={head}|pos={pos}")
+    if cue.word in QUOTE_ONLY:
+        feats.append("quote_only")
+    return _CueContext(feats, subj.kind if subj is not None else None, pos)
+
+
+def _feats(doc: _Doc, ctx: _CueContext, start: int, end: int, form: str) -> list[str]:
+    """Features of one proposed span, beyond its cue's shared ones (`_cue_context`) and its
+    cue word, shape and length (`_head_feats`): how the content opens, how much of it is quoted."""
+    text = doc.text
+    feats = list(ctx.feats)
+    feats.append(f"subj={ctx.subj}|form={form}" if ctx.subj is not None else f"nosubj|form={form}")
+    feats.append(f"form={form}|pos={ctx.pos}")
     quoted = sum(q.end - q.start for q in doc.quotes if q.start >= start and q.end <= end)
     frac = quoted / max(1, end - start)
     feats.append("q0" if quoted == 0 else "q_some" if frac < 0.5 else "q_most")
-    pos = "start" if not text[s_start : cue.start].strip() else "end" if len(text[cue.end : s_end].split()) <= 3 else "mid"
-    feats.append(f"pos={pos}")
-    feats.append(f"form={form}|pos={pos}")
-    if w in QUOTE_ONLY:
-        feats.append("quote_only")
     words = text[start:end].split()
     first = words[0].lower().strip("“\"") if words else ""
     feats.append(f"first={first}")  # how the content opens ("the", "he", "it", "what"): clause or noun phrase
-    feats.append(f"w={head}|pos={pos}")
     if first in _PRONOUNS or first in ("the", "a", "an", "there", "this", "his", "her", "their"):
         feats.append("opens_np")
     if form in ("after", "before") and ex._finite(words[1:9]):

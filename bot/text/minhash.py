@@ -72,10 +72,15 @@ def similarity(a: bytes, b: bytes) -> float:
 
 
 def band_keys(sig: bytes) -> list[int]:
-    """One signed 64-bit key per band (fits BIGINT on both backends)."""
-    values = unpack(sig)
-    keys = []
-    for b in range(BANDS):
-        chunk = struct.pack(f"<B{ROWS}I", b, *values[b * ROWS : (b + 1) * ROWS])
-        keys.append(int.from_bytes(hashlib.blake2b(chunk, digest_size=8).digest(), "little", signed=True))
-    return keys
+    """One signed 64-bit key per band (fits BIGINT on both backends).
+
+    A band's key hashes its number (one byte) and its ROWS values as the signature packs them
+    (little-endian uint32s), so the bytes are sliced from the signature rather than unpacked and
+    packed again per band.
+    """
+    width = ROWS * 4
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    return [
+        from_bytes(blake2b(bytes((b,)) + sig[b * width : (b + 1) * width], digest_size=8).digest(), "little", signed=True)
+        for b in range(BANDS)
+    ]
