@@ -243,13 +243,15 @@ def _by(g: dict[str, object], said: set[str]) -> bool:
     return not al or bool(said & {str(x) for x in al})  # type: ignore[attr-defined]
 
 
-def reported_cuts(records: list[ReportedRecord], n: int, precision: float) -> tuple[float, float, dict[str, float]]:
+def reported_cuts(records: list[ReportedRecord], n: int, precision: float, least_cue: float) -> tuple[float, float, dict[str, float]]:
     """The cue threshold and the confidence floor that find the most gold reported speech while
-    the statements kept stay at `precision` or above; with the figures they reach."""
-    best = (-1, 0.0, 0.5, 0.0)
-    for tc in [k / 20 for k in range(4, 20)]:
+    the statements kept stay at `precision` or above; with the figures they reach. The cue
+    threshold never goes below `least_cue`, the cue model's own precision point: a span is speech
+    by the cue model's standard before the floor weighs its speaker too."""
+    best = (-1, 0.0, max(0.5, least_cue), 0.0)
+    for tc in sorted({least_cue} | {k / 20 for k in range(4, 20) if k / 20 >= least_cue}):
         for fl in [k / 20 for k in range(0, 14)]:
-            kept = [r for r in records if (not r[2] or r[0] >= tc) and r[1] >= fl]
+            kept = [r for r in records if not r[2] or (r[0] >= tc and r[1] >= fl)]
             if not kept:
                 continue
             p = sum(r[3] for r in kept) / len(kept)
@@ -345,7 +347,7 @@ def main(argv: list[str]) -> None:
     # the first cue model: the most gold reported speech found at the precision asked for
     held_w = Weights(weights, first, 0.05, vocab, args.override, args.override_reported, 0.0, args.null_bar)
     records, n_rep = reported_records(train_docs[cut:], gazetteer, held_w)
-    cue_t, floor, held_fig = reported_cuts(records, n_rep, args.reported_precision)
+    cue_t, floor, held_fig = reported_cuts(records, n_rep, args.reported_precision, cue_t)
     dev_ex = speaker_examples(dev_docs, gazetteer)
     cue_dev = cue_examples(dev_docs, gazetteer, vocab)
     OUT.write_text(json.dumps({"speaker": weights, "cue": cue_w, "cue_threshold": cue_t, "vocab": vocab,

@@ -145,8 +145,15 @@ def _rank(doc: _Doc, found: list[Statement], weights: Weights) -> list[Statement
     """Re-attribute every statement with the learned ranker (`attribution.py`)."""
     ranked = rank(candidates(doc, found), weights)
     floor = weights.reported_floor
-    return [st for st in ranked
-            if _vouched(doc, st) and (st.kind != "reported" or st.confidence is None or st.confidence >= floor)]
+    return [st for st in ranked if _vouched(doc, st) and not _below_floor(doc, st, floor)]
+
+
+def _below_floor(doc: _Doc, st: Statement, floor: float) -> bool:
+    """Speech only the learned cues found must clear the confidence floor; the rules' own reported
+    speech ("he said that ...") is kept at any confidence, since the floor was set for what the cue
+    model adds, and the confidence still decides whether it alerts."""
+    learned = (st.start, st.end) in doc.learned_spans
+    return learned and st.kind == "reported" and st.confidence is not None and st.confidence < floor
 
 
 def _vouched(doc: _Doc, st: Statement) -> bool:

@@ -26,7 +26,7 @@ class Weights:
     vocab: tuple[str, ...] = ()  # cue words learned from the corpus, beyond the lexicon
     override: float = 0.0  # the ranker replaces the rules' speaker of a quotation only at this probability or above
     override_reported: float = 0.0  # the same for reported speech
-    reported_floor: float = 0.0  # reported speech whose confidence (speaker x cue probability) is below this is dropped
+    reported_floor: float = 0.0  # speech only the learned cues found is dropped below this confidence (speaker x cue probability)
     null_bar: float = 0.0  # a quotation is left without a speaker only when "nobody" has at least this probability
 
 
