@@ -24,6 +24,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import Table, bindparam, func, select, update
@@ -169,21 +170,18 @@ def _success_values(job: FeedJob, interval: int, fetched: FetchResult, now: date
 _FEEDS: Table = Feed.__table__  # type: ignore[assignment]
 
 # Core executemany statements (one round trip for a whole batch; a feed removed meanwhile simply
-# matches no row).
-_NOT_MODIFIED = (
-    update(_FEEDS)
-    .where(_FEEDS.c.id == bindparam("b_id"))
-    .values(
-        interval_s=bindparam("b_interval"),
-        next_check_at=bindparam("b_next"),
-        last_checked_at=bindparam("b_now"),
-        last_success_at=bindparam("b_now"),
-        consecutive_failures=0,
-        last_error=None,
-        lease_owner=None,
-        lease_until=None,
-    )
-)
+# matches no row). What any successful check writes: the next check, the failures cleared, the lease released.
+_SUCCEEDED: dict[str, Any] = {
+    "interval_s": bindparam("b_interval"),
+    "next_check_at": bindparam("b_next"),
+    "last_checked_at": bindparam("b_now"),
+    "last_success_at": bindparam("b_now"),
+    "consecutive_failures": 0,
+    "last_error": None,
+    "lease_owner": None,
+    "lease_until": None,
+}
+_NOT_MODIFIED = update(_FEEDS).where(_FEEDS.c.id == bindparam("b_id")).values(**_SUCCEEDED)
 _FAILED = (
     update(_FEEDS)
     .where(_FEEDS.c.id == bindparam("b_id"))
@@ -342,16 +340,9 @@ _PARSED = (
     update(_FEEDS)
     .where(_FEEDS.c.id == bindparam("b_id"))
     .values(
+        **_SUCCEEDED,
         etag=bindparam("b_etag"),
         last_modified=bindparam("b_last_modified"),
-        interval_s=bindparam("b_interval"),
-        next_check_at=bindparam("b_next"),
-        last_checked_at=bindparam("b_now"),
-        last_success_at=bindparam("b_now"),
-        consecutive_failures=0,
-        last_error=None,
-        lease_owner=None,
-        lease_until=None,
         title=func.coalesce(func.nullif(_FEEDS.c.title, ""), bindparam("b_title", type_=_FEEDS.c.title.type)),
         backfilled=True,
         last_new_at=func.coalesce(bindparam("b_new_at", type_=_FEEDS.c.last_new_at.type), _FEEDS.c.last_new_at),
