@@ -356,13 +356,9 @@ def _parsed_values(p: Polled, feed: _FeedNow, new: int, max_s: int, min_s: int) 
     dates = [e.published_at for e in p.parsed.entries if e.published_at and not e.published_inferred]
     interval = adaptive_interval(feed.interval_s, dates, new, min_s, max_s)
     headers = p.fetched.headers
-    return {
-        "b_id": feed.id,
+    return _success_values(p.job, interval, p.fetched, now, max_s) | {
         "b_etag": (headers.get("etag") or "")[:500] or None,
         "b_last_modified": (headers.get("last-modified") or "")[:100] or None,
-        "b_interval": interval,
-        "b_next": now + timedelta(seconds=next_check_after_success(interval, p.fetched.max_age_s, max_s)),
-        "b_now": now,
         "b_title": (p.parsed.title or "")[:500] or None,
         "b_new_at": now if new else None,
     }
