@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import QueryableAttribute
 
@@ -121,10 +122,30 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(aurl, connect_args=connect_args, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
-    return create_async_engine(aurl, **kwargs)
+    engine = create_async_engine(aurl, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine.sync_engine.pool, "checkout", _drop_if_closed)
+    return engine
+
+
+def _drop_if_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed is replaced at checkout, with no round trip.
+
+    Why not SQLAlchemy's `pool_pre_ping`: with asyncpg it pings as `BEGIN; ; ROLLBACK`, a
+    transaction open across two round trips at every checkout, so each ingester's backends
+    spend that long "idle in transaction" (a third of them with four ingesters on two cores).
+    When PostgreSQL restarts or kills a backend, it closes the socket and the driver, which reads
+    it all the time on the event loop, marks the connection closed: that state is what a ping
+    would find. Raising `DisconnectionError` makes the pool discard it and connect afresh. A
+    connection that fails later, in use, is a disconnect error: SQLAlchemy then invalidates every
+    connection of the pool, and the caller's unit of work fails and runs again on its next turn
+    (tests/reliability/test_db_outage.py restarts the server under working ingesters)."""
+    driver = getattr(dbapi_conn, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if callable(is_closed) and is_closed():
+        raise DisconnectionError("the database closed this connection")
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -137,6 +158,22 @@ def one_line_error(exc: BaseException) -> str:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.asynccontextmanager
+async def one_by_one(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for statements that are each whole on their own (a conditional claim, a
+    one-row update): on PostgreSQL each commits as it runs (autocommit), so the backend never
+    sits "idle in transaction" between them while Python works; elsewhere (SQLite, one writer)
+    they share one transaction, committed at the end, as `sessions.begin()` would."""
+    bind = sessions.kw.get("bind")
+    async with sessions() as session:
+        if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+        else:
+            async with session.begin():
+                yield session
 
 
 async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
