@@ -207,6 +207,28 @@ async def test_per_host_rate_and_retry_after_as_the_server_sees_them(
         await site.stop()
 
 
+async def test_two_workers_share_the_queue_and_fetch_each_page_once(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, site: NewsSite, fetcher: SafeFetcher
+) -> None:
+    """Two services claiming at the same moment (as two ingesters do): each row is claimed by one
+    of them, every page is requested once, and all are stored."""
+    config = fast(app_config)
+    arts = [make_article(n) for n in range(12)]
+    for a in arts:
+        await add_entry(sessions, site.url(a), a.summary, a.title)
+    one, two = FullTextService(sessions, config, fetcher=fetcher), FullTextService(sessions, config, fetcher=fetcher)
+    try:
+        runs = await asyncio.gather(one.run_pending(), two.run_pending())
+    finally:
+        await one.aclose()
+        await two.aclose()
+    assert sum(r.claimed for r in runs) == 12 and sum(r.fetched for r in runs) == 12, [r.as_dict() for r in runs]
+    pages = [h.path for h in site.hits if h.path != "/robots.txt"]
+    assert sorted(pages) == sorted(a.path for a in arts)
+    async with sessions() as s:
+        assert await queue_counts(s) == {"queued": 0, "fetched": 12, "blocked_robots": 0, "failed": 0}
+
+
 async def test_nothing_is_lost_when_a_run_dies(
     sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, fetcher: SafeFetcher
 ) -> None:

@@ -35,6 +35,7 @@ from bot.fulltext.extract import HTML_ACCEPT, HTML_TYPES, PageDoc, extract_page,
 from bot.net.ratelimit import HostLimiter, origin_of
 from bot.net.robots import RobotsCache
 from bot.runtime.metrics import FULLTEXT_PAGES, FULLTEXT_QUEUED
+from bot.store.db import one_by_one
 from bot.store.models import Article, utcnow
 from bot.text.prepare import article_topics
 from bot.text.teaser import judge_page, needs_full_text
@@ -195,51 +196,56 @@ class FullTextService:
 
     # ---- the queue -----------------------------------------------------------------------
     async def _claim(self, limit: int) -> list[Job]:
-        """Lease up to `limit` due rows; at most a run's worth per origin, the rest deferred."""
+        """Lease up to `limit` due rows; at most a run's worth per origin, the rest deferred.
+
+        One statement takes the rows (`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
+        RETURNING`): on PostgreSQL it commits by itself, so no backend holds a transaction open
+        while the rows are sorted here, and rows another process is claiming are skipped, not
+        waited for. Those past their origin's share are handed back with a later due time."""
         now = utcnow()
         ft = self.config.fulltext
         per_origin_cap = max(1, int(ft.rate_per_s * max(ft.interval_s, 30)))
-        async with self._write_lock, self.sessions.begin() as session:
-            rows = (
-                await session.execute(
-                    select(Article.id, Article.url, Article.text, Article.fulltext_attempts, Article.fulltext_note)
-                    .where(_due(now))
-                    .order_by(Article.id)
-                    .limit(limit)
-                    # PostgreSQL: rows another process is claiming are skipped, not waited for
-                    # until its claim commits (4 ingesters: ~1 backend waiting on them on average)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+        lease = now + timedelta(seconds=self.lease_s)
+        due = select(Article.id).where(_due(now)).order_by(Article.id).limit(limit).with_for_update(skip_locked=True)
+        take = (
+            update(Article)
+            .where(Article.id.in_(due.scalar_subquery()))
+            .values(fulltext_next_at=lease)
+            .returning(Article.id, Article.url, Article.text, Article.fulltext_attempts, Article.fulltext_note)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._write_lock, one_by_one(self.sessions) as session:
+            rows = sorted((await session.execute(take)).all())
             taken: dict[str, int] = defaultdict(int)
             jobs: list[Job] = []
-            deferred: dict[str, list[int]] = defaultdict(list)
-            lease = now + timedelta(seconds=self.lease_s)
+            unlinked: list[int] = []
+            deferred: list[int] = []
             for art_id, url, text, attempts, note in rows:
                 if not url:
-                    await session.execute(
-                        update(Article)
-                        .where(Article.id == art_id)
-                        .values(fulltext_status="failed", fulltext_note="no link to fetch", summary_only=True)
-                    )
+                    unlinked.append(art_id)
                     continue
                 origin = origin_of(url)
                 if taken[origin] >= per_origin_cap:
-                    deferred[origin].append(art_id)
+                    deferred.append(art_id)
                     continue
-                # Conditional: a second worker (another process) that read the same rows claims none twice.
-                claimed = await session.execute(
-                    update(Article).where(Article.id == art_id, _due(now)).values(fulltext_next_at=lease)
+                taken[origin] += 1
+                backfill = bool(note and note.startswith(BACKFILL_NOTE))
+                jobs.append(Job(art_id, url, text or "", attempts or 0, backfill))
+            if unlinked:
+                await session.execute(
+                    update(Article)
+                    .where(Article.id.in_(unlinked))
+                    .values(fulltext_status="failed", fulltext_note="no link to fetch", summary_only=True, fulltext_next_at=None)
+                    .execution_options(synchronize_session=False)
                 )
-                if getattr(claimed, "rowcount", 1) == 1:
-                    taken[origin] += 1
-                    backfill = bool(note and note.startswith(BACKFILL_NOTE))
-                    jobs.append(Job(art_id, url, text or "", attempts or 0, backfill))
-            for ids in deferred.values():
-                # The origin is busy for this run; come back when its share of the rate frees up.
+            if deferred:
+                # Their origins are busy for this run; come back when their share of the rate frees up.
                 later = now + timedelta(seconds=per_origin_cap / ft.rate_per_s)
                 await session.execute(
-                    update(Article).where(Article.id.in_(ids), _due(now)).values(fulltext_next_at=later)
+                    update(Article)
+                    .where(Article.id.in_(deferred), Article.fulltext_next_at == lease)
+                    .values(fulltext_next_at=later)
+                    .execution_options(synchronize_session=False)
                 )
             self._queued = int(
                 (
@@ -402,7 +408,7 @@ class FullTextService:
 
     async def _finish(self, job: Job, status: str, note: str | None) -> None:
         """A final outcome without new text: the feed's summary stays and is marked summary only."""
-        async with self._write_lock, self.sessions.begin() as session:
+        async with self._write_lock, one_by_one(self.sessions) as session:
             await session.execute(
                 update(Article)
                 .where(Article.id == job.id, Article.fulltext_status == "queued")
@@ -421,7 +427,7 @@ class FullTextService:
             await self._finish(job, "failed", f"{note} (gave up after {job.attempts + 1} attempts)")
             self._count(stats, "failed", note.split(" (")[0])
             return
-        async with self._write_lock, self.sessions.begin() as session:
+        async with self._write_lock, one_by_one(self.sessions) as session:
             await session.execute(
                 update(Article)
                 .where(Article.id == job.id, Article.fulltext_status == "queued")
