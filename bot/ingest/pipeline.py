@@ -40,7 +40,7 @@ from bot.fulltext.queue import for_full_text
 from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
 from bot.net.fetch import FetchResult, SafeFetcher
-from bot.statements import Statement as Found
+from bot.statements.model import Statement as Found
 from bot.store.db import one_of
 from bot.store.models import Feed, utcnow
 from bot.text.urls import host_of
