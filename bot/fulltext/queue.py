@@ -172,8 +172,9 @@ class _Ready:
     page: PageDoc
     seen: tuple[Any, ...]
     item: ArticleIn
-    found: list[Found] | None = None  # None: the text will not change, or extract in the write
-    day: date | None = None  # the date `found` was extracted for
+    changed: bool = False  # to be stored with new text, as the archive read before the write
+    found: list[Found] | None = None  # its statements, extracted ahead; None: extract in the write
+    day: date | None = None  # the date the stored article will carry, as extraction reads it
 
 
 class FullTextService:
@@ -413,9 +414,16 @@ class FullTextService:
         page's cost; inside the transaction, writers waiting on its locks would wait for them too
         (and on PostgreSQL its backend would sit "idle in transaction")."""
         postgres = self._postgres()
+        async with one_by_one(self.sessions) as reader:
+            ready, figures = await self._prepare(reader, batch)
+        changed = [r for r in ready if r.changed]
+        if changed:  # no session held meanwhile (SQLite: not even a read transaction)
+            texts = [(r.page.text, r.day) for r in changed]
+            found = await asyncio.get_running_loop().run_in_executor(self._executor, extract_statements, texts, figures)
+            for r, f in zip(changed, found, strict=True):
+                r.found = f
         async with contextlib.AsyncExitStack() as reading:
             reader = await reading.enter_async_context(one_by_one(self.sessions))
-            ready = await self._prepare(reader, batch)
             read = await read_ahead(reader, [r.found for r in ready if r.found is not None])
             if not postgres:  # SQLite: one writer; record_many checks the match again under its lock
                 await reading.aclose()
@@ -449,23 +457,21 @@ class FullTextService:
             digest=content_hash(title, page.text),
         )
 
-    async def _prepare(self, session: AsyncSession, batch: list[tuple[Job, PageDoc]]) -> list[_Ready]:
-        """Everything the write can work out before its transaction, read through `session`:
-        each queued row's page as an article, and the statements of those whose text will change."""
+    async def _prepare(self, session: AsyncSession, batch: list[tuple[Job, PageDoc]]) -> tuple[list[_Ready], tuple[Figure, ...]]:
+        """What the write can work out before its transaction, read through `session`: each queued
+        row's page as an article, which of them will be stored with new text (marked `changed`),
+        and the figures their statements are extracted with."""
         query = select(*(getattr(Article, c) for c in _SEEN)).where(
             Article.id.in_([job.id for job, _ in batch]), Article.fulltext_status == "queued"
         )
         rows = {r.id: r for r in await session.execute(query)}
         ready = [_Ready(job, page, _seen(rows[job.id]), self._item(rows[job.id], page)) for job, page in batch if job.id in rows]
         planned = await plan(session, [r.item for r in ready]) if ready else []
-        changed = [r for r, (_outcome, text_changed) in zip(ready, planned, strict=True) if text_changed]
-        if changed:
-            figures = await tracked_figures(session, self.config)
-            texts = [(r.page.text, _day(r.seen[_SEEN.index("published_at")], r.item)) for r in changed]
-            found = await asyncio.get_running_loop().run_in_executor(self._executor, extract_statements, texts, figures)
-            for r, f, (_text, day) in zip(changed, found, texts, strict=True):
-                r.found, r.day = f, day
-        return ready
+        for r, (_outcome, text_changed) in zip(ready, planned, strict=True):
+            r.changed = text_changed
+            r.day = _day(r.seen[_SEEN.index("published_at")], r.item)
+        figures = await tracked_figures(session, self.config) if any(r.changed for r in ready) else ()
+        return ready, figures
 
     async def _store_ready(self, session: AsyncSession, ready: list[_Ready], matched: Matched | None) -> list[int | None]:
         """The prepared pages in the caller's transaction: each row checked still queued, its text
