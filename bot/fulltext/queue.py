@@ -38,9 +38,8 @@ from bot.fulltext.extract import HTML_ACCEPT, HTML_TYPES, PageDoc, extract_page,
 from bot.net.ratelimit import HostLimiter, origin_of
 from bot.net.robots import RobotsCache
 from bot.runtime.metrics import FULLTEXT_PAGES, FULLTEXT_QUEUED
-from bot.statements import Gazetteer, extract_with
-from bot.statements import Statement as Found
 from bot.statements.figures import Figure
+from bot.statements.model import Statement as Found
 from bot.store.db import one_by_one
 from bot.store.models import Article, utcnow
 from bot.text.prepare import article_topics
@@ -160,6 +159,8 @@ def _day(stored_at: datetime | None, item: ArticleIn) -> date | None:
 def extract_statements(texts: list[tuple[str, date | None]], figures: tuple[Figure, ...]) -> list[list[Found]]:
     """The statements of each (text, date), as `record_many` would extract them: off the event
     loop, in the service's executor."""
+    from bot.statements import Gazetteer, extract_with  # on first use: see bot.statements
+
     gazetteer = Gazetteer.build(figures)
     return [[f for f in extract_with(text, gazetteer, day) if f.text.strip()] for text, day in texts]
 
