@@ -827,7 +827,9 @@ async def record_many(
         rules = []
     elif rules is None:
         rules = await _alert_rules(session)
-    assert not locked or m is ahead, "locked for other statements than those recorded"
+    # Locked for other lists than these (an article edited again between the plan and the write):
+    # these statements' locks are taken as usual (those held already are held once more).
+    locked = locked and m is ahead
     created: dict[int, int] = {}  # statement id -> index into batch of the article that first carried it
     written = False
     if dialect == "postgresql":

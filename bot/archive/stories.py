@@ -11,8 +11,9 @@ are inserted, so each article's INSERT carries its story id (no second write per
 Several writers on PostgreSQL: two feeds carrying the same wire copy at once must not both start
 a story. Matching against committed stories needs no lock; only the articles that start a story
 lock the band keys they would claim (rows of `story_band_locks`, upserted in key order, so two
-writers never wait on each other in a cycle), in a short transaction of their own, then re-read
-the stories sharing those keys and commit at once. Two writers wait for each other only when
+writers never wait on each other in a cycle), and re-read the stories sharing those keys before
+committing at once: usually in one autocommitted statement that also checks nobody wrote those
+key rows since its snapshot (`_PG_CREATE_AT_ONCE`), else in a short transaction of their own. Two writers wait for each other only when
 their new stories share a band key, which is exactly when one may have to join the other's: a
 story can only ever be matched through a shared key. Writers starting unrelated stories never
 wait (one lock for every writer starting any story would queue them all: measured with 8

@@ -8,7 +8,8 @@ backed off after an error) and health columns, committed together with the feed'
 The write transaction only writes (`_prepare` decides first, with none open): on PostgreSQL every
 ingester's backends would otherwise sit "idle in transaction", holding locks others wait for,
 while Python works. Which articles are new, their stories and their statements' matches are
-settled before it; in it, a handful of statements, the statements' locks taken last. Why
+settled before it; in it, on PostgreSQL, two statements (`_store_parsed_pg`), the statements'
+locks taken at the end of the first. Why
 batches: on SQLite there is one writer, and per-feed transactions spend the cycle on round trips
 to the database thread rather than on work. An error is a value: logged, counted, written to the
 feed, and the cycle goes on; a batch that cannot be written is retried feed by feed, so one bad
