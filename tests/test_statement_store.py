@@ -290,6 +290,40 @@ async def test_statements_matched_before_the_write_join_one_committed_meanwhile(
     assert joined[0].text.startswith("Ukraine’s path to NATO is irreversible")  # the longer wording wins
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("meanwhile", ["partial", "same"])
+async def test_a_statement_committed_after_the_match_is_joined_by_a_write_holding_the_locks_already(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, meanwhile: str
+) -> None:
+    """The ingester on PostgreSQL takes the statement locks in its first statement and checks for
+    statements committed since its match in the statement that records its own (`locked=True`):
+    one committed in between (a partial quote of the same words, or the same words) is joined,
+    not started a second time."""
+    from sqlalchemy import text
+
+    from bot.archive.hooks import after_store_many
+    from bot.archive.statement_store import gazetteer_for, lock_keys, match_ahead
+    from bot.statements import extract_with
+
+    full = article("f1", "Reuters")
+    found = [[f for f in extract_with(full.text, gazetteer_for(app_config), None) if f.text.strip()]]
+    ahead = await match_ahead(sessions, [full], found)
+    assert ahead is not None and ahead.pending
+    partial = "Rutte said Ukraine’s path to NATO is “irreversible and we will stand with Ukraine” in Kyiv."
+    await store(sessions, app_config, article("p1", "BBC", text=partial if meanwhile == "partial" else RUTTE_TEXT))
+    async with sessions.begin() as s:
+        stored = await store_article(s, full)
+        await s.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                        {"keys": lock_keys(ahead)})
+        await after_store_many(s, [(stored, True)], app_config, found, ahead, locked=True)
+    async with sessions() as s:
+        rows = (await s.execute(select(StatementRow).where(StatementRow.speaker == "Mark Rutte", StatementRow.kind == "direct"))).scalars().all()
+    joined = [r for r in rows if "we will stand with Ukraine" in r.text]
+    assert len(joined) == 1 and joined[0].outlets == 2 and joined[0].sources == 2
+    assert joined[0].text.startswith("Ukraine’s path to NATO is irreversible")  # the longer wording wins
+
+
 def rutte_says(quote: str) -> str:
     return f"NATO Secretary General Mark Rutte spoke in Kyiv on Tuesday. “{quote},” Rutte told reporters."
 

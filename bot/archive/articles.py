@@ -40,7 +40,10 @@ from bot.store.db import insert_returning_ids, one_of
 from bot.store.models import Article, ArticleRevision, utcnow
 from bot.text.content_hash import content_hash
 
-__all__ = ["ArticleIn", "ArticleRow", "Outcome", "Stored", "content_hash", "plan", "store_article", "store_articles", "will_change"]
+__all__ = [
+    "ArticleIn", "ArticleRow", "Outcome", "Stored", "content_hash", "lookup", "new_values", "plan", "plan_from", "store_article", "store_articles",
+    "will_change",
+]
 
 Outcome = Literal["new", "updated", "unchanged"]
 _ARTICLES: Table = Article.__table__  # type: ignore[assignment]
@@ -180,7 +183,13 @@ class _Index:
 
 
 async def store_articles(
-    session: AsyncSession, items: Sequence[ArticleIn], *, stories: bool = False, chosen: Mapping[ArticleIn, int] | None = None
+    session: AsyncSession,
+    items: Sequence[ArticleIn],
+    *,
+    stories: bool = False,
+    chosen: Mapping[ArticleIn, int] | None = None,
+    existing: Sequence[ArticleRow] | None = None,
+    insert: bool = True,
 ) -> list[Stored]:
     """`store_article` for a batch (a feed's entries, or several feeds'): the same rules, a handful of queries.
 
@@ -188,28 +197,34 @@ async def store_articles(
     two feeds' copies in one batch) still stores it once. `stories=True` groups the new articles
     into stories (near-identical wire copy) as they are inserted; `chosen`: stories assigned
     before the transaction (`stories.assign_ahead`), by item, used for the items inserted.
+    `existing`: the stored articles the items can be, as `lookup` read them before the
+    transaction (the same rows `plan` decided from), instead of reading them again here; an
+    article another writer inserted since then fails the INSERT on its unique key, and the
+    caller retries. `insert=False`: the new articles are returned with id 0, not inserted (the
+    caller inserts them with its own statement and sets their ids); no statement runs at all
+    unless an item updates a stored article.
     """
     digests = [i.digest or content_hash(i.title, i.text) for i in items]
     index = _Index()
-    for a in await _existing_for(session, items, digests):
+    for a in existing if existing is not None else await _existing_for(session, items, digests):
         index.add(a)
     out: list[Stored] = []
     new: list[tuple[ArticleIn, ArticleRow]] = []
     for item, digest in zip(items, digests, strict=True):
-        existing = index.find(item, digest)
-        if existing is None:
+        prior = index.find(item, digest)
+        if prior is None:
             row = _new_row(item, digest)
             index.add(row)
             new.append((item, row))
             out.append(Stored(row, "new", changed_text=True))
-        elif existing.id == 0:  # an earlier item of this same batch: keep the first
-            same = existing.content_hash == digest
-            out.append(Stored(existing, "unchanged", notes=[] if same else ["duplicate within batch"]))
+        elif prior.id == 0:  # an earlier item of this same batch: keep the first
+            same = prior.content_hash == digest
+            out.append(Stored(prior, "unchanged", notes=[] if same else ["duplicate within batch"]))
         else:
-            stored = await _update(session, existing, item, digest)
+            stored = await _update(session, prior, item, digest)
             index.add(stored.article, replace=True)
             out.append(stored)
-    if new:
+    if new and insert:
         await _insert(session, new, stories, chosen or {})
     return out
 
@@ -221,13 +236,23 @@ async def will_change(session: AsyncSession, items: Sequence[ArticleIn]) -> list
     return [changed for _outcome, changed in await plan(session, items)]
 
 
+async def lookup(session: AsyncSession, items: Sequence[ArticleIn]) -> list[ArticleRow]:
+    """The stored articles the items can be (by GUID, URL, or content hash + outlet), in one query."""
+    return await _existing_for(session, items, [i.digest or content_hash(i.title, i.text) for i in items])
+
+
 async def plan(session: AsyncSession, items: Sequence[ArticleIn]) -> list[tuple[Outcome, bool]]:
     """What `store_articles` would do with each item as the archive reads now, (outcome, text
     changed); writes nothing. The ingester assigns the new ones' stories and matches the changed
     ones' statements from it before its write transaction; the write itself decides again."""
+    return plan_from(items, await lookup(session, items))
+
+
+def plan_from(items: Sequence[ArticleIn], rows: Sequence[ArticleRow]) -> list[tuple[Outcome, bool]]:
+    """`plan` from the rows `lookup` read (pure): what `store_articles(existing=rows)` does."""
     digests = [i.digest or content_hash(i.title, i.text) for i in items]
     index = _Index()
-    for a in await _existing_for(session, items, digests):
+    for a in rows:
         index.add(a)
     out: list[tuple[Outcome, bool]] = []
     for item, digest in zip(items, digests, strict=True):
@@ -271,8 +296,16 @@ async def _insert(
         assigned = await assign_stories(session, [r.title for _, r in new], sigs, keys, chosen=picked)
         for (_, row), story_id in zip(new, assigned, strict=True):
             row.story_id = story_id
+    ids = await insert_returning_ids(session, _ARTICLES, new_values(new))
+    for (_, row), new_id in zip(new, ids, strict=True):
+        row.id = new_id
+
+
+def new_values(new: Sequence[tuple[ArticleIn, ArticleRow]]) -> list[dict[str, Any]]:
+    """The articles table's columns of new articles (item, row as `store_articles` returned it,
+    story id set), as they are inserted."""
     now = utcnow()
-    values = [
+    return [
         {
             "guid": row.guid,
             "url": row.url,
@@ -295,9 +328,6 @@ async def _insert(
         }
         for item, row in new
     ]
-    ids = await insert_returning_ids(session, _ARTICLES, values)
-    for (_, row), new_id in zip(new, ids, strict=True):
-        row.id = new_id
 
 
 async def _update(session: AsyncSession, existing: ArticleRow, item: ArticleIn, digest: str) -> Stored:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.archive.articles import Stored
 from bot.archive.statement_store import Matched, ToRecord, record_many
-from bot.archive.streams import queue_streams
+from bot.archive.streams import StreamRule, queue_streams
 from bot.config import AppConfig
 from bot.statements.model import Statement as Found
 
@@ -33,12 +33,18 @@ async def after_store_many(
     config: AppConfig,
     found: Sequence[list[Found] | None] | None = None,
     ahead: Matched | None = None,
+    *,
+    locked: bool = False,
+    rules: list[tuple[int, str, str]] | None = None,
+    streams: list[StreamRule] | None = None,
 ) -> list[int]:
     """`after_store` for a whole ingest write, (stored, alerts) pairs in order: one batched pass.
 
     `found`: statements already extracted from each item's text (by the parse workers), or None
     per item to extract here; used only where the item's text is what was stored. `ahead`: those
-    statements matched before the transaction (`statement_store.match_ahead`).
+    statements matched before the transaction (`statement_store.match_ahead`). `locked`, `rules`:
+    see `record_many`; `streams`: the stream rules (`streams.stream_rules`), read before the
+    transaction.
     """
     found = found if found is not None else [None] * len(batch)
     todo = [
@@ -48,8 +54,9 @@ async def after_store_many(
     ]
     out = [0] * len(batch)
     # Streams first: the statements come last, as the statement locks they take are held until commit.
-    await queue_streams(session, [s.article for s, alerts in batch if alerts and s.outcome == "new"])
+    await queue_streams(session, [s.article for s, alerts in batch if alerts and s.outcome == "new"], streams)
     if todo:
-        for (n, _), new in zip(todo, await record_many(session, [t for _, t in todo], config, ahead), strict=True):
+        recorded = await record_many(session, [t for _, t in todo], config, ahead, locked=locked, rules=rules)
+        for (n, _), new in zip(todo, recorded, strict=True):
             out[n] = new
     return out

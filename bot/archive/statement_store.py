@@ -62,6 +62,11 @@ def corroboration(kind: str, outlets: int) -> str:
     return f"{how}, reported by {outlets} outlets"
 
 
+async def alert_rules(session: AsyncSession) -> list[tuple[int, str, str]]:
+    """`_alert_rules`, for a writer that reads them before its transaction (`record_many(rules=...)`)."""
+    return await _alert_rules(session)
+
+
 async def _alert_rules(session: AsyncSession) -> list[tuple[int, str, str]]:
     """Every active alert subscription as (channel id, kind, casefolded value)."""
     rows = (
@@ -379,9 +384,19 @@ async def lock_speakers(session: AsyncSession, speakers: Sequence[str], prints: 
     by its exact words only: its lock is that of its fingerprint (`prints`), so that two writers
     counting its outlets at once do not each miss the other's.
     """
-    keys = sorted({speaker_lock_key(s) for s in speakers} | {_lock_key("words:" + p) for p in prints})
+    keys = _keys_for(speakers, prints)
     if keys:
         await session.execute(_LOCK_SPEAKERS, {"keys": keys})
+
+
+def _keys_for(speakers: Sequence[str], prints: Sequence[str]) -> list[int]:
+    return sorted({speaker_lock_key(s) for s in speakers} | {_lock_key("words:" + p) for p in prints})
+
+
+def lock_keys(m: Matched) -> list[int]:
+    """The statement locks `record_many(..., ahead=m)` takes (`lock_speakers`), in the order to take
+    them: for a writer that takes them itself, in a statement of its own, and says so (`locked`)."""
+    return _keys_for([f.speaker for fs in m.of for f in fs if f.speaker], [p.fingerprint for p, _f, _n in m.links if p.speaker is None])
 
 
 async def _recount(session: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -605,7 +620,8 @@ async def _write_sqlite(session: AsyncSession, batch: Sequence[ToRecord], pendin
 
 async def _write_pg(session: AsyncSession, batch: Sequence[ToRecord], pending: list[_Known],
                     first_of: dict[int, tuple[Found, int]], links: Sequence[tuple[_Known, Found, int]],
-                    longer: dict[int, str]) -> dict[int, int]:
+                    longer: dict[int, str], unless: tuple[Matched, Sequence[Found]] | None = None,
+                    ) -> tuple[dict[int, int], list[_Known]]:
     """`_write_sqlite` on PostgreSQL in one statement (`_PG_RECORD`; the rare rewordings apart), as
     the statement locks are held until commit: each round trip under them is one more wait for
     this process to send the next statement while every writer quoting these people waits.
@@ -613,8 +629,15 @@ async def _write_pg(session: AsyncSession, batch: Sequence[ToRecord], pending: l
     A new statement's sources are all in this batch, so its counts are known here; a stored one's
     are counted over its stored sources and the new ones. Every statement counted is covered by a
     statement lock this transaction holds (its speaker's, or its words' for one without a
-    speaker), so no two writers update the same rows at once, whatever order the UPDATE takes."""
+    speaker), so no two writers update the same rows at once, whatever order the UPDATE takes.
+
+    `unless` (the matches and every statement matched; no rewordings): the check for statements
+    committed or reworded since the match (`_committed_since`) in the same statement, which then
+    writes nothing if it finds any and returns them instead (second of the pair) for the caller
+    to rejoin and write again. The locks are taken by an earlier statement, so this one's snapshot
+    sees every writer's commit that released them."""
     if longer:
+        assert unless is None
         await session.execute(
             update(StatementRow),
             [{"id": sid, "text": text, "normalised": normalise_quote(text)} for sid, text in sorted(longer.items())],
@@ -648,22 +671,39 @@ async def _write_pg(session: AsyncSession, batch: Sequence[ToRecord], pending: l
         "s_start": [k[2] for k in keys], "s_end": [rows[k][0].end for k in keys], "s_cue": [rows[k][0].cue for k in keys],
         "known": sorted({k[0] for k in keys if isinstance(k[0], int)}),
     }
-    ids = {fp: int(sid) for sid, fp in (await session.execute(_PG_RECORD, params)).all()}
+    ids: dict[str, int] = {}
+    if unless is None:
+        ids = {fp: int(sid) for sid, fp in (await session.execute(_PG_RECORD, params)).all()}
+    else:
+        m, everything = unless
+        params |= {
+            "c_speakers": sorted({f.speaker for f in everything if f.speaker}), "c_prints": sorted(m.fingerprints),
+            "c_since": now - CANDIDATE_WINDOW, "c_limit": statement_words.MAX_CANDIDATES,
+            "c_known": [f"{i}:{len(t)}" for i, t in m.words_read.items() if i is not None],
+        }
+        since: list[_Known] = []
+        for tag, sid, third, *words in (await session.execute(_PG_RECORD_UNLESS, params)).all():
+            if tag == "c":  # third: the speaker, then kind, text, normalised, fingerprint
+                since.append(_Known(int(sid), third, *words))
+            else:  # third: the new statement's fingerprint
+                ids[third] = int(sid)
+        if since:
+            return {}, since
     created: dict[int, int] = {}
     for p, (_f, n) in zip(pending, firsts, strict=True):
         # Absent: a statement with these words was committed by a writer not holding our locks;
         # its sources were refused (statement_id NOT NULL) and the whole write is retried.
         p.id = ids[p.fingerprint]
         created[p.id] = n
-    return created
+    return created, []
 
 
 # The new statements, every source and the stored statements' counts in one round trip. Sources of
 # a new statement name it by fingerprint (its id is drawn here); the UPDATE cannot see the rows
 # this statement inserts, so the stored statements' new sources are counted from the parameters.
-_PG_RECORD = text(
-    """
-    WITH new AS (
+# `{guard}`: nothing (`_PG_RECORD`), or a condition that writes nothing if `changed` finds a row.
+_RECORD = """
+    new AS (
         INSERT INTO statements (fingerprint, speaker, figure, kind, text, normalised, first_article_id,
                                 first_seen_at, said_at, outlets, sources)
         SELECT t.fp, t.speaker, t.figure, t.kind, t.text, t.norm, t.first_article, CAST(:now AS timestamptz),
@@ -672,6 +712,7 @@ _PG_RECORD = text(
                     CAST(:text AS text[]), CAST(:norm AS text[]), CAST(:first_article AS bigint[]),
                     CAST(:said AS timestamptz[]), CAST(:outlets AS integer[]), CAST(:sources AS integer[]))
              AS t(fp, speaker, figure, kind, text, norm, first_article, said, outlets, sources)
+        {guard}
         ON CONFLICT (fingerprint) DO NOTHING
         RETURNING id, fingerprint
     ), src AS (
@@ -679,6 +720,7 @@ _PG_RECORD = text(
                                CAST(:s_kind AS text[]), CAST(:s_text AS text[]), CAST(:s_start AS integer[]),
                                CAST(:s_end AS integer[]), CAST(:s_cue AS text[]))
              AS s(sid, fp, article_id, kind, text, start, "end", cue)
+        {guard}
     ), ins_src AS (
         INSERT INTO statement_sources (statement_id, article_id, kind, text, start, "end", cue, seen_at)
         SELECT coalesce(src.sid, new.id), src.article_id, src.kind, src.text, src.start, src."end", src.cue,
@@ -693,18 +735,47 @@ _PG_RECORD = text(
             UNION ALL
             SELECT sid, article_id FROM src WHERE sid IS NOT NULL
         ) AS x JOIN articles AS a ON a.id = x.article_id
+        {guard}
         GROUP BY x.statement_id
     ), upd AS (
         UPDATE statements AS s SET outlets = GREATEST(c.o, 1), sources = GREATEST(c.n, 1)
         FROM counted AS c WHERE s.id = c.id
     )
-    SELECT id, fingerprint FROM new
+"""
+_PG_RECORD = text("WITH" + _RECORD.format(guard="") + "SELECT id, fingerprint FROM new")
+
+# `_PG_RECORD` after the check of `statement_words.changed` (the candidates of these speakers and
+# fingerprints whose "id:length" is not among those matched against), in one round trip: rows
+# tagged 'n' are the new statements, 'c' the statements committed or reworded since (and then
+# nothing was written).
+_PG_RECORD_UNLESS = text(
+    """
+    WITH changed AS (
+        SELECT st.id, st.speaker, st.kind, st.text, st.normalised, st.fingerprint FROM statements AS st
+        WHERE st.id IN (
+            SELECT r.id FROM unnest(CAST(:c_speakers AS text[])) AS sp(name)
+            CROSS JOIN LATERAL (
+                SELECT s2.id FROM statements AS s2
+                WHERE s2.speaker = sp.name AND s2.first_seen_at >= CAST(:c_since AS timestamptz)
+                ORDER BY s2.first_seen_at DESC LIMIT CAST(:c_limit AS integer)
+            ) AS r
+            UNION
+            SELECT s3.id FROM statements AS s3 WHERE s3.fingerprint = ANY(CAST(:c_prints AS text[]))
+        )
+        AND CAST(st.id AS text) || ':' || CAST(length(st.text) AS text) NOT IN (SELECT unnest(CAST(:c_known AS text[])))
+    ),"""
+    + _RECORD.format(guard="WHERE NOT EXISTS (SELECT 1 FROM changed)")
+    + """
+    SELECT 'n' AS tag, id, fingerprint, NULL AS kind, NULL AS text, NULL AS normalised, NULL AS fingerprint2 FROM new
+    UNION ALL
+    SELECT 'c', id, speaker, kind, text, normalised, fingerprint FROM changed
     """
 )
 
 
 async def record_many(
-    session: AsyncSession, batch: Sequence[ToRecord], config: AppConfig, ahead: Matched | None = None
+    session: AsyncSession, batch: Sequence[ToRecord], config: AppConfig, ahead: Matched | None = None, *,
+    locked: bool = False, rules: list[tuple[int, str, str]] | None = None,
 ) -> list[int]:
     """Store the statements of many articles at once; per article, how many statements are new.
 
@@ -713,6 +784,9 @@ async def record_many(
     taken in order, so a statement first printed by an earlier article of the batch is joined by
     later ones exactly as if they had been stored one after another. `ahead`: the batch's
     statements matched before the transaction (`match_ahead`), used if they are the same lists.
+    `locked` (PostgreSQL, with `ahead`): the transaction holds `lock_keys(ahead)` already, taken by
+    an earlier statement; the check for statements committed since is then made in the statement
+    that records them. `rules`: the alert rules (`alert_rules`), read before the transaction.
     """
     found_of: list[list[Found]] = []
     gazetteer: Gazetteer | None = None
@@ -749,11 +823,25 @@ async def record_many(
         m = _match(found_of, read, fingerprints, _index_for(session), normalised_of, prints_of)
     pending, first_of, links, longer = m.pending, m.first_of, m.links, m.longer
     # Read before the statement locks, which are held until commit: only their own work under them.
-    rules = await _alert_rules(session) if pending and any(t.alerts for t in batch) else []
+    if not (pending and any(t.alerts for t in batch)):
+        rules = []
+    elif rules is None:
+        rules = await _alert_rules(session)
+    # Locked for other lists than these (an article edited again between the plan and the write):
+    # these statements' locks are taken as usual (those held already are held once more).
+    locked = locked and m is ahead
+    created: dict[int, int] = {}  # statement id -> index into batch of the article that first carried it
+    written = False
     if dialect == "postgresql":
-        unnamed = [p.fingerprint for p, _f, _n in links if p.speaker is None]
-        await lock_speakers(session, [f.speaker for f in everything if f.speaker], unnamed)
-        if pending or longer:  # under the locks, what was committed since the match
+        if not locked:
+            unnamed = [p.fingerprint for p, _f, _n in links if p.speaker is None]
+            await lock_speakers(session, [f.speaker for f in everything if f.speaker], unnamed)
+        if locked and pending and not longer:  # the usual case: check and write in one round trip
+            created, since = await _write_pg(session, batch, pending, first_of, links, longer, unless=(m, everything))
+            written = not since
+            if since:
+                pending = _rejoin(pending, longer, since)
+        elif pending or longer:  # under the locks, what was committed since the match
             since = await _committed_since(session, m, everything)
             if since:
                 pending = _rejoin(pending, longer, since)
@@ -763,9 +851,10 @@ async def record_many(
         if since:
             pending = _rejoin(pending, longer, since)
 
-    created: dict[int, int] = {}  # statement id -> index into batch of the article that first carried it
-    if dialect == "postgresql":
-        created = await _write_pg(session, batch, pending, first_of, links, longer)
+    if written:
+        pass
+    elif dialect == "postgresql":
+        created, _since = await _write_pg(session, batch, pending, first_of, links, longer)
     else:
         created = await _write_sqlite(session, batch, pending, first_of, links, longer)
     new_per_article = [0] * len(batch)

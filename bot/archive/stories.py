@@ -11,8 +11,9 @@ are inserted, so each article's INSERT carries its story id (no second write per
 Several writers on PostgreSQL: two feeds carrying the same wire copy at once must not both start
 a story. Matching against committed stories needs no lock; only the articles that start a story
 lock the band keys they would claim (rows of `story_band_locks`, upserted in key order, so two
-writers never wait on each other in a cycle), in a short transaction of their own, then re-read
-the stories sharing those keys and commit at once. Two writers wait for each other only when
+writers never wait on each other in a cycle), and re-read the stories sharing those keys before
+committing at once: usually in one autocommitted statement that also checks nobody wrote those
+key rows since its snapshot (`_PG_CREATE_AT_ONCE`), else in a short transaction of their own. Two writers wait for each other only when
 their new stories share a band key, which is exactly when one may have to join the other's: a
 story can only ever be matched through a shared key. Writers starting unrelated stories never
 wait (one lock for every writer starting any story would queue them all: measured with 8
@@ -176,6 +177,10 @@ async def _create_locked(
     """
     starting = [i for i, p in enumerate(picks) if isinstance(p, _NewStory)]
     keys = sorted({k for i in starting for k in keys_of[i]})
+    async with AsyncSession(engine) as own:
+        await own.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if await _create(own, _distinct_new(picks), unless=(keys, known), at_once=True):
+            return  # the usual case: one statement, committed by itself, no transaction held open
     async with AsyncSession(engine) as own, own.begin():
         await own.execute(_LOCK_KEYS, {"keys": keys})
         if await _create(own, _distinct_new(picks), unless=(keys, known)):
@@ -245,10 +250,55 @@ _PG_CREATE_UNLESS = text(
 )
 
 
-async def _create(own: AsyncSession, new: list[_NewStory], unless: tuple[list[int], set[int]] | None = None) -> bool:
+# `_PG_CREATE_UNLESS` as one statement that takes the band keys' locks itself, for a session that
+# commits each statement (autocommit). Its snapshot is taken before the locks, so a story committed
+# between the two would be missed; instead it checks that no other transaction wrote any of the key
+# rows since that snapshot: the DO UPDATE compares the row version it locked (the newest, after
+# waiting for any writer holding it) with the version the snapshot sees (`seen`), and leaves out of
+# `locked` a row written since. Every writer starting a story with a key writes that key's row in
+# the transaction that creates it, so with every key row as the snapshot saw it, every story with
+# these keys was committed before the snapshot, and `since` sees it. Otherwise nothing is created
+# (the key rows written are only locks) and the caller takes the locks in a transaction instead.
+_PG_CREATE_AT_ONCE = text(
+    """
+    WITH seen AS (
+        SELECT key, xmin AS x FROM story_band_locks WHERE key = ANY(CAST(:keys AS bigint[]))
+    ), locked AS (
+        INSERT INTO story_band_locks (key) SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k
+        ON CONFLICT (key) DO UPDATE SET key = excluded.key
+        WHERE story_band_locks.xmin = (SELECT seen.x FROM seen WHERE seen.key = excluded.key)
+        RETURNING key
+    ), since AS (
+        SELECT 1 FROM story_bands b JOIN stories s ON s.id = b.story_id
+        WHERE b.key = ANY(CAST(:keys AS bigint[])) AND s.updated_at >= CAST(:since AS timestamptz)
+          AND s.signature IS NOT NULL AND b.story_id NOT IN (SELECT unnest(CAST(:known AS bigint[])))
+        LIMIT 1
+    ), new AS (
+        SELECT nextval(pg_get_serial_sequence('stories', 'id')) AS id, t.ord, t.title, t.sig
+        FROM unnest(CAST(:titles AS text[]), CAST(:sigs AS bytea[])) WITH ORDINALITY AS t(title, sig, ord)
+        WHERE NOT EXISTS (SELECT 1 FROM since)
+          AND (SELECT count(*) FROM locked) = cardinality(CAST(:keys AS bigint[]))
+    ), ins_stories AS (
+        INSERT INTO stories (id, title, article_count, signature, created_at, updated_at)
+        SELECT id, title, 0, sig, CAST(:now AS timestamptz), CAST(:now AS timestamptz) FROM new
+    ), ins_bands AS (
+        INSERT INTO story_bands (key, story_id)
+        SELECT k.key, new.id
+        FROM unnest(CAST(:band_keys AS bigint[]), CAST(:band_ords AS bigint[])) AS k(key, ord)
+        JOIN new ON new.ord = k.ord
+    )
+    SELECT ord, id FROM new
+    """
+)
+
+
+async def _create(own: AsyncSession, new: list[_NewStory], unless: tuple[list[int], set[int]] | None = None,
+                  at_once: bool = False) -> bool:
     """Create `new` (uncounted) with their band keys in one statement; sets their ids. `unless`
-    (band keys, story ids known): create nothing, and answer False, if a recent story with one
-    of those keys is not among those known."""
+    (band keys, distinct, and story ids known): create nothing, and answer False, if a recent
+    story with one of those keys is not among those known. `at_once` (with `unless`, in a
+    session that commits each statement): take the keys' locks in the same statement, and
+    answer False also if they cannot vouch for its check (`_PG_CREATE_AT_ONCE`)."""
     if not new:
         return True
     band_keys_flat: list[int] = []
@@ -267,7 +317,8 @@ async def _create(own: AsyncSession, new: list[_NewStory], unless: tuple[list[in
     }
     if unless is not None:
         params |= {"keys": unless[0], "known": sorted(unless[1]), "since": now - WINDOW}
-    rows = (await own.execute(_PG_CREATE if unless is None else _PG_CREATE_UNLESS, params)).all()
+    stmt = _PG_CREATE if unless is None else _PG_CREATE_AT_ONCE if at_once else _PG_CREATE_UNLESS
+    rows = (await own.execute(stmt, params)).all()
     if not rows:
         return False
     ids = {int(o): int(i) for o, i in rows}

@@ -119,11 +119,13 @@ async def _outlets(session: AsyncSession, story_ids: set[int]) -> dict[int, int]
     return {sid: int(n) for sid, n in rows.all() if sid is not None}
 
 
-async def queue_streams(session: AsyncSession, articles: Sequence[ArticleRow]) -> int:
-    """Outbox rows for new articles that streaming subscriptions name; returns how many were added."""
+async def queue_streams(session: AsyncSession, articles: Sequence[ArticleRow], rules: list[StreamRule] | None = None) -> int:
+    """Outbox rows for new articles that streaming subscriptions name; returns how many were added.
+    `rules`: `stream_rules` read already (before the caller's transaction)."""
     if not articles:
         return 0
-    rules = await stream_rules(session)
+    if rules is None:
+        rules = await stream_rules(session)
     if not rules:
         return 0
     outlets = await _outlets(session, {a.story_id for a in articles if a.story_id is not None})

@@ -8,7 +8,8 @@ backed off after an error) and health columns, committed together with the feed'
 The write transaction only writes (`_prepare` decides first, with none open): on PostgreSQL every
 ingester's backends would otherwise sit "idle in transaction", holding locks others wait for,
 while Python works. Which articles are new, their stories and their statements' matches are
-settled before it; in it, a handful of statements, the statements' locks taken last. Why
+settled before it; in it, on PostgreSQL, two statements (`_store_parsed_pg`), the statements'
+locks taken at the end of the first. Why
 batches: on SQLite there is one writer, and per-feed transactions spend the cycle on round trips
 to the database thread rather than on work. An error is a value: logged, counted, written to the
 feed, and the cycle goes on; a batch that cannot be written is retried feed by feed, so one bad
@@ -27,14 +28,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, TextClause, bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.archive.articles import ArticleIn, Stored, plan, store_articles
+from bot.archive.articles import ArticleIn, ArticleRow, Stored, lookup, new_values, plan_from, store_articles
 from bot.archive.hooks import after_store_many
-from bot.archive.statement_store import Matched, catch_up, match_read, read_ahead
+from bot.archive.statement_store import Matched, alert_rules, catch_up, lock_keys, match_read, read_ahead
 from bot.archive.stories import assign_ahead, signature, write_counts
+from bot.archive.streams import StreamRule, stream_rules
 from bot.config import AppConfig
 from bot.fulltext.queue import for_full_text
 from bot.ingest.parse import ParsedFeed
@@ -42,7 +45,7 @@ from bot.ingest.schedule import adaptive_interval, next_check_after_failure, nex
 from bot.net.fetch import FetchResult, SafeFetcher
 from bot.statements.model import Statement as Found
 from bot.store.db import one_of
-from bot.store.models import Feed, utcnow
+from bot.store.models import Article, Feed, utcnow
 from bot.text.urls import host_of
 
 log = logging.getLogger("bot.ingest")
@@ -231,6 +234,10 @@ class _Prepared:
     found: list[list[Found] | None] = field(default_factory=list)  # by the parse workers, or None
     statements: Matched | None = None
     stories: dict[ArticleIn, int] = field(default_factory=dict)
+    # PostgreSQL: what the write uses instead of reading it in its transaction
+    existing: list[ArticleRow] | None = None  # the stored articles the items can be (`articles.lookup`)
+    alert_rules: list[tuple[int, str, str]] | None = None
+    stream_rules: list[StreamRule] | None = None
 
 
 _quiet_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -294,7 +301,13 @@ async def _prepare(session: AsyncSession, batch: Sequence[Polled], postgres: boo
         prep.found += [e.statements for e in p.parsed.entries]
     if not prep.items:
         return prep
-    planned = await plan(session, prep.items)
+    existing = await lookup(session, prep.items)
+    planned = plan_from(prep.items, existing)
+    if postgres:
+        prep.existing = existing
+        if any(feed.backfilled for _p, feed, _part in prep.live):  # alerts and streams are on for some
+            prep.alert_rules = await alert_rules(session)
+            prep.stream_rules = await stream_rules(session)
     if all(f is not None for f in prep.found):
         of = [f for f, (_o, changed) in zip(prep.found, planned, strict=True) if changed and f is not None]
         read = await read_ahead(session, of)
@@ -374,6 +387,8 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
     for p in batch:
         assert p.parsed is not None
         outcomes[id(p)] = FeedOutcome(p.job.url, "fetched", entries=len(p.parsed.entries))
+    if prep.items and prep.existing is not None:
+        return await _store_parsed_pg(session, batch, config, prep, outcomes)
     if prep.items:
         stored: list[Stored] = await store_articles(session, prep.items, stories=True, chosen=prep.stories)
         rows = []
@@ -392,6 +407,115 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
         for p, _feed, part in prep.live:
             outcomes[id(p)].statements += sum(found[part])
     return [outcomes[id(p)] for p in batch]
+
+
+async def _store_parsed_pg(session: AsyncSession, batch: Sequence[Polled], config: AppConfig, prep: _Prepared,
+                           outcomes: dict[int, FeedOutcome]) -> list[FeedOutcome]:
+    """`_store_parsed` on PostgreSQL in two round trips, with all it decides decided before the
+    first (the transaction begins with it): one statement inserts the new articles, writes the
+    feed rows, counts the articles into their stories and takes the statement locks
+    (`_PG_WRITE`); a second records the statements, checking first for any committed since they
+    were matched (`statement_store.record_many(locked=True)`). The stored articles they may be
+    are those `_prepare` read (`store_articles(existing=...)`): an article another writer
+    inserted since fails the INSERT on its unique key, and the write is retried afresh."""
+    limits = config.ingest
+    stored = await store_articles(session, prep.items, existing=prep.existing, insert=False)
+    new = [(item, s.article) for item, s in zip(prep.items, stored, strict=True) if s.outcome == "new"]
+    grown: dict[int, int] = {}
+    for item, row in new:
+        row.story_id = prep.stories[item]
+        grown[row.story_id] = grown.get(row.story_id, 0) + 1
+    rows = []
+    for p, feed, part in prep.live:
+        out = outcomes[id(p)]
+        for s in stored[part]:
+            if s.outcome == "new":
+                out.new += 1
+            elif s.outcome == "updated":
+                out.updated += 1
+        rows.append(_parsed_values(p, feed, out.new, limits.max_interval_s, limits.min_interval_s))
+    values = new_values(new)
+    params: dict[str, object] = {f"a{i}": [v[n] for v in values] for i, n in enumerate(_ARTICLE_COLUMNS)}
+    params |= {f"f{i}": [r[n] for r in rows] for i, n in enumerate(_FEED_VALUES)}
+    stories = sorted(grown.items())
+    params |= {"s_id": [k for k, _n in stories], "s_n": [n for _k, n in stories], "now": utcnow(),
+               "keys": lock_keys(prep.statements) if prep.statements is not None else []}
+    ids = {int(o): int(i) for o, i in (await session.execute(_PG_WRITE, params)).all() if o}
+    for ord_, (_item, row) in enumerate(new, start=1):
+        row.id = ids[ord_]
+    alerts = [feed.backfilled for _p, feed, part in prep.live for _ in range(part.start, part.stop)]
+    found = await after_store_many(session, list(zip(stored, alerts, strict=True)), config, prep.found, prep.statements,
+                                   locked=prep.statements is not None, rules=prep.alert_rules, streams=prep.stream_rules)
+    for p, _feed, part in prep.live:
+        outcomes[id(p)].statements += sum(found[part])
+    return [outcomes[id(p)] for p in batch]
+
+
+_ARTICLES: Table = Article.__table__  # type: ignore[assignment]
+# The columns `articles.new_values` gives, and the Python-side defaults of the rest, as a Core insert fills them in.
+_ARTICLE_COLUMNS = tuple(new_values([(ArticleIn(text=""), ArticleRow(0, None, "", None, None, None, None, "", False, ""))])[0])
+_ARTICLE_DEFAULTS = {
+    c.name: c.default.arg for c in _ARTICLES.columns  # type: ignore[attr-defined]
+    if c.name not in _ARTICLE_COLUMNS and c.name != "id" and c.default is not None and getattr(c.default, "is_scalar", False)
+}
+_FEED_VALUES = ("b_id", "b_interval", "b_next", "b_now", "b_etag", "b_last_modified", "b_title", "b_new_at")
+
+
+def _pg_write() -> TextClause:
+    """One statement: the new articles (ids drawn here, returned with their position, counted from 1),
+    the fetched feeds' rows as `_PARSED` writes them, the articles counted into their stories
+    (the story rows locked in id order), then the statement locks in key order
+    (`statement_store.lock_keys`), the first row. Each kind of lock is taken in the same order by
+    every writer, and the kinds in the same order too (the statement-lock CTE runs after the
+    others, as its condition reads them), so two writers never wait on each other in a cycle."""
+    d = pg_dialect.dialect()
+
+    def typed(col: object) -> str:
+        return col.type.compile(dialect=d)  # type: ignore[attr-defined]
+
+    names = _ARTICLE_COLUMNS + tuple(_ARTICLE_DEFAULTS)
+    arrays = ", ".join(f"CAST(:a{i} AS {typed(_ARTICLES.c[n])}[])" for i, n in enumerate(_ARTICLE_COLUMNS))
+    given = ", ".join(f"c{i}" for i in range(len(_ARTICLE_COLUMNS)))
+    assert all(type(v) is int for v in _ARTICLE_DEFAULTS.values())  # written into the text as they are
+    fixed = "".join(f", {v}" for v in _ARTICLE_DEFAULTS.values())
+    quote = d.identifier_preparer.quote
+    f = _FEEDS.c
+    feed_types = [typed(c) for c in (f.id, f.interval_s, f.next_check_at, f.last_checked_at, f.etag, f.last_modified, f.title, f.last_new_at)]
+    feed_arrays = ", ".join(f"CAST(:f{i} AS {t}[])" for i, t in enumerate(feed_types))
+    return text(f"""
+    WITH a AS (
+        SELECT nextval(pg_get_serial_sequence('articles', 'id')) AS id, u.*
+        FROM unnest({arrays}) WITH ORDINALITY AS u({given}, ord)
+    ), ins AS (
+        INSERT INTO articles (id, {", ".join(quote(n) for n in names)}) SELECT id, {given}{fixed} FROM a ORDER BY ord RETURNING 1
+    ), fd AS (
+        UPDATE feeds AS f SET interval_s = u.interval_s, next_check_at = u.next, last_checked_at = u.now,
+               last_success_at = u.now, consecutive_failures = 0, last_error = NULL, lease_owner = NULL,
+               lease_until = NULL, etag = u.etag, last_modified = u.last_modified,
+               title = coalesce(nullif(f.title, ''), u.title), backfilled = true,
+               last_new_at = coalesce(u.new_at, f.last_new_at)
+        FROM unnest({feed_arrays}) AS u(id, interval_s, next, now, etag, last_modified, title, new_at)
+        WHERE f.id = u.id
+        RETURNING 1
+    ), st AS (
+        SELECT id FROM stories WHERE id = ANY(CAST(:s_id AS bigint[])) ORDER BY id FOR NO KEY UPDATE
+    ), bump AS (
+        UPDATE stories AS s SET article_count = s.article_count + b.n, updated_at = CAST(:now AS timestamptz)
+        FROM unnest(CAST(:s_id AS bigint[]), CAST(:s_n AS integer[])) AS b(id, n)
+        WHERE s.id = b.id AND s.id IN (SELECT id FROM st)
+        RETURNING 1
+    ), lk AS (
+        SELECT count(pg_advisory_xact_lock(k)) AS n
+        FROM (SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS l
+        WHERE (SELECT count(*) FROM ins) + (SELECT count(*) FROM fd) + (SELECT count(*) FROM bump) >= 0
+    )
+    SELECT 0 AS ord, n AS id FROM lk
+    UNION ALL
+    SELECT ord, id FROM a
+    """)
+
+
+_PG_WRITE = _pg_write()
 
 
 def _retryable(exc: Exception) -> bool:
