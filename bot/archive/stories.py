@@ -203,39 +203,24 @@ _LOCK_KEYS = text(
     "INSERT INTO story_band_locks (key) SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
     " ON CONFLICT (key) DO UPDATE SET key = excluded.key"
 )
-# New stories (ids drawn here) with their band keys, in one round trip.
-_PG_CREATE = text(
-    """
-    WITH new AS (
-        SELECT nextval(pg_get_serial_sequence('stories', 'id')) AS id, t.ord, t.title, t.sig
-        FROM unnest(CAST(:titles AS text[]), CAST(:sigs AS bytea[])) WITH ORDINALITY AS t(title, sig, ord)
-    ), ins_stories AS (
-        INSERT INTO stories (id, title, article_count, signature, created_at, updated_at)
-        SELECT id, title, 0, sig, CAST(:now AS timestamptz), CAST(:now AS timestamptz) FROM new
-    ), ins_bands AS (
-        INSERT INTO story_bands (key, story_id)
-        SELECT k.key, new.id
-        FROM unnest(CAST(:band_keys AS bigint[]), CAST(:band_ords AS bigint[])) AS k(key, ord)
-        JOIN new ON new.ord = k.ord
-    )
-    SELECT ord, id FROM new
-    """
-)
-
-
-# The same, only if no recent story with one of `keys` is missing from `known` (the stories read
-# before the lock): the check and the creation in one round trip, under the keys' locks.
-_PG_CREATE_UNLESS = text(
-    """
-    WITH since AS (
+# A recent story with one of `keys` missing from `known` (the stories read before the lock).
+_SINCE = """
+    since AS (
         SELECT 1 FROM story_bands b JOIN stories s ON s.id = b.story_id
         WHERE b.key = ANY(CAST(:keys AS bigint[])) AND s.updated_at >= CAST(:since AS timestamptz)
           AND s.signature IS NOT NULL AND b.story_id NOT IN (SELECT unnest(CAST(:known AS bigint[])))
         LIMIT 1
-    ), new AS (
+    )"""
+
+
+def _creating(when: str = "TRUE") -> str:
+    """The common end of the statements below: new stories (ids drawn here) with their band keys,
+    created only `when`."""
+    return f"""
+    new AS (
         SELECT nextval(pg_get_serial_sequence('stories', 'id')) AS id, t.ord, t.title, t.sig
         FROM unnest(CAST(:titles AS text[]), CAST(:sigs AS bytea[])) WITH ORDINALITY AS t(title, sig, ord)
-        WHERE NOT EXISTS (SELECT 1 FROM since)
+        WHERE {when}
     ), ins_stories AS (
         INSERT INTO stories (id, title, article_count, signature, created_at, updated_at)
         SELECT id, title, 0, sig, CAST(:now AS timestamptz), CAST(:now AS timestamptz) FROM new
@@ -247,9 +232,13 @@ _PG_CREATE_UNLESS = text(
     )
     SELECT ord, id FROM new
     """
-)
 
 
+# New stories with their band keys, in one round trip.
+_PG_CREATE = text("WITH" + _creating())
+# The same, only if `_SINCE` finds none: the check and the creation in one round trip, under the
+# keys' locks.
+_PG_CREATE_UNLESS = text("WITH" + _SINCE + "," + _creating("NOT EXISTS (SELECT 1 FROM since)"))
 # `_PG_CREATE_UNLESS` as one statement that takes the band keys' locks itself, for a session that
 # commits each statement (autocommit). Its snapshot is taken before the locks, so a story committed
 # between the two would be missed; instead it checks that no other transaction wrote any of the key
@@ -260,35 +249,20 @@ _PG_CREATE_UNLESS = text(
 # these keys was committed before the snapshot, and `since` sees it. Otherwise nothing is created
 # (the key rows written are only locks) and the caller takes the locks in a transaction instead.
 _PG_CREATE_AT_ONCE = text(
-    """
-    WITH seen AS (
+    """WITH
+    seen AS (
         SELECT key, xmin AS x FROM story_band_locks WHERE key = ANY(CAST(:keys AS bigint[]))
     ), locked AS (
         INSERT INTO story_band_locks (key) SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k
         ON CONFLICT (key) DO UPDATE SET key = excluded.key
         WHERE story_band_locks.xmin = (SELECT seen.x FROM seen WHERE seen.key = excluded.key)
         RETURNING key
-    ), since AS (
-        SELECT 1 FROM story_bands b JOIN stories s ON s.id = b.story_id
-        WHERE b.key = ANY(CAST(:keys AS bigint[])) AND s.updated_at >= CAST(:since AS timestamptz)
-          AND s.signature IS NOT NULL AND b.story_id NOT IN (SELECT unnest(CAST(:known AS bigint[])))
-        LIMIT 1
-    ), new AS (
-        SELECT nextval(pg_get_serial_sequence('stories', 'id')) AS id, t.ord, t.title, t.sig
-        FROM unnest(CAST(:titles AS text[]), CAST(:sigs AS bytea[])) WITH ORDINALITY AS t(title, sig, ord)
-        WHERE NOT EXISTS (SELECT 1 FROM since)
-          AND (SELECT count(*) FROM locked) = cardinality(CAST(:keys AS bigint[]))
-    ), ins_stories AS (
-        INSERT INTO stories (id, title, article_count, signature, created_at, updated_at)
-        SELECT id, title, 0, sig, CAST(:now AS timestamptz), CAST(:now AS timestamptz) FROM new
-    ), ins_bands AS (
-        INSERT INTO story_bands (key, story_id)
-        SELECT k.key, new.id
-        FROM unnest(CAST(:band_keys AS bigint[]), CAST(:band_ords AS bigint[])) AS k(key, ord)
-        JOIN new ON new.ord = k.ord
+    ),"""
+    + _SINCE
+    + ","
+    + _creating(
+        "NOT EXISTS (SELECT 1 FROM since) AND (SELECT count(*) FROM locked) = cardinality(CAST(:keys AS bigint[]))"
     )
-    SELECT ord, id FROM new
-    """
 )
 
 
