@@ -38,7 +38,7 @@ from bot.archive.hooks import after_store_many
 from bot.archive.statement_store import Matched, alert_rules, catch_up, lock_keys, match_read, read_ahead
 from bot.archive.stories import assign_ahead, signature, write_counts
 from bot.archive.streams import StreamRule, stream_rules
-from bot.config import AppConfig
+from bot.config import AppConfig, Limits
 from bot.fulltext.queue import for_full_text
 from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
@@ -378,6 +378,21 @@ def _parsed_values(p: Polled, feed: _FeedNow, new: int, max_s: int, min_s: int) 
     }
 
 
+def _feed_rows(stored: list[Stored], prep: _Prepared, outcomes: dict[int, FeedOutcome],
+               limits: Limits) -> list[dict[str, object]]:
+    """Each live feed's row for `_PARSED`, with its outcome counting what of it was new or updated."""
+    rows = []
+    for p, feed, part in prep.live:
+        out = outcomes[id(p)]
+        for s in stored[part]:
+            if s.outcome == "new":
+                out.new += 1
+            elif s.outcome == "updated":
+                out.updated += 1
+        rows.append(_parsed_values(p, feed, out.new, limits.max_interval_s, limits.min_interval_s))
+    return rows
+
+
 async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: AppConfig, prep: _Prepared) -> list[FeedOutcome]:
     """The articles (stories chosen already), the feed rows, the streams and story counts, then
     the statements last: their locks are held until commit, so only their own few statements run
@@ -391,15 +406,7 @@ async def _store_parsed(session: AsyncSession, batch: Sequence[Polled], config: 
         return await _store_parsed_pg(session, batch, config, prep, outcomes)
     if prep.items:
         stored: list[Stored] = await store_articles(session, prep.items, stories=True, chosen=prep.stories)
-        rows = []
-        for p, feed, part in prep.live:
-            out = outcomes[id(p)]
-            for s in stored[part]:
-                if s.outcome == "new":
-                    out.new += 1
-                elif s.outcome == "updated":
-                    out.updated += 1
-            rows.append(_parsed_values(p, feed, out.new, limits.max_interval_s, limits.min_interval_s))
+        rows = _feed_rows(stored, prep, outcomes, limits)
         await session.execute(_PARSED, rows)
         await write_counts(session)
         alerts = [feed.backfilled for _p, feed, part in prep.live for _ in range(part.start, part.stop)]
@@ -425,15 +432,7 @@ async def _store_parsed_pg(session: AsyncSession, batch: Sequence[Polled], confi
     for item, row in new:
         row.story_id = prep.stories[item]
         grown[row.story_id] = grown.get(row.story_id, 0) + 1
-    rows = []
-    for p, feed, part in prep.live:
-        out = outcomes[id(p)]
-        for s in stored[part]:
-            if s.outcome == "new":
-                out.new += 1
-            elif s.outcome == "updated":
-                out.updated += 1
-        rows.append(_parsed_values(p, feed, out.new, limits.max_interval_s, limits.min_interval_s))
+    rows = _feed_rows(stored, prep, outcomes, limits)
     values = new_values(new)
     params: dict[str, object] = {f"a{i}": [v[n] for v in values] for i, n in enumerate(_ARTICLE_COLUMNS)}
     params |= {f"f{i}": [r[n] for r in rows] for i, n in enumerate(_FEED_VALUES)}
