@@ -122,6 +122,7 @@ class Run:
     waits: Counter[str] = field(default_factory=Counter)
     samples: int = 0
     holding: Counter[str] = field(default_factory=Counter)  # what a statement lock's holder was doing
+    connections: int = 0  # database sessions opened while ingesting (pool overflow churn shows here)
 
 
 async def sample_backends(dsn: str, stop: asyncio.Event, into: Counter[str], queries: Counter[str] | None = None) -> int:
@@ -210,6 +211,7 @@ async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_fe
             pids = [b.proc.pid for b in bots if b.proc is not None]
             (workdir / "feeds.opml").write_bytes(opml(urls))
             await asyncio.to_thread(cli, base_env, "feeds", "import", str(workdir / "feeds.opml"))
+            sessions0 = await opened(engine)
             t0 = time.monotonic()
             cpu0 = Cpu.sample(pids, postmaster)
             waits: Counter[str] = Counter()
@@ -233,6 +235,7 @@ async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_fe
             cpu = Cpu.sample(pids, postmaster) - cpu0
             stop.set()
             samples = await sampler
+            connections = await opened(engine) - sessions0 - 1  # less the sampler's
             settle = time.monotonic() + 120  # let every process record its cycle
             while time.monotonic() < settle:
                 async with engine.connect() as c:
@@ -253,13 +256,25 @@ async def one_run(admin_url: str, workdir: Path, mode: str, processes: int, n_fe
             hits = [farm.hits.get(f"/feeds/s{i}", 0) for i in range(n_feeds)]
             once = all(h == 1 for h in hits) and n_articles == distinct == n_feeds * items
             split = "/".join(str(v) for v in sorted(by_worker.values(), reverse=True))
-            return Run(mode, processes, n_feeds, seconds, once, split, cpu, waits, samples, holding)
+            return Run(mode, processes, n_feeds, seconds, once, split, cpu, waits, samples, holding, connections)
         finally:
             for b in bots:
                 if b.proc is not None and b.proc.returncode is None:
                     b.kill9()
                     await b.wait(10)
             await engine.dispose()
+
+
+async def opened(engine) -> int:  # type: ignore[no-untyped-def]
+    """Sessions ever opened on the database (PostgreSQL 14+; 0 before)."""
+    from sqlalchemy import text
+
+    async with engine.connect() as c:
+        c = await c.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            return int((await c.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()"))).scalar_one())
+        except Exception:
+            return 0
 
 
 def feed_items(i: int, items: int, quote_every: int):  # type: ignore[no-untyped-def]
@@ -311,7 +326,8 @@ async def run(args: argparse.Namespace) -> None:
                 for r in runs:
                     avg = "   ".join(f"{s} {r.waits[s] / max(r.samples, 1):.2f}" for s in STATES)
                     held = "   ".join(f"{h} {r.waits[h] / max(r.samples, 1):4.0%}" for h in HELD)
-                    print(f"  {r.processes} process{'es' if r.processes > 1 else '  '}: {avg}   | statement locks {held}")
+                    print(f"  {r.processes} process{'es' if r.processes > 1 else '  '}: {avg}   | statement locks {held}"
+                          f"   | connections opened {r.connections}")
                 if args.holders:
                     for r in runs:
                         print(f"  {r.processes} process{'es' if r.processes > 1 else ''}: what a statement lock's holder ran, and"

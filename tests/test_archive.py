@@ -245,3 +245,25 @@ async def test_one_of_matches_exactly_its_values_in_one_parameter(sessions: asyn
         assert (await s.execute(select(Article.guid).where(one_of(Article.guid, [], dialect)))).all() == []
         keys = (await s.execute(select(StoryBand.key).where(one_of(StoryBand.key, [*edges, 2, -2, 2**53], dialect)))).scalars()
         assert sorted(keys) == edges
+
+
+async def test_insert_returning_ids_gives_each_row_its_own_id_in_order(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The ids come back in the rows' order (PostgreSQL: one `unnest` insert, ids sorted), and
+    the columns left out take their model defaults, as an ORM insert would."""
+    from bot.store.db import insert_returning_ids
+
+    now = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
+    rows = [
+        {"url": f"https://order.example/{n}", "guid": f"order:{n}", "title": f"Title {n}", "text": f"Body {n}.",
+         "content_hash": f"h{n}", "published_at": now - timedelta(minutes=n), "first_seen_at": now}
+        for n in (7, 3, 11, 0, 5, 2, 9)
+    ]
+    async with sessions.begin() as s:
+        ids = await insert_returning_ids(s, Article.__table__, rows)  # type: ignore[arg-type]
+    assert len(set(ids)) == len(rows)
+    async with sessions() as s:
+        stored = {a.id: a for a in (await s.execute(select(Article).where(Article.id.in_(ids)))).scalars()}
+    for row, art_id in zip(rows, ids, strict=True):
+        a = stored[art_id]
+        assert (a.guid, a.title, a.text) == (row["guid"], row["title"], row["text"])
+        assert (a.revision, a.fulltext_attempts, a.origin, a.topics, a.summary_only) == (1, 0, "feed", "", False)

@@ -8,18 +8,23 @@ checks are about what a publisher sees: robots.txt obeyed, the rate kept, Retry-
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from types import FrameType
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.archive import statement_store
 from bot.archive.articles import ArticleIn, store_article
 from bot.chat.channels import sync_config_channels
 from bot.config import AppConfig, ChannelConfig, FullTextLimits
 from bot.fulltext.queue import FullTextService, for_full_text, queue_counts
 from bot.net.fetch import SafeFetcher
+from bot.statements import extract_with
 from bot.store.models import Article, ArticleRevision, Delivery, StatementRow, StatementSource, utcnow
 from bot.store.search import search
 from tests.newssite import BOILERPLATE, TEMPLATES, NewsSite, make_article
@@ -207,6 +212,28 @@ async def test_per_host_rate_and_retry_after_as_the_server_sees_them(
         await site.stop()
 
 
+async def test_two_workers_share_the_queue_and_fetch_each_page_once(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, site: NewsSite, fetcher: SafeFetcher
+) -> None:
+    """Two services claiming at the same moment (as two ingesters do): each row is claimed by one
+    of them, every page is requested once, and all are stored."""
+    config = fast(app_config)
+    arts = [make_article(n) for n in range(12)]
+    for a in arts:
+        await add_entry(sessions, site.url(a), a.summary, a.title)
+    one, two = FullTextService(sessions, config, fetcher=fetcher), FullTextService(sessions, config, fetcher=fetcher)
+    try:
+        runs = await asyncio.gather(one.run_pending(), two.run_pending())
+    finally:
+        await one.aclose()
+        await two.aclose()
+    assert sum(r.claimed for r in runs) == 12 and sum(r.fetched for r in runs) == 12, [r.as_dict() for r in runs]
+    pages = [h.path for h in site.hits if h.path != "/robots.txt"]
+    assert sorted(pages) == sorted(a.path for a in arts)
+    async with sessions() as s:
+        assert await queue_counts(s) == {"queued": 0, "fetched": 12, "blocked_robots": 0, "failed": 0}
+
+
 async def test_nothing_is_lost_when_a_run_dies(
     sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, fetcher: SafeFetcher
 ) -> None:
@@ -269,3 +296,69 @@ async def test_backfilled_entries_store_statements_without_alerts(
     assert stats.fetched == 1 and stats.statements >= 1
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def _open_transactions(dsn: str) -> list[str]:
+    """The states of the test database's backends inside a transaction, read on a connection of
+    its own from a thread of its own (the caller may be the event loop's thread, busy)."""
+    import asyncpg
+
+    async def read() -> list[str]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT state FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            )
+            return [str(r["state"]) for r in rows]
+        finally:
+            await conn.close()
+
+    out: list[list[str]] = []
+
+    def run() -> None:
+        sys.setprofile(None)
+        out.append(asyncio.run(read()))
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return out[0]
+
+
+async def test_statements_are_extracted_and_matched_with_no_transaction_open(
+    sessions: async_sessionmaker[AsyncSession], app_config: AppConfig, site: NewsSite, fetcher: SafeFetcher
+) -> None:
+    """Each page's statements are extracted once and the batch's matched once, before the write
+    (not again inside it); on PostgreSQL, while they are, no backend of the database is in a
+    transaction: the write transaction begins once the Python work is done."""
+    engine = sessions.kw["bind"]
+    postgres = engine.dialect.name == "postgresql"
+    dsn = engine.url.render_as_string(hide_password=False).replace("postgresql+asyncpg", "postgresql")
+    config = fast(app_config)
+    async with sessions.begin() as s:
+        await sync_config_channels(s, config)
+    arts = [make_article(n) for n in range(3)]
+    for a in arts:
+        await add_entry(sessions, site.url(a), a.summary, a.title)
+    watched = {extract_with.__code__: "extract", statement_store._match.__code__: "match"}
+    seen: list[tuple[str, list[str]]] = []
+
+    def watch(frame: FrameType, event: str, _arg: object) -> None:
+        if event == "call" and frame.f_code in watched:
+            seen.append((watched[frame.f_code], _open_transactions(dsn) if postgres else []))
+
+    service = FullTextService(sessions, config, fetcher=fetcher)  # its executor's threads start later
+    sys.setprofile(watch)
+    threading.setprofile(watch)
+    try:
+        stats = await service.run_pending()
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+        await service.aclose()
+    assert stats.fetched == 3 and stats.statements >= 3
+    assert [what for what, _ in seen] == ["extract", "extract", "extract", "match"]
+    assert [(what, states) for what, states in seen if states] == []
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Delivery)) == 3  # alerted once each

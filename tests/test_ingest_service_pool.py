@@ -135,3 +135,23 @@ async def test_a_worker_killed_mid_way_costs_one_feed_and_the_next_parse_starts_
     finally:
         await pool.aclose()
     assert pool.pids == []
+
+
+def test_the_ingesters_main_process_loads_no_statement_extractor() -> None:
+    """`newsbot run` stores and deduplicates statements but extracts none (its parse workers do):
+    the extractor's rules, lexicon and weights stay out of its memory until something extracts."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bot.cli.main, bot.ingest.service, bot.archive.hooks\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('bot.statements'))))\n"
+        "from bot.statements import extract_with\n"
+        "print('bot.statements.extract' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout.splitlines()
+    loaded = set(out[0].split())
+    assert "bot.statements.dedup" in loaded
+    assert not loaded & {"bot.statements.extract", "bot.statements.rules", "bot.statements.speakers", "bot.statements.weights"}
+    assert out[1] == "True"  # asked for, it loads

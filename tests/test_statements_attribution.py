@@ -291,3 +291,39 @@ def test_a_speaker_named_with_a_party_tag_before_the_cue(figures: list[Figure]) 
 def test_null_bar_loads_and_defaults_to_off() -> None:
     assert parse({}).null_bar == 0.0
     assert parse({"null_bar": 0.6}).null_bar == 0.6
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Councillor Ada Brennan opened the meeting.", "Ada Brennan"),
+        ("Assemblywoman Rosa Delgado left early.", "Rosa Delgado"),
+        ("Sheriff Dale Okafor closed the road.", "Dale Okafor"),
+        ("Rabbi Eli Stern spoke at the vigil.", "Eli Stern"),
+    ],
+)
+def test_local_and_religious_titles_are_not_part_of_the_name(text: str, name: str, figures: list[Figure]) -> None:
+    assert _names(text, figures) == [name]
+
+
+def test_a_name_signing_a_quotation_after_a_dash_is_its_speaker(figures: list[Figure]) -> None:
+    text = (
+        "Readers wrote to us about the new bridge toll.\n\n"
+        "“We will be paying for this bridge for the rest of our lives.” ― Ada Brennan\n"
+        "“Nobody asked the people who cross it every morning.” ― Tom Reilly"
+    )
+    quotes = [s for s in extract_statements(text, figures, DAY) if s.kind == "direct"]
+    assert [q.speaker for q in quotes] == ["Ada Brennan", "Tom Reilly"]
+    assert quotes[1].attributed == "dash"
+
+
+def test_a_dashed_signature_on_the_next_line_names_the_speaker(figures: list[Figure]) -> None:
+    text = (
+        "The council voted on Tuesday night.\n\n"
+        "“This is the best budget the town has passed in a decade.”\n\n"
+        "- Mayor Ines Valdivia, after the vote.\n\n"
+        "“We cut the library hours and called it reform.”\n\n"
+        "- Councilman Joel Pratt."
+    )
+    quotes = [s for s in extract_statements(text, figures, DAY) if s.kind == "direct"]
+    assert [q.speaker for q in quotes] == ["Ines Valdivia", "Joel Pratt"]

@@ -15,7 +15,7 @@ from bot.archive.articles import Stored
 from bot.archive.statement_store import Matched, ToRecord, record_many
 from bot.archive.streams import queue_streams
 from bot.config import AppConfig
-from bot.statements import Statement as Found
+from bot.statements.model import Statement as Found
 
 
 async def after_store(session: AsyncSession, stored: Stored, config: AppConfig, *, alerts: bool = True) -> int:

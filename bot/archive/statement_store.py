@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,12 +26,14 @@ from bot.archive import statement_words
 from bot.archive.articles import ArticleIn, ArticleRow, will_change
 from bot.archive.figures import tracked_figures
 from bot.config import AppConfig
-from bot.statements import Gazetteer, extract_with
-from bot.statements import Statement as Found
 from bot.statements.alerts import alertable
 from bot.statements.dedup import Candidates, find_same, normalise_quote, statement_fingerprint
+from bot.statements.model import Statement as Found
 from bot.store.db import one_of
 from bot.store.models import Article, Channel, Delivery, StatementRow, StatementSource, Subscription, utcnow
+
+if TYPE_CHECKING:  # the extractor is imported where it runs: the ingester's main process never does
+    from bot.statements.speakers import Gazetteer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ _gazetteers: dict[int, tuple[AppConfig, Gazetteer]] = {}
 
 def gazetteer_for(config: AppConfig) -> Gazetteer:
     """Build the figures gazetteer once per config object (it is immutable)."""
+    from bot.statements.speakers import Gazetteer
+
     cached = _gazetteers.get(id(config))
     if cached is None or cached[0] is not config:
         cached = (config, Gazetteer.build(config.figure_list()))
@@ -409,6 +413,8 @@ class ToRecord:
 
 
 def _extract(article: ArticleRow, gazetteer: Gazetteer) -> list[Found]:
+    from bot.statements.extract import extract_with
+
     published = article.published_at.date() if article.published_at else None
     return [f for f in extract_with(article.text, gazetteer, published) if f.text.strip()]
 
@@ -716,6 +722,8 @@ async def record_many(
             continue
         if gazetteer is None:
             # Read at each write, not cached: a figure tracked from chat counts for the next article.
+            from bot.statements.speakers import Gazetteer
+
             gazetteer = Gazetteer.build(await tracked_figures(session, config))
         found_of.append(_extract(t.article, gazetteer))
     dialect = session.get_bind().dialect.name

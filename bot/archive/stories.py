@@ -170,12 +170,16 @@ async def _create_locked(
 
     Articles that would start a story are first matched again against the stories now committed
     with their keys that were not among those matched before (`known`): another writer may just
-    have started the same one. `picks` is updated in place.
+    have started the same one. Usually none is, and the check and the creation are one statement
+    (`_PG_CREATE_UNLESS`): the transaction is the lock, that statement and the commit. `picks` is
+    updated in place.
     """
     starting = [i for i, p in enumerate(picks) if isinstance(p, _NewStory)]
     keys = sorted({k for i in starting for k in keys_of[i]})
     async with AsyncSession(engine) as own, own.begin():
         await own.execute(_LOCK_KEYS, {"keys": keys})
+        if await _create(own, _distinct_new(picks), unless=(keys, known)):
+            return  # nobody started a story with these keys since they were read: the usual case
         since = await _candidates(own, set(keys))
         if not set(since.signatures) <= known:
             again = _match(
@@ -214,29 +218,62 @@ _PG_CREATE = text(
 )
 
 
-async def _create(own: AsyncSession, new: list[_NewStory]) -> None:
-    """Create `new` (uncounted) with their band keys in one statement; sets their ids."""
+# The same, only if no recent story with one of `keys` is missing from `known` (the stories read
+# before the lock): the check and the creation in one round trip, under the keys' locks.
+_PG_CREATE_UNLESS = text(
+    """
+    WITH since AS (
+        SELECT 1 FROM story_bands b JOIN stories s ON s.id = b.story_id
+        WHERE b.key = ANY(CAST(:keys AS bigint[])) AND s.updated_at >= CAST(:since AS timestamptz)
+          AND s.signature IS NOT NULL AND b.story_id NOT IN (SELECT unnest(CAST(:known AS bigint[])))
+        LIMIT 1
+    ), new AS (
+        SELECT nextval(pg_get_serial_sequence('stories', 'id')) AS id, t.ord, t.title, t.sig
+        FROM unnest(CAST(:titles AS text[]), CAST(:sigs AS bytea[])) WITH ORDINALITY AS t(title, sig, ord)
+        WHERE NOT EXISTS (SELECT 1 FROM since)
+    ), ins_stories AS (
+        INSERT INTO stories (id, title, article_count, signature, created_at, updated_at)
+        SELECT id, title, 0, sig, CAST(:now AS timestamptz), CAST(:now AS timestamptz) FROM new
+    ), ins_bands AS (
+        INSERT INTO story_bands (key, story_id)
+        SELECT k.key, new.id
+        FROM unnest(CAST(:band_keys AS bigint[]), CAST(:band_ords AS bigint[])) AS k(key, ord)
+        JOIN new ON new.ord = k.ord
+    )
+    SELECT ord, id FROM new
+    """
+)
+
+
+async def _create(own: AsyncSession, new: list[_NewStory], unless: tuple[list[int], set[int]] | None = None) -> bool:
+    """Create `new` (uncounted) with their band keys in one statement; sets their ids. `unless`
+    (band keys, story ids known): create nothing, and answer False, if a recent story with one
+    of those keys is not among those known."""
+    if not new:
+        return True
     band_keys_flat: list[int] = []
     band_ords: list[int] = []
     for ord_, story in enumerate(new, start=1):
         for k in set(story.keys):
             band_keys_flat.append(k)
             band_ords.append(ord_)
-    rows = (
-        await own.execute(
-            _PG_CREATE,
-            {
-                "titles": [s.title for s in new],
-                "sigs": [s.signature for s in new],
-                "now": utcnow(),
-                "band_keys": band_keys_flat,
-                "band_ords": band_ords,
-            },
-        )
-    ).all()
+    now = utcnow()
+    params: dict[str, Any] = {
+        "titles": [s.title for s in new],
+        "sigs": [s.signature for s in new],
+        "now": now,
+        "band_keys": band_keys_flat,
+        "band_ords": band_ords,
+    }
+    if unless is not None:
+        params |= {"keys": unless[0], "known": sorted(unless[1]), "since": now - WINDOW}
+    rows = (await own.execute(_PG_CREATE if unless is None else _PG_CREATE_UNLESS, params)).all()
+    if not rows:
+        return False
     ids = {int(o): int(i) for o, i in rows}
     for ord_, story in enumerate(new, start=1):
         story.id = ids[ord_]
+    return True
 
 
 def _distinct_new(picks: Sequence[int | _NewStory]) -> list[_NewStory]:

@@ -10,7 +10,6 @@ import typer
 from bot.archive.statement_store import gazetteer_for
 from bot.cli.base import Failure, echo_json, run_async, runtime
 from bot.config import AppConfig
-from bot.statements import extract_with
 from bot.statements.alerts import alertable
 from bot.text.clean import CleanDoc, clean_text
 from bot.text.prepare import article_topics
@@ -18,6 +17,8 @@ from bot.text.prepare import article_topics
 
 def describe(source: str, doc: CleanDoc, config: AppConfig) -> dict[str, Any]:
     """The contract's JSON object for one cleaned article (pure)."""
+    from bot.statements.extract import extract_with  # here: `newsbot run` loads no extractor (its parse workers do)
+
     found = extract_with(doc.text, gazetteer_for(config), doc.published)
     return {
         "source": source,

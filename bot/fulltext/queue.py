@@ -17,24 +17,31 @@ row in one of:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter, defaultdict, deque
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.archive.articles import ArticleIn, store_article
-from bot.archive.hooks import after_store
+from bot.archive.articles import ArticleIn, Stored, content_hash, plan, store_article
+from bot.archive.figures import tracked_figures
+from bot.archive.hooks import after_store_many
+from bot.archive.statement_store import Matched, catch_up, match_read, read_ahead
 from bot.config import AppConfig, Settings
 from bot.fulltext.extract import HTML_ACCEPT, HTML_TYPES, PageDoc, extract_page, user_agent
 from bot.net.ratelimit import HostLimiter, origin_of
 from bot.net.robots import RobotsCache
 from bot.runtime.metrics import FULLTEXT_PAGES, FULLTEXT_QUEUED
+from bot.statements import Gazetteer, extract_with
+from bot.statements import Statement as Found
+from bot.statements.figures import Figure
+from bot.store.db import one_by_one
 from bot.store.models import Article, utcnow
 from bot.text.prepare import article_topics
 from bot.text.teaser import judge_page, needs_full_text
@@ -136,6 +143,40 @@ def _due(now: Any) -> Any:
     )
 
 
+# The columns of a queued row its page's article is made from, read before the write and checked in it.
+_SEEN = ("id", "title", "guid", "url", "outlet", "topics", "feed_id", "published_at")
+
+
+def _seen(article: Any) -> tuple[Any, ...]:
+    return tuple(getattr(article, c) for c in _SEEN)
+
+
+def _day(stored_at: datetime | None, item: ArticleIn) -> date | None:
+    """The date extraction reads for the stored article: an edit keeps the row's, else takes the page's."""
+    at = stored_at or item.published_at
+    return at.date() if at else None
+
+
+def extract_statements(texts: list[tuple[str, date | None]], figures: tuple[Figure, ...]) -> list[list[Found]]:
+    """The statements of each (text, date), as `record_many` would extract them: off the event
+    loop, in the service's executor."""
+    gazetteer = Gazetteer.build(figures)
+    return [[f for f in extract_with(text, gazetteer, day) if f.text.strip()] for text, day in texts]
+
+
+@dataclass
+class _Ready:
+    """A page prepared for the write: its row as read, the article, the statements found ahead."""
+
+    job: Job
+    page: PageDoc
+    seen: tuple[Any, ...]
+    item: ArticleIn
+    changed: bool = False  # to be stored with new text, as the archive read before the write
+    found: list[Found] | None = None  # its statements, extracted ahead; None: extract in the write
+    day: date | None = None  # the date the stored article will carry, as extraction reads it
+
+
 class FullTextService:
     """Drains the queue: `run_pending` once, or `schedule` it on the bot's APScheduler."""
 
@@ -195,51 +236,56 @@ class FullTextService:
 
     # ---- the queue -----------------------------------------------------------------------
     async def _claim(self, limit: int) -> list[Job]:
-        """Lease up to `limit` due rows; at most a run's worth per origin, the rest deferred."""
+        """Lease up to `limit` due rows; at most a run's worth per origin, the rest deferred.
+
+        One statement takes the rows (`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
+        RETURNING`): on PostgreSQL it commits by itself, so no backend holds a transaction open
+        while the rows are sorted here, and rows another process is claiming are skipped, not
+        waited for. Those past their origin's share are handed back with a later due time."""
         now = utcnow()
         ft = self.config.fulltext
         per_origin_cap = max(1, int(ft.rate_per_s * max(ft.interval_s, 30)))
-        async with self._write_lock, self.sessions.begin() as session:
-            rows = (
-                await session.execute(
-                    select(Article.id, Article.url, Article.text, Article.fulltext_attempts, Article.fulltext_note)
-                    .where(_due(now))
-                    .order_by(Article.id)
-                    .limit(limit)
-                    # PostgreSQL: rows another process is claiming are skipped, not waited for
-                    # until its claim commits (4 ingesters: ~1 backend waiting on them on average)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+        lease = now + timedelta(seconds=self.lease_s)
+        due = select(Article.id).where(_due(now)).order_by(Article.id).limit(limit).with_for_update(skip_locked=True)
+        take = (
+            update(Article)
+            .where(Article.id.in_(due.scalar_subquery()))
+            .values(fulltext_next_at=lease)
+            .returning(Article.id, Article.url, Article.text, Article.fulltext_attempts, Article.fulltext_note)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._write_lock, one_by_one(self.sessions) as session:
+            rows = sorted((await session.execute(take)).all())
             taken: dict[str, int] = defaultdict(int)
             jobs: list[Job] = []
-            deferred: dict[str, list[int]] = defaultdict(list)
-            lease = now + timedelta(seconds=self.lease_s)
+            unlinked: list[int] = []
+            deferred: list[int] = []
             for art_id, url, text, attempts, note in rows:
                 if not url:
-                    await session.execute(
-                        update(Article)
-                        .where(Article.id == art_id)
-                        .values(fulltext_status="failed", fulltext_note="no link to fetch", summary_only=True)
-                    )
+                    unlinked.append(art_id)
                     continue
                 origin = origin_of(url)
                 if taken[origin] >= per_origin_cap:
-                    deferred[origin].append(art_id)
+                    deferred.append(art_id)
                     continue
-                # Conditional: a second worker (another process) that read the same rows claims none twice.
-                claimed = await session.execute(
-                    update(Article).where(Article.id == art_id, _due(now)).values(fulltext_next_at=lease)
+                taken[origin] += 1
+                backfill = bool(note and note.startswith(BACKFILL_NOTE))
+                jobs.append(Job(art_id, url, text or "", attempts or 0, backfill))
+            if unlinked:
+                await session.execute(
+                    update(Article)
+                    .where(Article.id.in_(unlinked))
+                    .values(fulltext_status="failed", fulltext_note="no link to fetch", summary_only=True, fulltext_next_at=None)
+                    .execution_options(synchronize_session=False)
                 )
-                if getattr(claimed, "rowcount", 1) == 1:
-                    taken[origin] += 1
-                    backfill = bool(note and note.startswith(BACKFILL_NOTE))
-                    jobs.append(Job(art_id, url, text or "", attempts or 0, backfill))
-            for ids in deferred.values():
-                # The origin is busy for this run; come back when its share of the rate frees up.
+            if deferred:
+                # Their origins are busy for this run; come back when their share of the rate frees up.
                 later = now + timedelta(seconds=per_origin_cap / ft.rate_per_s)
                 await session.execute(
-                    update(Article).where(Article.id.in_(ids), _due(now)).values(fulltext_next_at=later)
+                    update(Article)
+                    .where(Article.id.in_(deferred), Article.fulltext_next_at == lease)
+                    .values(fulltext_next_at=later)
+                    .execution_options(synchronize_session=False)
                 )
             self._queued = int(
                 (
@@ -256,9 +302,10 @@ class FullTextService:
         """Claim due rows and process them, each origin at its own polite pace; returns the run's counts.
 
         Fetching and extraction never wait for the database: extracted pages are stored once the
-        fetching is done, in small batches (one transaction each). Statement extraction is the
-        heavy part of a write and runs on the event loop; kept out of the fetch phase it cannot
-        delay a request or hold a publisher's slot. A run holds at most `batch` pages in memory.
+        fetching is done, in small batches (one transaction each, begun once the batch's statements
+        are extracted and matched: see `_write`). Statement extraction is the heavy part of storing;
+        kept out of the fetch phase it cannot delay a request or hold a publisher's slot. A run
+        holds at most `batch` pages in memory.
         """
         stats = RunStats()
         jobs = await self._claim(limit or self.config.fulltext.batch)
@@ -343,8 +390,7 @@ class FullTextService:
     async def _store_batch(self, batch: list[tuple[Job, PageDoc]], stats: RunStats) -> None:
         """Several pages in one transaction; if any fails, each again on its own so one bad page costs only itself."""
         try:
-            async with self._write_lock, self.sessions.begin() as session:
-                new = [await self._store(session, job, page) for job, page in batch]
+            new = await self._write(batch)
         except Exception:
             if len(batch) == 1:
                 job = batch[0][0]
@@ -360,49 +406,115 @@ class FullTextService:
                 stats.statements += n
                 self._count(stats, "fetched")
 
-    async def _store(self, session: AsyncSession, job: Job, page: PageDoc) -> int | None:
-        """The page's text replaces the summary through the one write path, then extraction runs again."""
-        article = await session.get(Article, job.id, populate_existing=True)
-        if article is None or article.fulltext_status != "queued":
-            return None  # deleted or finished by someone else meanwhile
-        keywords = self.config.topic_keywords()
+    async def _write(self, batch: list[tuple[Job, PageDoc]]) -> list[int | None]:
+        """Prepare, then write, as the ingester does (`bot.ingest.pipeline`): the rows are read,
+        the stored articles planned, the pages' statements extracted (in the executor) and matched
+        with no transaction open (on PostgreSQL the reads autocommit), and the transaction only
+        re-checks each row is still queued and writes. Extraction and matching are most of a
+        page's cost; inside the transaction, writers waiting on its locks would wait for them too
+        (and on PostgreSQL its backend would sit "idle in transaction")."""
+        postgres = self._postgres()
+        async with one_by_one(self.sessions) as reader:
+            ready, figures = await self._prepare(reader, batch)
+        changed = [r for r in ready if r.changed]
+        if changed:  # no session held meanwhile (SQLite: not even a read transaction)
+            texts = [(r.page.text, r.day) for r in changed]
+            found = await asyncio.get_running_loop().run_in_executor(self._executor, extract_statements, texts, figures)
+            for r, f in zip(changed, found, strict=True):
+                r.found = f
+        async with contextlib.AsyncExitStack() as reading:
+            reader = await reading.enter_async_context(one_by_one(self.sessions))
+            read = await read_ahead(reader, [r.found for r in ready if r.found is not None])
+            if not postgres:  # SQLite: one writer; record_many checks the match again under its lock
+                await reading.aclose()
+            async with self._write_lock:  # matching (no await) never runs while this service writes
+                matched = match_read(read)
+                if matched is not None and postgres:
+                    await catch_up(reader, matched)  # what was committed since the read, once more
+                async with self.sessions.begin() as session:
+                    return await self._store_ready(session, ready, matched)
+
+    def _postgres(self) -> bool:
+        bind = self.sessions.kw.get("bind")
+        return isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql"
+
+    def _item(self, article: Any, page: PageDoc) -> ArticleIn:
+        """The page as the archive takes it, for `article` (an `Article` or a row of `_SEEN`)."""
         title = article.title or page.title
-        topics = article_topics(title, page.text, keywords, extra=article.topics.split())
-        stored = await store_article(
-            session,
-            ArticleIn(
-                text=page.text,
-                title=title,
-                guid=article.guid,
-                url=article.url,
-                outlet=article.outlet or page.outlet,
-                author=page.author,
-                published_at=page.published_at(),
-                topics=tuple(topics),
-                feed_id=article.feed_id,
-                origin="page",
-                summary_only=False,
-            ),
+        topics = article_topics(title, page.text, self.config.topic_keywords(), extra=article.topics.split())
+        return ArticleIn(
+            text=page.text,
+            title=title,
+            guid=article.guid,
+            url=article.url,
+            outlet=article.outlet or page.outlet,
+            author=page.author,
+            published_at=page.published_at(),
+            topics=tuple(topics),
+            feed_id=article.feed_id,
+            origin="page",
+            summary_only=False,
+            digest=content_hash(title, page.text),
         )
-        row = stored.article
-        if row.id != article.id:  # the page is another stored article's (same canonical text)
-            article.fulltext_status = "failed"
-            article.fulltext_note = f"same text as article {row.id}"
-            return None
-        if article.published_inferred and page.published:
-            article.published_at = page.published_at()
-            article.published_inferred = False
-        article.outlet = article.outlet or page.outlet
-        article.summary_only = False
-        article.fulltext_status = "fetched"
-        article.fulltext_note = None
-        article.fulltext_next_at = None
-        article.fulltext_attempts = job.attempts + 1
-        return await after_store(session, stored, self.config, alerts=not job.backfill)
+
+    async def _prepare(self, session: AsyncSession, batch: list[tuple[Job, PageDoc]]) -> tuple[list[_Ready], tuple[Figure, ...]]:
+        """What the write can work out before its transaction, read through `session`: each queued
+        row's page as an article, which of them will be stored with new text (marked `changed`),
+        and the figures their statements are extracted with."""
+        query = select(*(getattr(Article, c) for c in _SEEN)).where(
+            Article.id.in_([job.id for job, _ in batch]), Article.fulltext_status == "queued"
+        )
+        rows = {r.id: r for r in await session.execute(query)}
+        ready = [_Ready(job, page, _seen(rows[job.id]), self._item(rows[job.id], page)) for job, page in batch if job.id in rows]
+        planned = await plan(session, [r.item for r in ready]) if ready else []
+        for r, (_outcome, text_changed) in zip(ready, planned, strict=True):
+            r.changed = text_changed
+            r.day = _day(r.seen[_SEEN.index("published_at")], r.item)
+        figures = await tracked_figures(session, self.config) if any(r.changed for r in ready) else ()
+        return ready, figures
+
+    async def _store_ready(self, session: AsyncSession, ready: list[_Ready], matched: Matched | None) -> list[int | None]:
+        """The prepared pages in the caller's transaction: each row checked still queued, its text
+        stored through the one write path, then the statements of all (their locks taken last)."""
+        out: list[int | None] = [None] * len(ready)
+        done: list[tuple[int, Stored, bool, list[Found] | None]] = []
+        for n, r in enumerate(ready):
+            article = await session.get(Article, r.job.id, populate_existing=True)
+            if article is None or article.fulltext_status != "queued":
+                continue  # deleted or finished by someone else meanwhile
+            item, found = r.item, r.found
+            if _seen(article) != r.seen:  # edited since it was read: made again here
+                item, found = self._item(article, r.page), None
+            stored = await store_article(session, item)
+            row = stored.article
+            if row.id != article.id:  # the page is another stored article's (same canonical text)
+                article.fulltext_status = "failed"
+                article.fulltext_note = f"same text as article {row.id}"
+                continue
+            if article.published_inferred and r.page.published:
+                article.published_at = r.page.published_at()
+                article.published_inferred = False
+            article.outlet = article.outlet or r.page.outlet
+            article.summary_only = False
+            article.fulltext_status = "fetched"
+            article.fulltext_note = None
+            article.fulltext_next_at = None
+            article.fulltext_attempts = r.job.attempts + 1
+            day = row.published_at.date() if row.published_at else None
+            # Statements extracted ahead stand for the text and date stored; otherwise extracted in `record_many`.
+            done.append((n, stored, not r.job.backfill, found if stored.changed_text and day == r.day else None))
+            out[n] = 0
+        if done:
+            counts = await after_store_many(
+                session, [(s, alerts) for _n, s, alerts, _f in done], self.config, [f for *_x, f in done], matched
+            )
+            for (n, *_x), count in zip(done, counts, strict=True):
+                out[n] = count
+        return out
 
     async def _finish(self, job: Job, status: str, note: str | None) -> None:
         """A final outcome without new text: the feed's summary stays and is marked summary only."""
-        async with self._write_lock, self.sessions.begin() as session:
+        async with self._write_lock, one_by_one(self.sessions) as session:
             await session.execute(
                 update(Article)
                 .where(Article.id == job.id, Article.fulltext_status == "queued")
@@ -421,7 +533,7 @@ class FullTextService:
             await self._finish(job, "failed", f"{note} (gave up after {job.attempts + 1} attempts)")
             self._count(stats, "failed", note.split(" (")[0])
             return
-        async with self._write_lock, self.sessions.begin() as session:
+        async with self._write_lock, one_by_one(self.sessions) as session:
             await session.execute(
                 update(Article)
                 .where(Article.id == job.id, Article.fulltext_status == "queued")

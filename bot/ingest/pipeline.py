@@ -40,7 +40,8 @@ from bot.fulltext.queue import for_full_text
 from bot.ingest.parse import ParsedFeed
 from bot.ingest.schedule import adaptive_interval, next_check_after_failure, next_check_after_success
 from bot.net.fetch import FetchResult, SafeFetcher
-from bot.statements import Statement as Found
+from bot.statements.model import Statement as Found
+from bot.store.db import one_of
 from bot.store.models import Feed, utcnow
 from bot.text.urls import host_of
 
@@ -280,7 +281,7 @@ async def _prepare(session: AsyncSession, batch: Sequence[Polled], postgres: boo
         return prep
     read = None
     query = select(_FEEDS.c.id, _FEEDS.c.full_text, _FEEDS.c.backfilled, _FEEDS.c.interval_s).where(
-        _FEEDS.c.id.in_([p.job.id for p in parsed]))
+        one_of(_FEEDS.c.id, [p.job.id for p in parsed], session.get_bind().dialect.name))  # one text: prepared once
     feeds = {r.id: _FeedNow(r.id, r.full_text, bool(r.backfilled), r.interval_s or 900) for r in await session.execute(query)}
     for p in parsed:
         assert p.parsed is not None

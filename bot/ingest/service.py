@@ -151,6 +151,7 @@ class IngestService:
         *,
         fetcher: SafeFetcher | None = None,
         parse_processes: int | None = None,
+        writers: int = 1,
     ) -> None:
         self.sessions = sessions
         self.config = config
@@ -166,7 +167,11 @@ class IngestService:
         self._synced = False
         bind = sessions.kw.get("bind")
         self._postgres = bind is not None and bind.dialect.name == "postgresql"
-        self._writers = 2 if self._postgres else 1
+        # One writer by default: its batches take all that was parsed meanwhile, so fewer, larger
+        # write transactions, each a fixed handful of round trips. A second writer (PostgreSQL;
+        # `writers=2`) made more, smaller ones: more backends idle in a transaction, for no
+        # throughput measured (benchmarks/RESULTS.md, "idle in transaction").
+        self._writers = writers if self._postgres else 1
         self._topics = config.topic_keywords()
         self._figures = tuple(config.figure_list())  # parsing extracts statements off the event loop
         self._stopping = False  # graceful shutdown

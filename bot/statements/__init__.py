@@ -12,15 +12,36 @@ speech noun before a colon): most feed entries, for a small part of the cost of 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
-from bot.statements.extract import extract_with, may_hold_statement
-from bot.statements.figures import Figure
-from bot.statements.model import Statement
-from bot.statements.speakers import Gazetteer
+if TYPE_CHECKING:
+    from bot.statements.extract import extract_with, may_hold_statement
+    from bot.statements.figures import Figure
+    from bot.statements.model import Statement
+    from bot.statements.speakers import Gazetteer
 
 __all__ = ["Gazetteer", "Statement", "extract_statements", "extract_with", "may_hold_statement"]
+
+# Loaded on first use: the ingester's main process stores and deduplicates statements (the model,
+# `dedup`, `alerts`) but extracts none (its parse workers do), and the extractor's rules, lexicon
+# and learned weights would cost it ~11 MB resident for nothing.
+_WHERE = {
+    "extract_with": "bot.statements.extract",
+    "may_hold_statement": "bot.statements.extract",
+    "Statement": "bot.statements.model",
+    "Gazetteer": "bot.statements.speakers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
 
 
 def extract_statements(
@@ -31,5 +52,8 @@ def extract_statements(
     `published` dates the article so that titles resolve to whoever held them then ("NATO chief"
     is Stoltenberg before 2024-10-01, Rutte after); None means today.
     """
+    from bot.statements.extract import extract_with
+    from bot.statements.speakers import Gazetteer
+
     gazetteer = figures if isinstance(figures, Gazetteer) else Gazetteer.build(figures)
     return extract_with(text, gazetteer, published)

@@ -39,7 +39,7 @@ class Candidate:
 
     speaker: str | None
     figure: bool
-    how: str  # "cue", "inverted", "according to", "colon", "pronoun", "description", "running", "nearby", "none"
+    how: str  # "cue", "inverted", "according to", "colon", "dash", "pronoun", "description", "running", "nearby", "none"
     feats: list[str]
 
 
@@ -57,8 +57,13 @@ class Target:
 _CUE_GAP = re.compile(r"\s*(?:\([^()]{1,16}\)\s*)?(?:,[^,.;:“”\"]{1,80},)?\s*(?:(?:also|then|later|has|have|had|once|again|previously|"
                       r"recently|publicly|repeatedly|\w+ly)\s+)?$")
 _INV_GAP = re.compile(r"\s*(?:(?:the|a|an|one|two|several|senior|top|former|other|[A-Z][\w.’'-]*)\s+){0,5}$")
-_ADJ_AFTER = re.compile(r"[\s,.;:—–\-”\"’']{0,6}")
-_ADJ_BEFORE = re.compile(r"[\s,:—–\-]{0,4}[“\"‘']?")
+_ADJ_AFTER = re.compile(r"[\s,.;:―—–\-”\"’']{0,6}")
+_ADJ_BEFORE = re.compile(r"[\s,:―—–\-]{0,4}[“\"‘']?")
+# a name set after a quotation by a dash, on its line or the next ("” ― Jane Doe", "”\n\n- Mayor Jane Doe"):
+# the signature of an epigraph, a tweet or a list of voices
+_DASH_AFTER = re.compile(r"[ \t\u00a0]*[”\"’']?[ \t\u00a0.,]*\n{0,2}[ \t\u00a0]*[―—–\-][ \t\u00a0]*(?:[A-Z][\w.]*[ \t]+){0,3}")
+# the same signature seen from the mention: a dash after a closing quotation mark, or opening a line
+_DASHED = re.compile(r"(?:[”\"’'][ \t\u00a0.,]*\n{0,2}|\n)[ \t\u00a0]*[―—–\-][ \t\u00a0]*(?:[A-Z][\w.]*[ \t]+){0,3}$")
 _APPOSED = re.compile(r", ")
 # "according to the ministry", and the name apposed to a role: "according to Zelensky's spokesman, Serhiy Nykyforov"
 _ACCORDING = re.compile(r"according\s+to\s+(?:(?:the|a|an)\s+)?(?:[^,.;:“”\"\n]{1,40},\s*)?$", re.I)
@@ -151,7 +156,7 @@ def candidates(doc: _Doc, statements: list[Statement]) -> list[Target]:
 
 
 _STRIP = " \t\n“”\"‘’'.,;:!?—–-()[]"
-_ROLES = ("subj", "inv", "acc", "own_subj", "own_inv", "colon", "adjL", "adjR", "apposed", "rule", "running", "subj_own", "inv_own")
+_ROLES = ("subj", "inv", "acc", "own_subj", "own_inv", "colon", "adjL", "adjR", "apposed", "rule", "running", "subj_own", "inv_own", "dashR")
 _ATTRS = ("k=name", "k=figure", "k=pronoun", "k=anon", "poss", "nonperson", "org", "prep=x", "prep=of", "prep=to", "prep=by", "prep=with", "paren", "tiny")
 
 
@@ -231,9 +236,9 @@ def _how(feats: list[str], m: Mention) -> str:
         return "pronoun"
     if m.kind == "anon":
         return "description"
-    for f in ("acc", "colon", "subj", "inv"):
+    for f in ("acc", "colon", "subj", "inv", "dashR"):
         if f in feats:
-            return {"acc": "according to", "colon": "colon", "subj": "cue", "inv": "inverted"}[f]
+            return {"acc": "according to", "colon": "colon", "subj": "cue", "inv": "inverted", "dashR": "dash"}[f]
     return "nearby"
 
 
@@ -252,6 +257,7 @@ class _Seen:
     nxt: str
     prep: bool
     sent_first: bool
+    dashed: bool  # set after a quotation by a dash ("” ― Ada Brennan"): it signs that quotation
     static: list[str]
 
 
@@ -315,7 +321,8 @@ def _seen(doc: _Doc, m: Mention, para_starts: list[int], counts: dict[str, int])
             static.append("ly")
     if text[max(0, m.start - 1) : m.start] == "(":
         static.append("paren")
-    return _Seen(msi, mpi, subj, inv, acc, apposed, prev, nxt, prep, sent_first, static)
+    dashed = _DASHED.search(text, max(0, m.start - 40), m.start) is not None
+    return _Seen(msi, mpi, subj, inv, acc, apposed, prev, nxt, prep, sent_first, dashed, static)
 
 
 def _mention_feats(
@@ -374,6 +381,10 @@ def _mention_feats(
         feats.append(f"sent_first|{pos}")
     if side == "R" and _ADJ_AFTER.fullmatch(text, a1, m.start):
         feats.append("adjR")
+    if side == "R" and kind == "d" and _DASH_AFTER.fullmatch(text, a1 - 1, m.start):
+        feats.append("dashR")
+    elif seen.dashed:
+        feats.append("dashed_other")  # the signature of another quotation, not of this one
     if side == "L" and _ADJ_BEFORE.fullmatch(text, m.end, a0 + 1):
         feats.append("adjL")
     if side == "L" and kind == "d":
@@ -406,7 +417,7 @@ def score(cands: list[Candidate], weights: dict[str, float]) -> list[float]:
     return [e / z for e in exp]
 
 
-_OWN = frozenset({"own_subj", "own_inv", "subj_own", "inv_own", "colon", "adjR", "adjL"})
+_OWN = frozenset({"own_subj", "own_inv", "subj_own", "inv_own", "colon", "adjR", "adjL", "dashR"})
 
 
 def rank(targets: list[Target], weights: Weights) -> list[Statement]:

@@ -60,7 +60,8 @@ _HONORIFIC_GENDER = {
     "mr": "m", "mr.": "m", "sir": "m", "lord": "m", "king": "m", "prince": "m", "spokesman": "m",
     "congressman": "m", "chairman": "m", "mrs": "f", "mrs.": "f", "ms": "f", "ms.": "f", "dame": "f",
     "lady": "f", "queen": "f", "princess": "f", "spokeswoman": "f", "congresswoman": "f",
-    "chairwoman": "f",
+    "chairwoman": "f", "councilman": "m", "councilwoman": "f", "assemblyman": "m", "assemblywoman": "f",
+    "alderman": "m", "alderwoman": "f",
 }
 _ATTRIBUTIVE_NEXT = frozenset(
     {

@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,10 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    text,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import QueryableAttribute
 
@@ -121,10 +123,30 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(aurl, connect_args=connect_args, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
-    return create_async_engine(aurl, **kwargs)
+    engine = create_async_engine(aurl, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine.sync_engine.pool, "checkout", _drop_if_closed)
+    return engine
+
+
+def _drop_if_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed is replaced at checkout, with no round trip.
+
+    Why not SQLAlchemy's `pool_pre_ping`: with asyncpg it pings as `BEGIN; ; ROLLBACK`, a
+    transaction open across two round trips at every checkout, so each ingester's backends
+    spend that long "idle in transaction" (a third of them with four ingesters on two cores).
+    When PostgreSQL restarts or kills a backend, it closes the socket and the driver, which reads
+    it all the time on the event loop, marks the connection closed: that state is what a ping
+    would find. Raising `DisconnectionError` makes the pool discard it and connect afresh. A
+    connection that fails later, in use, is a disconnect error: SQLAlchemy then invalidates every
+    connection of the pool, and the caller's unit of work fails and runs again on its next turn
+    (tests/reliability/test_db_outage.py restarts the server under working ingesters)."""
+    driver = getattr(dbapi_conn, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if callable(is_closed) and is_closed():
+        raise DisconnectionError("the database closed this connection")
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -139,6 +161,22 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+@contextlib.asynccontextmanager
+async def one_by_one(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for statements that are each whole on their own (a conditional claim, a
+    one-row update): on PostgreSQL each commits as it runs (autocommit), so the backend never
+    sits "idle in transaction" between them while Python works; elsewhere (SQLite, one writer)
+    they share one transaction, committed at the end, as `sessions.begin()` would."""
+    bind = sessions.kw.get("bind")
+    async with sessions() as session:
+        if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+        else:
+            async with session.begin():
+                yield session
+
+
 async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert `rows` into a table with an integer `id` key; their new ids, in order, in one or two statements.
 
@@ -151,7 +189,16 @@ async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequen
     """
     if not rows:
         return []
-    if session.get_bind().dialect.name != "sqlite":
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        given = tuple(rows[0])
+        defaults = _python_defaults(table, given)
+        names = given + tuple(defaults)
+        stmt = _unnest_insert(table, names, dialect)
+        params = {f"p{i}": [row[n] for row in rows] for i, n in enumerate(given)}
+        params |= {f"p{len(given) + i}": [value] * len(rows) for i, value in enumerate(defaults.values())}
+        return sorted((await session.execute(stmt, params)).scalars().all())
+    if dialect.name != "sqlite":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list((await session.execute(stmt, list(rows))).scalars().all())
     one, many = _inserts(table)
@@ -160,6 +207,50 @@ async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequen
     if rest:
         await session.execute(many, rest)
     return [first + i for i in range(len(rows))]
+
+
+def _python_defaults(table: Table, given: tuple[str, ...]) -> dict[str, Any]:
+    """The Python-side defaults (`default=`) of the columns the rows leave out, as an ORM or Core
+    insert would fill them in; the server's own defaults apply to the rest."""
+    out: dict[str, Any] = {}
+    for c in table.columns:
+        d = c.default
+        if c.name in given or d is None or not hasattr(d, "arg"):
+            continue
+        if getattr(d, "is_scalar", False):
+            out[c.name] = d.arg
+        elif getattr(d, "is_callable", False):
+            out[c.name] = d.arg(None)
+    return out
+
+
+_UNNESTS: dict[tuple[Table, tuple[str, ...]], Any] = {}
+
+
+def _unnest_insert(table: Table, names: tuple[str, ...], dialect: Dialect) -> Any:
+    """`INSERT … SELECT … FROM unnest(one array per column) … RETURNING id` (PostgreSQL): the
+    same SQL text whatever the number of rows, built once per column set.
+
+    Why not SQLAlchemy's batched `INSERT … VALUES (…), (…)`: its text changes with the row
+    count, so asyncpg prepares it afresh at nearly every batch (a round trip more inside the
+    ingest transaction) and the variants push the hot statements out of its per-connection
+    cache. Rows are inserted in array order, drawing their ids from the sequence as they go (the
+    ordering SQLAlchemy's own `sort_by_parameter_order` relies on), so the ids, sorted, are the
+    rows' in order."""
+    key = (table, names)
+    if key not in _UNNESTS:
+        quote = dialect.identifier_preparer.quote
+        cols = [table.c[n] for n in names]
+        listed = ", ".join(quote(n) for n in names)
+        arrays = ", ".join(f"CAST(:p{i} AS {c.type.compile(dialect=dialect)}[])" for i, c in enumerate(cols))
+        alias = ", ".join(f"c{i}" for i in range(len(cols)))
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({listed}) SELECT {alias} FROM unnest({arrays})"
+            f" WITH ORDINALITY AS u({alias}, ord) ORDER BY ord RETURNING id"
+        )
+        params = [bindparam(f"p{i}", type_=ARRAY(c.type)) for i, c in enumerate(cols)]
+        _UNNESTS[key] = text(sql).bindparams(*params).columns(table.c.id)
+    return _UNNESTS[key]
 
 
 _INSERTS: dict[Table, tuple[Any, Any]] = {}
